@@ -1,0 +1,66 @@
+# Telemetra. The two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+export PATH := $(CURDIR)/bin:$(PATH)
+
+GO_FILES = $(shell find . -name '*.go' -not -path './.cache/*' -not -path '*/node_modules/*')
+
+.PHONY: run test build tools generate check-generated fmt lint vet unit e2e fuzz bench kafka kafka-stop clean
+
+## run: the whole pipeline on embedded defaults (in-process Kafka, producer, ...).
+run:
+	$(GO) run ./cmd/telemetra dev
+
+## test: everything CI runs: generated code and lint checks, unit tests, the real-Kafka suite.
+test:
+	scripts/test.sh
+
+build:
+	$(GO) build -o bin/telemetra ./cmd/telemetra
+
+## tools: install pinned code generators (buf, protoc plugins) into bin/.
+tools:
+	scripts/tools.sh
+
+## generate: regenerate Go and OpenAPI from proto/.
+generate: tools
+	bin/buf generate
+
+## check-generated: fail when committed generated code is stale, buf lint/format complain.
+check-generated:
+	scripts/check-generated.sh
+
+fmt:
+	gofmt -w $(GO_FILES)
+
+## lint: gofmt, go vet, buf lint.
+lint: vet
+	@out=$$(gofmt -l $(GO_FILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+## unit: fast tests only (embedded broker, no external services).
+unit:
+	$(GO) test ./...
+
+## fuzz: run each decoder fuzzer for FUZZTIME (default 30s).
+FUZZTIME ?= 30s
+fuzz:
+	for f in FuzzDecodeChat FuzzDecodeViewer FuzzDecodeTransaction FuzzDecodeStreamMeta; do \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./schemas/ || exit 1; done
+
+## bench: benchmarks, figures in events/s.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 500000x ./producer/
+	$(GO) test -run '^$$' -bench . ./schemas/
+
+## kafka: start a real Apache Kafka broker (KRaft, single node) on 127.0.0.1:19092.
+kafka:
+	scripts/kafka.sh start
+
+kafka-stop:
+	scripts/kafka.sh stop
+
+clean:
+	rm -rf bin .cache

@@ -1,0 +1,106 @@
+// Command telemetra is Telemetra's single binary: one subcommand per role.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/telemetra/telemetra/internal/obs"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type cli struct {
+	globals
+
+	Dev      devCmd      `cmd:"" help:"Run the whole pipeline in one process on embedded defaults (what make run starts)."`
+	Broker   brokerCmd   `cmd:"" help:"Run an embedded, in-process Kafka broker with Telemetra's topics."`
+	Produce  produceCmd  `cmd:"" help:"Run the mock Twitch producer: chat, viewers, transactions and stream lifecycle events."`
+	Validate validateCmd `cmd:"" help:"Validate a JSON event against one of the embedded schemas."`
+	Tail     tailCmd     `cmd:"" help:"Pretty-print messages from a topic."`
+	Version  versionCmd  `cmd:"" help:"Print the version."`
+}
+
+// globals are flags every command accepts.
+type globals struct {
+	LogLevel  string `name:"log-level" env:"LOG_LEVEL" default:"info" help:"Log level: debug, info, warn, error."`
+	LogFormat string `name:"log-format" env:"LOG_FORMAT" default:"text" enum:"text,json" help:"Log format: text or json."`
+
+	stdout io.Writer
+	stderr io.Writer
+	logger *slog.Logger
+}
+
+// kafkaFlags select the Kafka cluster.
+type kafkaFlags struct {
+	Brokers []string `name:"brokers" env:"KAFKA_BOOTSTRAP_SERVERS" default:"127.0.0.1:9092" sep:"," help:"Kafka bootstrap servers, comma-separated."`
+}
+
+type versionCmd struct{}
+
+func (versionCmd) Run(g *globals) error {
+	_, err := fmt.Fprintln(g.stdout, "telemetra", version)
+	return err
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run parses args and runs the chosen command; it returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	var c cli
+	c.stdout, c.stderr = stdout, stderr
+	exitCode := -1
+	parser, err := kong.New(&c,
+		kong.Name("telemetra"),
+		kong.Description("Real-time analytics for Twitch-like live streams: Kafka, goka, PostgreSQL, gRPC."),
+		kong.UsageOnError(),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { exitCode = code }),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+	)
+	if err != nil {
+		fmt.Fprintln(stderr, "telemetra:", err)
+		return 2
+	}
+	kctx, err := parser.Parse(args)
+	if exitCode >= 0 { // --help or a usage error already printed what it had to
+		return exitCode
+	}
+	if err != nil {
+		parser.Errorf("%s", err)
+		return 2
+	}
+	logger, err := obs.NewLogger(stderr, c.LogLevel, c.LogFormat)
+	if err != nil {
+		fmt.Fprintln(stderr, "telemetra:", err)
+		return 2
+	}
+	c.logger = logger
+	slog.SetDefault(logger)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	if err := kctx.Run(&c.globals); err != nil {
+		var exit exitError
+		if asExit(err, &exit) {
+			if exit.msg != "" {
+				fmt.Fprintln(stderr, exit.msg)
+			}
+			return exit.code
+		}
+		logger.Error("command failed", "command", kctx.Command(), "err", err)
+		return 1
+	}
+	return 0
+}

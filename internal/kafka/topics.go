@@ -1,0 +1,51 @@
+// Package kafka holds Telemetra's Kafka plumbing that every role shares: the topic catalogue,
+// the embedded broker used by `telemetra broker` and `telemetra dev`, and topic creation on a
+// real cluster.
+package kafka
+
+import "time"
+
+// Topic names. The four input topics are the seed's; the rest are Telemetra's own outputs.
+const (
+	TopicChat         = "telemetra.events.chat"
+	TopicViewer       = "telemetra.events.viewer"
+	TopicTransactions = "telemetra.events.transactions"
+	TopicStreamMeta   = "telemetra.events.stream_meta"
+
+	TopicDLQ        = "telemetra.dlq"
+	TopicLate       = "telemetra.late"
+	TopicAggregates = "telemetra.aggregates"
+	TopicMoments    = "telemetra.moments"
+)
+
+// DefaultPartitions is the partition count of every Telemetra topic, as in the seed. All topics
+// are keyed by channel, so a channel's events, windows and moments share a partition number.
+const DefaultPartitions = 3
+
+// DefaultRetention keeps input and output streams long enough to replay a realistic history:
+// goka's own default for streams (1 hour) would make a replay lose data.
+const DefaultRetention = 7 * 24 * time.Hour
+
+// TopicSpec describes a topic Telemetra creates up front.
+type TopicSpec struct {
+	Name       string
+	Partitions int32
+	// Compacted topics keep the newest record per key (goka group tables).
+	Compacted bool
+}
+
+// InputTopics are the four event streams the producer writes and the processors read.
+func InputTopics() []string {
+	return []string{TopicChat, TopicViewer, TopicTransactions, TopicStreamMeta}
+}
+
+// AllTopics lists every stream topic Telemetra needs, in a stable order. Group tables are
+// created by goka itself.
+func AllTopics() []TopicSpec {
+	names := append(InputTopics(), TopicDLQ, TopicLate, TopicAggregates, TopicMoments)
+	specs := make([]TopicSpec, 0, len(names))
+	for _, n := range names {
+		specs = append(specs, TopicSpec{Name: n, Partitions: DefaultPartitions})
+	}
+	return specs
+}

@@ -1,0 +1,269 @@
+package producer
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/telemetra/telemetra/internal/kafka"
+)
+
+var testStart = time.Date(2025, 10, 16, 10, 0, 0, 0, time.UTC)
+
+// generate runs the simulation for n events, one every step of event time.
+func generate(t testing.TB, cfg Config, n int, step time.Duration) []Record {
+	t.Helper()
+	g, err := NewGenerator(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]Record, n)
+	for k := range recs {
+		recs[k] = g.Next(testStart.Add(time.Duration(k) * step))
+	}
+	return recs
+}
+
+func decodeMap(t testing.TB, r Record) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Value, &m); err != nil {
+		t.Fatalf("%s: invalid JSON %s: %v", r.Topic, r.Value, err)
+	}
+	return m
+}
+
+func TestGeneratorIsReproducible(t *testing.T) {
+	cfg := Config{Channels: []string{"demo_stream", "gaming", "cozy_cafe"}, Seed: 7}
+	a := generate(t, cfg, 5000, 100*time.Millisecond)
+	b := generate(t, cfg, 5000, 100*time.Millisecond)
+	for k := range a {
+		if a[k].Topic != b[k].Topic || !bytes.Equal(a[k].Key, b[k].Key) || !bytes.Equal(a[k].Value, b[k].Value) {
+			t.Fatalf("event %d differs:\n%s\n%s", k, a[k].Value, b[k].Value)
+		}
+	}
+	c := generate(t, Config{Channels: cfg.Channels, Seed: 8}, 50, 100*time.Millisecond)
+	if bytes.Equal(a[49].Value, c[49].Value) {
+		t.Fatal("different seeds gave the same events")
+	}
+}
+
+func TestGeneratorRejectsBadConfig(t *testing.T) {
+	for name, cfg := range map[string]Config{
+		"no channels":  {},
+		"bad name":     {Channels: []string{"Bad Name!"}},
+		"duplicate":    {Channels: []string{"gaming", "gaming"}},
+		"too short":    {Channels: []string{"ab"}},
+		"upper case":   {Channels: []string{"Gaming"}},
+		"one bad name": {Channels: []string{"gaming", "x"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := NewGenerator(cfg); err == nil {
+				t.Fatal("want an error")
+			}
+		})
+	}
+}
+
+func TestGeneratorEventMix(t *testing.T) {
+	recs := generate(t, Config{Channels: GeneratedChannels(20), Seed: 1}, 200_000, 10*time.Millisecond)
+	counts := map[string]int{}
+	for _, r := range recs {
+		counts[r.Topic]++
+	}
+	for topic, want := range map[string]float64{
+		kafka.TopicChat: 0.70, kafka.TopicViewer: 0.20, kafka.TopicTransactions: 0.05, kafka.TopicStreamMeta: 0.05,
+	} {
+		got := float64(counts[topic]) / float64(len(recs))
+		// bursts shift a little chat to transactions; the seed's shares are approximate
+		if math.Abs(got-want) > 0.02 {
+			t.Errorf("%s share = %.3f, want %.2f ± 0.02", topic, got, want)
+		}
+	}
+}
+
+// TestGeneratorLifecycle replays the stream and checks it makes sense per channel: everything
+// happens between a stream_start and a stream_end, raids bring viewers, values stay in range.
+func TestGeneratorLifecycle(t *testing.T) {
+	cfg := Config{Channels: []string{"demo_stream", "gaming", "cozy_cafe"}, Seed: 3,
+		MinStreamDuration: 2 * time.Minute, MinOfflineDuration: 30 * time.Second}
+	recs := generate(t, cfg, 100_000, 50*time.Millisecond)
+
+	type state struct {
+		live        bool
+		lastViewers float64
+		raid        float64
+	}
+	channels := map[string]*state{}
+	events := map[string]int{}
+	emotes := map[string]bool{}
+	for _, e := range Emotes() {
+		emotes[e] = true
+	}
+	raidsChecked := 0
+	for k, r := range recs {
+		m := decodeMap(t, r)
+		ch := m["channel"].(string)
+		if ch != string(r.Key) {
+			t.Fatalf("event %d: key %q but channel %q", k, r.Key, ch)
+		}
+		st := channels[ch]
+		if st == nil {
+			st = &state{}
+			channels[ch] = st
+		}
+		if r.Topic == kafka.TopicStreamMeta {
+			typ := m["event_type"].(string)
+			events[typ]++
+			switch typ {
+			case "stream_start":
+				if st.live {
+					t.Fatalf("event %d: %s started twice", k, ch)
+				}
+				st.live = true
+				st.raid, st.lastViewers = 0, 0
+			case "stream_end":
+				st.live = false
+			case "raid_incoming":
+				st.raid += m["raid_viewers"].(float64)
+				if m["raid_from"] == ch {
+					t.Fatalf("event %d: %s raided itself", k, ch)
+				}
+			}
+			if !st.live && typ != "stream_end" {
+				t.Fatalf("event %d: %s on offline channel %s", k, typ, ch)
+			}
+			continue
+		}
+		if !st.live {
+			t.Fatalf("event %d: %s on offline channel %s: %s", k, r.Topic, ch, r.Value)
+		}
+		switch r.Topic {
+		case kafka.TopicViewer:
+			v, c := m["viewer_count"].(float64), m["chatter_count"].(float64)
+			if v < minViewers || v > maxViewers {
+				t.Fatalf("event %d: viewers %v out of range", k, v)
+			}
+			if c < math.Floor(v*0.05) || c > math.Ceil(v*0.20) {
+				t.Fatalf("event %d: chatters %v not 5-20%% of %v", k, c, v)
+			}
+			if st.raid > 0 {
+				// raiders arrive with the next sample (unless the ceiling clips them)
+				if want := min(st.lastViewers+st.raid, maxViewers); st.lastViewers > 0 && v < want*0.99 {
+					t.Fatalf("event %d: after a raid of %v viewers on %v, got %v", k, st.raid, st.lastViewers, v)
+				}
+				raidsChecked++
+				st.raid = 0
+			}
+			st.lastViewers = v
+		case kafka.TopicChat:
+			for _, e := range m["emotes"].([]any) {
+				if !emotes[e.(string)] {
+					t.Fatalf("event %d: unknown emote %v", k, e)
+				}
+			}
+		case kafka.TopicTransactions:
+			checkTransaction(t, k, m)
+		}
+	}
+	for _, typ := range []string{"stream_start", "stream_end", "title_change", "raid_incoming"} {
+		if events[typ] == 0 {
+			t.Errorf("no %s in 100k events", typ)
+		}
+	}
+	if raidsChecked == 0 {
+		t.Error("no raid was followed by a viewer sample")
+	}
+}
+
+func checkTransaction(t *testing.T, k int, m map[string]any) {
+	t.Helper()
+	amount := m["amount"].(float64)
+	tier, _ := m["tier"].(float64)
+	switch typ := m["transaction_type"].(string); typ {
+	case "donation":
+		if amount < 1 || amount > 500 {
+			t.Fatalf("event %d: donation of %v", k, amount)
+		}
+	case "subscription":
+		if want := float64(tierCents[int(tier)]) / 100; amount != want {
+			t.Fatalf("event %d: tier %v sub costs %v, want %v", k, tier, amount, want)
+		}
+	case "bits":
+		if bits := m["bits"].(float64); amount != bits/100 {
+			t.Fatalf("event %d: %v bits for $%v", k, bits, amount)
+		}
+	case "gift_sub":
+		if gifts := m["gift_count"].(float64); math.Abs(amount-gifts*float64(tierCents[int(tier)])/100) > 0.001 {
+			t.Fatalf("event %d: %v tier %v gifts for $%v", k, gifts, tier, amount)
+		}
+	default:
+		t.Fatalf("event %d: unknown transaction type %q", k, typ)
+	}
+}
+
+// TestGeneratorBusyChannelsChatMore checks chat volume follows each channel's chatters.
+func TestGeneratorBusyChannelsChatMore(t *testing.T) {
+	recs := generate(t, Config{Channels: GeneratedChannels(50), Seed: 11}, 100_000, 10*time.Millisecond)
+	chats := map[string]int{}
+	for _, r := range recs {
+		if r.Topic == kafka.TopicChat {
+			chats[string(r.Key)]++
+		}
+	}
+	counts := make([]int, 0, len(chats))
+	for _, n := range chats {
+		counts = append(counts, n)
+	}
+	slices.Sort(counts)
+	if len(counts) < 40 || counts[len(counts)-1] < 3*counts[len(counts)/2] {
+		t.Fatalf("chat is not concentrated on busy channels: %v", counts)
+	}
+}
+
+func TestAppendEscaped(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":          "plain",
+		`say "hi"`:       `say \"hi\"`,
+		`back\slash`:     `back\\slash`,
+		"tab\tnew\nline": `tab\tnew\nline`,
+		"bell\a":         `bell\u0007`,
+		"héllo ✓":        "héllo ✓",
+		"bad\xffbyte":    `bad\ufffdbyte`,
+	} {
+		got := string(appendEscaped(nil, in))
+		if got != want {
+			t.Errorf("appendEscaped(%q) = %s, want %s", in, got, want)
+		}
+		var back string
+		if err := json.Unmarshal([]byte(`"`+got+`"`), &back); err != nil {
+			t.Errorf("appendEscaped(%q) is not a JSON string body: %v", in, err)
+		}
+	}
+}
+
+func TestAppendCents(t *testing.T) {
+	for cents, want := range map[int64]string{0: "0.00", 5: "0.05", 499: "4.99", 50000: "500.00", 1234567: "12345.67"} {
+		if got := string(appendCents(nil, cents)); got != want {
+			t.Errorf("appendCents(%d) = %s, want %s", cents, got, want)
+		}
+	}
+}
+
+func BenchmarkGenerator(b *testing.B) {
+	g, err := NewGenerator(Config{Channels: GeneratedChannels(100), Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var bytes int64
+	for k := 0; b.Loop(); k++ {
+		r := g.Next(testStart.Add(time.Duration(k) * time.Millisecond))
+		bytes += int64(len(r.Value))
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(bytes)/float64(b.N), "bytes/event")
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite: `make test` runs it, and CI (.ci/run) runs `make test`.
+# Needs: Go, kcat, Java 17+ and Maven (for the real Kafka broker). .ci/run installs them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/bin:$PATH"
+
+step() { printf '\n=== %s\n' "$*"; }
+need() { command -v "$1" >/dev/null || { echo "test.sh: $1 is not installed ($2)" >&2; exit 1; }; }
+need kcat "apt-get install kcat"
+need java "apt-get install openjdk-17-jre-headless"
+need mvn "apt-get install maven"
+
+step "generated code is up to date; buf lint and format"
+scripts/check-generated.sh
+
+step "gofmt and go vet"
+make -s lint
+
+step "unit tests and embedded-broker tests (race detector on)"
+go test -race -count=1 ./...
+
+step "real Apache Kafka: broker smoke test with kcat"
+scripts/kafka_test.sh
+
+step "real Apache Kafka: end-to-end suite"
+# A broker of its own, on ports of its own, so a developer's `make kafka` is left alone.
+export KAFKA_PORT=${E2E_KAFKA_PORT:-19292}
+export KAFKA_CONTROLLER_PORT=$((KAFKA_PORT + 1))
+KAFKA_DATA=$(mktemp -d /tmp/telemetra-e2e-kafka.XXXXXX)
+export KAFKA_DATA
+cleanup() { scripts/kafka.sh stop || true; rm -rf "$KAFKA_DATA"; }
+trap cleanup EXIT
+addr=$(scripts/kafka.sh start)
+TELEMETRA_E2E_KAFKA=$addr go test -count=1 -v ./e2e/
