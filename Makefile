@@ -50,10 +50,11 @@ fuzz:
 	for f in FuzzDecodeChat FuzzDecodeViewer FuzzDecodeTransaction FuzzDecodeStreamMeta; do \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./schemas/ || exit 1; done
 
-## bench: benchmarks, figures in events/s.
+## bench: benchmarks, figures in events/s (docs/processors.md, README).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 500000x ./producer/
-	$(GO) test -run '^$$' -bench . ./schemas/
+	$(GO) test -run '^$$' -bench . ./schemas/ ./processors/sentiment/
+	$(GO) test -run '^$$' -bench BenchmarkThroughput -benchtime 1x ./processors/aggregator/
 
 ## kafka: start a real Apache Kafka broker (KRaft, single node) on 127.0.0.1:19092.
 kafka:

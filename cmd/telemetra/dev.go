@@ -11,11 +11,13 @@ import (
 
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/obs"
+	"github.com/telemetra/telemetra/processors/aggregator"
 	"github.com/telemetra/telemetra/producer"
 )
 
 // devCmd runs the whole pipeline in one process on embedded defaults: what `make run` starts.
 type devCmd struct {
+	windowFlags
 	BrokerAddr  string   `name:"broker-addr" env:"TELEMETRA_BROKER_ADDR" default:"127.0.0.1:9092" help:"Listen address of the embedded Kafka broker."`
 	Channels    []string `name:"channels" env:"CHANNELS" default:"demo_stream,gaming,speedrun_hub,cozy_cafe,esports_arena" sep:"," help:"Channels to simulate."`
 	Rate        float64  `name:"rate" env:"RATE_PER_SEC" default:"50" help:"Producer events per second."`
@@ -49,10 +51,17 @@ Telemetra dev pipeline is up (Ctrl-C stops everything).
   Kafka bootstrap:  %[1]s
   Metrics:          http://%[2]s/metrics
   Watch chat:       kcat -b %[1]s -t %[3]s -C -o end
-  Tail chat:        go run ./cmd/telemetra tail %[3]s 5 --brokers %[1]s
-`, broker.Addr(), ms.Addr(), kafka.TopicChat)
+  Watch windows:    go run ./cmd/telemetra tail %[4]s 5 --brokers %[1]s --from end
+  Watch moments:    go run ./cmd/telemetra tail %[5]s 5 --brokers %[1]s --timeout 5m
+`, broker.Addr(), ms.Addr(), kafka.TopicChat, kafka.TopicAggregates, kafka.TopicMoments)
 
 	grp, gctx := errgroup.WithContext(ctx)
+	grp.Go(func() error {
+		return aggregator.Run(gctx, aggregator.Config{
+			Brokers: []string{broker.Addr()}, Window: d.config(), ClientID: "telemetra-dev-processor",
+			Logger: g.logger.With("role", "processor"), Metrics: aggregator.NewMetrics(reg),
+		})
+	})
 	grp.Go(func() error {
 		_, err := producer.Run(gctx, producer.RunConfig{
 			Brokers: []string{broker.Addr()},

@@ -15,7 +15,7 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 }
 
 func TestEveryCommandHasHelp(t *testing.T) {
-	for _, cmd := range []string{"dev", "broker", "produce", "validate", "tail", "version"} {
+	for _, cmd := range []string{"dev", "broker", "process", "produce", "validate", "tail", "version"} {
 		t.Run(cmd, func(t *testing.T) {
 			code, out, errOut := runCLI(t, cmd, "--help")
 			if code != 0 {

@@ -1438,9 +1438,9 @@ type ChannelState struct {
 	// Version of the processor logic that last wrote this state; a processor
 	// with a different logic version may decide to rebuild state by replay.
 	LogicVersion uint32 `protobuf:"varint,15,opt,name=logic_version,json=logicVersion,proto3" json:"logic_version,omitempty"`
-	// Last applied offset per input "topic/partition". goka delivers at least
-	// once; a message at or below this offset was already applied to this state
-	// (the state and the offset are written together), so it is skipped.
+	// Deprecated: replaced by applied_offsets (see OpenWindow.emote_counts).
+	//
+	// Deprecated: Marked as deprecated in telemetra/v1/records.proto.
 	InputOffsets map[string]int64 `protobuf:"bytes,16,rep,name=input_offsets,json=inputOffsets,proto3" json:"input_offsets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Rolling baseline of transactions per closed window, for hype moments.
 	TransactionsBaseline *Baseline `protobuf:"bytes,17,opt,name=transactions_baseline,json=transactionsBaseline,proto3" json:"transactions_baseline,omitempty"`
@@ -1448,9 +1448,13 @@ type ChannelState struct {
 	// Not at once: the four input topics are consumed independently, so events
 	// of the last seconds may still be on their way; they get the allowed
 	// lateness to arrive.
-	CloseAfter    *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=close_after,json=closeAfter,proto3" json:"close_after,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CloseAfter *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=close_after,json=closeAfter,proto3" json:"close_after,omitempty"`
+	// Last applied offset per input partition. goka delivers at least once; a
+	// message at or below this offset was already applied to this state (the
+	// state and the offset are written together), so it is skipped.
+	AppliedOffsets []*AppliedOffset `protobuf:"bytes,19,rep,name=applied_offsets,json=appliedOffsets,proto3" json:"applied_offsets,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ChannelState) Reset() {
@@ -1588,6 +1592,7 @@ func (x *ChannelState) GetLogicVersion() uint32 {
 	return 0
 }
 
+// Deprecated: Marked as deprecated in telemetra/v1/records.proto.
 func (x *ChannelState) GetInputOffsets() map[string]int64 {
 	if x != nil {
 		return x.InputOffsets
@@ -1609,6 +1614,77 @@ func (x *ChannelState) GetCloseAfter() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ChannelState) GetAppliedOffsets() []*AppliedOffset {
+	if x != nil {
+		return x.AppliedOffsets
+	}
+	return nil
+}
+
+// AppliedOffset is the last offset of one input partition applied to a state.
+type AppliedOffset struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Input topic.
+	Topic string `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	// Partition of the topic.
+	Partition int32 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Offset of the last applied record.
+	Offset        int64 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppliedOffset) Reset() {
+	*x = AppliedOffset{}
+	mi := &file_telemetra_v1_records_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppliedOffset) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppliedOffset) ProtoMessage() {}
+
+func (x *AppliedOffset) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_records_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppliedOffset.ProtoReflect.Descriptor instead.
+func (*AppliedOffset) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *AppliedOffset) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *AppliedOffset) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *AppliedOffset) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
 // RoutedEvent carries an input event that arrived on a partition other than
 // its channel's (a producer with another partitioner, e.g. kcat's default)
 // through the processor's loopback topic to the partition that owns the
@@ -1628,7 +1704,7 @@ type RoutedEvent struct {
 
 func (x *RoutedEvent) Reset() {
 	*x = RoutedEvent{}
-	mi := &file_telemetra_v1_records_proto_msgTypes[14]
+	mi := &file_telemetra_v1_records_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1640,7 +1716,7 @@ func (x *RoutedEvent) String() string {
 func (*RoutedEvent) ProtoMessage() {}
 
 func (x *RoutedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_records_proto_msgTypes[14]
+	mi := &file_telemetra_v1_records_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1653,7 +1729,7 @@ func (x *RoutedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoutedEvent.ProtoReflect.Descriptor instead.
 func (*RoutedEvent) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{14}
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RoutedEvent) GetTopic() string {
@@ -1690,7 +1766,10 @@ type OpenWindow struct {
 	// The aggregate so far (final = false). Its chat.top_emotes is derived
 	// from emote_counts when emitting.
 	Aggregate *WindowAggregate `protobuf:"bytes,1,opt,name=aggregate,proto3" json:"aggregate,omitempty"`
-	// Uses per emote in this window (all emotes, not only the top ones).
+	// Deprecated: replaced by emotes (protobuf maps cost a lot to encode, and
+	// the state is encoded with every event).
+	//
+	// Deprecated: Marked as deprecated in telemetra/v1/records.proto.
 	EmoteCounts map[string]int64 `protobuf:"bytes,2,rep,name=emote_counts,json=emoteCounts,proto3" json:"emote_counts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Processing time of the latest provisional emit of this window; unset
 	// if none was emitted yet.
@@ -1703,13 +1782,16 @@ type OpenWindow struct {
 	// while the window is open (collisions are negligible at 64 bits). Emitted
 	// aggregates carry a HyperLogLog sketch built from them instead.
 	ChatterHashes []uint64 `protobuf:"fixed64,6,rep,packed,name=chatter_hashes,json=chatterHashes,proto3" json:"chatter_hashes,omitempty"`
+	// Uses per emote in this window (all emotes, not only the top ones), in
+	// order of first use.
+	Emotes        []*EmoteCount `protobuf:"bytes,7,rep,name=emotes,proto3" json:"emotes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OpenWindow) Reset() {
 	*x = OpenWindow{}
-	mi := &file_telemetra_v1_records_proto_msgTypes[15]
+	mi := &file_telemetra_v1_records_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1721,7 +1803,7 @@ func (x *OpenWindow) String() string {
 func (*OpenWindow) ProtoMessage() {}
 
 func (x *OpenWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_records_proto_msgTypes[15]
+	mi := &file_telemetra_v1_records_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1734,7 +1816,7 @@ func (x *OpenWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenWindow.ProtoReflect.Descriptor instead.
 func (*OpenWindow) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{15}
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *OpenWindow) GetAggregate() *WindowAggregate {
@@ -1744,6 +1826,7 @@ func (x *OpenWindow) GetAggregate() *WindowAggregate {
 	return nil
 }
 
+// Deprecated: Marked as deprecated in telemetra/v1/records.proto.
 func (x *OpenWindow) GetEmoteCounts() map[string]int64 {
 	if x != nil {
 		return x.EmoteCounts
@@ -1779,6 +1862,13 @@ func (x *OpenWindow) GetChatterHashes() []uint64 {
 	return nil
 }
 
+func (x *OpenWindow) GetEmotes() []*EmoteCount {
+	if x != nil {
+		return x.Emotes
+	}
+	return nil
+}
+
 // Baseline is a bounded history of one metric over the most recent closed
 // windows, used to compute mean and standard deviation for z-scores.
 type Baseline struct {
@@ -1794,7 +1884,7 @@ type Baseline struct {
 
 func (x *Baseline) Reset() {
 	*x = Baseline{}
-	mi := &file_telemetra_v1_records_proto_msgTypes[16]
+	mi := &file_telemetra_v1_records_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +1896,7 @@ func (x *Baseline) String() string {
 func (*Baseline) ProtoMessage() {}
 
 func (x *Baseline) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_records_proto_msgTypes[16]
+	mi := &file_telemetra_v1_records_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +1909,7 @@ func (x *Baseline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Baseline.ProtoReflect.Descriptor instead.
 func (*Baseline) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{16}
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Baseline) GetValues() []float64 {
@@ -1957,7 +2047,8 @@ const file_telemetra_v1_records_proto_rawDesc = "" +
 	"\x04raid\x18\x0e \x01(\v2\x16.telemetra.v1.RaidInfoR\x04raid\x1a:\n" +
 	"\fDetailsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdb\t\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa5\n" +
+	"\n" +
 	"\fChannelState\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x128\n" +
 	"\twatermark\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\twatermark\x12@\n" +
@@ -1976,30 +2067,36 @@ const file_telemetra_v1_records_proto_rawDesc = "" +
 	"\fnext_version\x18\f \x01(\x04R\vnextVersion\x12M\n" +
 	"\x15last_final_window_end\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x12lastFinalWindowEnd\x12R\n" +
 	"\x0elast_moment_at\x18\x0e \x03(\v2,.telemetra.v1.ChannelState.LastMomentAtEntryR\flastMomentAt\x12#\n" +
-	"\rlogic_version\x18\x0f \x01(\rR\flogicVersion\x12Q\n" +
-	"\rinput_offsets\x18\x10 \x03(\v2,.telemetra.v1.ChannelState.InputOffsetsEntryR\finputOffsets\x12K\n" +
+	"\rlogic_version\x18\x0f \x01(\rR\flogicVersion\x12U\n" +
+	"\rinput_offsets\x18\x10 \x03(\v2,.telemetra.v1.ChannelState.InputOffsetsEntryB\x02\x18\x01R\finputOffsets\x12K\n" +
 	"\x15transactions_baseline\x18\x11 \x01(\v2\x16.telemetra.v1.BaselineR\x14transactionsBaseline\x12;\n" +
 	"\vclose_after\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"closeAfter\x1a[\n" +
+	"closeAfter\x12D\n" +
+	"\x0fapplied_offsets\x18\x13 \x03(\v2\x1b.telemetra.v1.AppliedOffsetR\x0eappliedOffsets\x1a[\n" +
 	"\x11LastMomentAtEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x120\n" +
 	"\x05value\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05value:\x028\x01\x1a?\n" +
 	"\x11InputOffsetsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"o\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"[\n" +
+	"\rAppliedOffset\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
+	"\x06offset\x18\x03 \x01(\x03R\x06offset\"o\n" +
 	"\vRoutedEvent\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x14\n" +
-	"\x05value\x18\x04 \x01(\fR\x05value\"\x8d\x03\n" +
+	"\x05value\x18\x04 \x01(\fR\x05value\"\xc3\x03\n" +
 	"\n" +
 	"OpenWindow\x12;\n" +
-	"\taggregate\x18\x01 \x01(\v2\x1d.telemetra.v1.WindowAggregateR\taggregate\x12L\n" +
-	"\femote_counts\x18\x02 \x03(\v2).telemetra.v1.OpenWindow.EmoteCountsEntryR\vemoteCounts\x12N\n" +
+	"\taggregate\x18\x01 \x01(\v2\x1d.telemetra.v1.WindowAggregateR\taggregate\x12P\n" +
+	"\femote_counts\x18\x02 \x03(\v2).telemetra.v1.OpenWindow.EmoteCountsEntryB\x02\x18\x01R\vemoteCounts\x12N\n" +
 	"\x15last_provisional_emit\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x13lastProvisionalEmit\x12'\n" +
 	"\x0femitted_version\x18\x04 \x01(\x04R\x0eemittedVersion\x12\x14\n" +
 	"\x05dirty\x18\x05 \x01(\bR\x05dirty\x12%\n" +
-	"\x0echatter_hashes\x18\x06 \x03(\x06R\rchatterHashes\x1a>\n" +
+	"\x0echatter_hashes\x18\x06 \x03(\x06R\rchatterHashes\x120\n" +
+	"\x06emotes\x18\a \x03(\v2\x18.telemetra.v1.EmoteCountR\x06emotes\x1a>\n" +
 	"\x10EmoteCountsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\">\n" +
@@ -2028,7 +2125,7 @@ func file_telemetra_v1_records_proto_rawDescGZIP() []byte {
 }
 
 var file_telemetra_v1_records_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_telemetra_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_telemetra_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_telemetra_v1_records_proto_goTypes = []any{
 	(MomentKind)(0),               // 0: telemetra.v1.MomentKind
 	(*WindowAggregate)(nil),       // 1: telemetra.v1.WindowAggregate
@@ -2045,21 +2142,22 @@ var file_telemetra_v1_records_proto_goTypes = []any{
 	(*RaidInfo)(nil),              // 12: telemetra.v1.RaidInfo
 	(*Moment)(nil),                // 13: telemetra.v1.Moment
 	(*ChannelState)(nil),          // 14: telemetra.v1.ChannelState
-	(*RoutedEvent)(nil),           // 15: telemetra.v1.RoutedEvent
-	(*OpenWindow)(nil),            // 16: telemetra.v1.OpenWindow
-	(*Baseline)(nil),              // 17: telemetra.v1.Baseline
-	nil,                           // 18: telemetra.v1.Moment.DetailsEntry
-	nil,                           // 19: telemetra.v1.ChannelState.LastMomentAtEntry
-	nil,                           // 20: telemetra.v1.ChannelState.InputOffsetsEntry
-	nil,                           // 21: telemetra.v1.OpenWindow.EmoteCountsEntry
-	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
+	(*AppliedOffset)(nil),         // 15: telemetra.v1.AppliedOffset
+	(*RoutedEvent)(nil),           // 16: telemetra.v1.RoutedEvent
+	(*OpenWindow)(nil),            // 17: telemetra.v1.OpenWindow
+	(*Baseline)(nil),              // 18: telemetra.v1.Baseline
+	nil,                           // 19: telemetra.v1.Moment.DetailsEntry
+	nil,                           // 20: telemetra.v1.ChannelState.LastMomentAtEntry
+	nil,                           // 21: telemetra.v1.ChannelState.InputOffsetsEntry
+	nil,                           // 22: telemetra.v1.OpenWindow.EmoteCountsEntry
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
 }
 var file_telemetra_v1_records_proto_depIdxs = []int32{
-	22, // 0: telemetra.v1.WindowAggregate.window_start:type_name -> google.protobuf.Timestamp
-	22, // 1: telemetra.v1.WindowAggregate.window_end:type_name -> google.protobuf.Timestamp
-	22, // 2: telemetra.v1.WindowAggregate.emitted_at:type_name -> google.protobuf.Timestamp
-	22, // 3: telemetra.v1.WindowAggregate.first_event_time:type_name -> google.protobuf.Timestamp
-	22, // 4: telemetra.v1.WindowAggregate.last_event_time:type_name -> google.protobuf.Timestamp
+	23, // 0: telemetra.v1.WindowAggregate.window_start:type_name -> google.protobuf.Timestamp
+	23, // 1: telemetra.v1.WindowAggregate.window_end:type_name -> google.protobuf.Timestamp
+	23, // 2: telemetra.v1.WindowAggregate.emitted_at:type_name -> google.protobuf.Timestamp
+	23, // 3: telemetra.v1.WindowAggregate.first_event_time:type_name -> google.protobuf.Timestamp
+	23, // 4: telemetra.v1.WindowAggregate.last_event_time:type_name -> google.protobuf.Timestamp
 	2,  // 5: telemetra.v1.WindowAggregate.chat:type_name -> telemetra.v1.ChatStats
 	5,  // 6: telemetra.v1.WindowAggregate.viewers:type_name -> telemetra.v1.ViewerStats
 	6,  // 7: telemetra.v1.WindowAggregate.transactions:type_name -> telemetra.v1.TransactionStats
@@ -2070,40 +2168,42 @@ var file_telemetra_v1_records_proto_depIdxs = []int32{
 	8,  // 12: telemetra.v1.TransactionStats.subscriptions:type_name -> telemetra.v1.SubscriptionStats
 	9,  // 13: telemetra.v1.TransactionStats.bits:type_name -> telemetra.v1.BitsStats
 	10, // 14: telemetra.v1.TransactionStats.gift_subs:type_name -> telemetra.v1.GiftSubStats
-	22, // 15: telemetra.v1.StreamStatus.started_at:type_name -> google.protobuf.Timestamp
-	22, // 16: telemetra.v1.StreamStatus.ended_at:type_name -> google.protobuf.Timestamp
-	22, // 17: telemetra.v1.StreamStatus.last_event_time:type_name -> google.protobuf.Timestamp
+	23, // 15: telemetra.v1.StreamStatus.started_at:type_name -> google.protobuf.Timestamp
+	23, // 16: telemetra.v1.StreamStatus.ended_at:type_name -> google.protobuf.Timestamp
+	23, // 17: telemetra.v1.StreamStatus.last_event_time:type_name -> google.protobuf.Timestamp
 	12, // 18: telemetra.v1.StreamStatus.last_raid:type_name -> telemetra.v1.RaidInfo
-	22, // 19: telemetra.v1.RaidInfo.at:type_name -> google.protobuf.Timestamp
+	23, // 19: telemetra.v1.RaidInfo.at:type_name -> google.protobuf.Timestamp
 	0,  // 20: telemetra.v1.Moment.kind:type_name -> telemetra.v1.MomentKind
-	22, // 21: telemetra.v1.Moment.at:type_name -> google.protobuf.Timestamp
-	22, // 22: telemetra.v1.Moment.window_start:type_name -> google.protobuf.Timestamp
-	22, // 23: telemetra.v1.Moment.window_end:type_name -> google.protobuf.Timestamp
-	18, // 24: telemetra.v1.Moment.details:type_name -> telemetra.v1.Moment.DetailsEntry
-	22, // 25: telemetra.v1.Moment.emitted_at:type_name -> google.protobuf.Timestamp
+	23, // 21: telemetra.v1.Moment.at:type_name -> google.protobuf.Timestamp
+	23, // 22: telemetra.v1.Moment.window_start:type_name -> google.protobuf.Timestamp
+	23, // 23: telemetra.v1.Moment.window_end:type_name -> google.protobuf.Timestamp
+	19, // 24: telemetra.v1.Moment.details:type_name -> telemetra.v1.Moment.DetailsEntry
+	23, // 25: telemetra.v1.Moment.emitted_at:type_name -> google.protobuf.Timestamp
 	12, // 26: telemetra.v1.Moment.raid:type_name -> telemetra.v1.RaidInfo
-	22, // 27: telemetra.v1.ChannelState.watermark:type_name -> google.protobuf.Timestamp
-	22, // 28: telemetra.v1.ChannelState.max_event_time:type_name -> google.protobuf.Timestamp
-	16, // 29: telemetra.v1.ChannelState.open_windows:type_name -> telemetra.v1.OpenWindow
-	17, // 30: telemetra.v1.ChannelState.chat_rate_baseline:type_name -> telemetra.v1.Baseline
-	17, // 31: telemetra.v1.ChannelState.viewer_baseline:type_name -> telemetra.v1.Baseline
+	23, // 27: telemetra.v1.ChannelState.watermark:type_name -> google.protobuf.Timestamp
+	23, // 28: telemetra.v1.ChannelState.max_event_time:type_name -> google.protobuf.Timestamp
+	17, // 29: telemetra.v1.ChannelState.open_windows:type_name -> telemetra.v1.OpenWindow
+	18, // 30: telemetra.v1.ChannelState.chat_rate_baseline:type_name -> telemetra.v1.Baseline
+	18, // 31: telemetra.v1.ChannelState.viewer_baseline:type_name -> telemetra.v1.Baseline
 	11, // 32: telemetra.v1.ChannelState.status:type_name -> telemetra.v1.StreamStatus
-	22, // 33: telemetra.v1.ChannelState.last_event_processing_time:type_name -> google.protobuf.Timestamp
+	23, // 33: telemetra.v1.ChannelState.last_event_processing_time:type_name -> google.protobuf.Timestamp
 	1,  // 34: telemetra.v1.ChannelState.last_final:type_name -> telemetra.v1.WindowAggregate
-	22, // 35: telemetra.v1.ChannelState.last_final_window_end:type_name -> google.protobuf.Timestamp
-	19, // 36: telemetra.v1.ChannelState.last_moment_at:type_name -> telemetra.v1.ChannelState.LastMomentAtEntry
-	20, // 37: telemetra.v1.ChannelState.input_offsets:type_name -> telemetra.v1.ChannelState.InputOffsetsEntry
-	17, // 38: telemetra.v1.ChannelState.transactions_baseline:type_name -> telemetra.v1.Baseline
-	22, // 39: telemetra.v1.ChannelState.close_after:type_name -> google.protobuf.Timestamp
-	1,  // 40: telemetra.v1.OpenWindow.aggregate:type_name -> telemetra.v1.WindowAggregate
-	21, // 41: telemetra.v1.OpenWindow.emote_counts:type_name -> telemetra.v1.OpenWindow.EmoteCountsEntry
-	22, // 42: telemetra.v1.OpenWindow.last_provisional_emit:type_name -> google.protobuf.Timestamp
-	22, // 43: telemetra.v1.ChannelState.LastMomentAtEntry.value:type_name -> google.protobuf.Timestamp
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	23, // 35: telemetra.v1.ChannelState.last_final_window_end:type_name -> google.protobuf.Timestamp
+	20, // 36: telemetra.v1.ChannelState.last_moment_at:type_name -> telemetra.v1.ChannelState.LastMomentAtEntry
+	21, // 37: telemetra.v1.ChannelState.input_offsets:type_name -> telemetra.v1.ChannelState.InputOffsetsEntry
+	18, // 38: telemetra.v1.ChannelState.transactions_baseline:type_name -> telemetra.v1.Baseline
+	23, // 39: telemetra.v1.ChannelState.close_after:type_name -> google.protobuf.Timestamp
+	15, // 40: telemetra.v1.ChannelState.applied_offsets:type_name -> telemetra.v1.AppliedOffset
+	1,  // 41: telemetra.v1.OpenWindow.aggregate:type_name -> telemetra.v1.WindowAggregate
+	22, // 42: telemetra.v1.OpenWindow.emote_counts:type_name -> telemetra.v1.OpenWindow.EmoteCountsEntry
+	23, // 43: telemetra.v1.OpenWindow.last_provisional_emit:type_name -> google.protobuf.Timestamp
+	3,  // 44: telemetra.v1.OpenWindow.emotes:type_name -> telemetra.v1.EmoteCount
+	23, // 45: telemetra.v1.ChannelState.LastMomentAtEntry.value:type_name -> google.protobuf.Timestamp
+	46, // [46:46] is the sub-list for method output_type
+	46, // [46:46] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_telemetra_v1_records_proto_init() }
@@ -2117,7 +2217,7 @@ func file_telemetra_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_telemetra_v1_records_proto_rawDesc), len(file_telemetra_v1_records_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/lovoo/goka"
+
+	"github.com/telemetra/telemetra/internal/obs"
+	"github.com/telemetra/telemetra/processors/aggregator"
+	"github.com/telemetra/telemetra/processors/window"
+)
+
+type processCmd struct {
+	kafkaFlags
+	windowFlags
+	Group       string `name:"group" env:"TELEMETRA_GROUP" default:"telemetra-windows" help:"goka group; its state table is <group>-table. A new group reprocesses the input topics from the start."`
+	HotStandby  bool   `name:"hot-standby" help:"Keep replicas of the other partitions' state for fast takeover."`
+	StorageDir  string `name:"storage-dir" help:"Keep the local state copy in LevelDB here (default: in memory, recovered from the table topic)."`
+	ClientID    string `name:"client-id" help:"Kafka client id (default: telemetra-processor-<hostname>)."`
+	MetricsAddr string `name:"metrics-addr" env:"TELEMETRA_PROCESSOR_METRICS_ADDR" default:"127.0.0.1:9101" help:"Serve Prometheus metrics here (empty: off)."`
+}
+
+// windowFlags tune the windowing; shared by process and dev.
+type windowFlags struct {
+	Window          time.Duration `name:"window" default:"1m" help:"Tumbling window size (event time)."`
+	AllowedLateness time.Duration `name:"allowed-lateness" default:"10s" help:"Watermark = latest event time - this; later events go to telemetra.late."`
+	IdleTimeout     time.Duration `name:"idle-timeout" default:"30s" help:"Close a channel's windows after this long without events (processing time)."`
+	Provisional     time.Duration `name:"provisional-interval" default:"1s" help:"Least time between provisional updates of a channel."`
+	MaxFutureSkew   time.Duration `name:"max-future-skew" default:"5m" help:"Dead-letter events further than this ahead of the clock."`
+	BaselineWindows int           `name:"baseline-windows" default:"30" help:"Closed windows in each anomaly baseline."`
+	ChatSpikeZ      float64       `name:"chat-spike-z" default:"3" help:"z-score of chat messages per window for a chat spike."`
+	ViewerZ         float64       `name:"viewer-z" default:"3" help:"z-score of average viewers for a viewer spike or drop."`
+	HypeZ           float64       `name:"hype-z" default:"3" help:"z-score of transactions per window for hype."`
+}
+
+func (w windowFlags) config() window.Config {
+	cfg := window.DefaultConfig()
+	cfg.Size, cfg.AllowedLateness, cfg.IdleTimeout = w.Window, w.AllowedLateness, w.IdleTimeout
+	cfg.ProvisionalInterval, cfg.MaxFutureSkew = w.Provisional, w.MaxFutureSkew
+	cfg.Anomaly.BaselineWindows = w.BaselineWindows
+	cfg.Anomaly.ChatSpikeZ, cfg.Anomaly.ViewerZ, cfg.Anomaly.HypeZ = w.ChatSpikeZ, w.ViewerZ, w.HypeZ
+	return cfg
+}
+
+func (p *processCmd) Run(g *globals, ctx context.Context) error {
+	cfg := p.config()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	reg := obs.NewRegistry()
+	ms, err := obs.ServeMetrics(p.MetricsAddr, reg, g.logger)
+	if err != nil {
+		return err
+	}
+	defer ms.Shutdown(context.WithoutCancel(ctx))
+	clientID := p.ClientID
+	if clientID == "" {
+		host, _ := os.Hostname()
+		clientID = "telemetra-processor-" + host
+	}
+	return aggregator.Run(ctx, aggregator.Config{
+		Brokers: p.Brokers, Group: goka.Group(p.Group), Window: cfg,
+		HotStandby: p.HotStandby, StorageDir: p.StorageDir, ClientID: clientID,
+		Logger: g.logger.With("role", "processor"), Metrics: aggregator.NewMetrics(reg),
+	})
+}

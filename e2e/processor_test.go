@@ -1,0 +1,56 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/telemetra/telemetra/internal/pipelinetest"
+	"github.com/telemetra/telemetra/producer"
+)
+
+// TestProcessorOnRealKafkaAddsUp runs the telemetra binary's producer and processor against
+// the real broker: the final windows hold every chat message, viewer sample and transaction
+// of the seeded run exactly once, also across a SIGKILL of the processor mid-stream.
+func TestProcessorOnRealKafkaAddsUp(t *testing.T) {
+	addr := realKafka(t)
+	suffix := strconv.FormatInt(time.Now().UnixNano()%1_000_000, 10)
+	channels := []string{"proc_a_" + suffix, "proc_b_" + suffix, "proc_c_" + suffix}
+	run := producer.RunConfig{
+		Sim:   producer.Config{Channels: channels, Seed: 7},
+		Count: 20_000, StartTime: time.Date(2025, 10, 16, 10, 0, 0, 0, time.UTC), TimeStep: 30 * time.Millisecond,
+	}
+	group := "e2e-windows-" + suffix
+	start := func() *exec.Cmd {
+		cmd := exec.Command(binary, "process", "--brokers", addr, "--group", group, "--idle-timeout", "3s",
+			"--metrics-addr", "", "--log-level", "warn")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	first := start()
+	produced := make(chan []byte, 1)
+	go func() {
+		out, _ := exec.Command(binary, "produce", "--brokers", addr, "--channels", strings.Join(channels, ","),
+			"--count", "20000", "--rate", "2500", "--seed", "7", "--start-time", "2025-10-16T10:00:00Z",
+			"--time-step", "30ms", "--log-level", "warn").CombinedOutput()
+		produced <- out
+	}()
+	time.Sleep(4 * time.Second)
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	second := start()
+	t.Cleanup(func() { _ = second.Process.Signal(syscall.SIGTERM); _ = second.Wait() })
+	if out := <-produced; strings.Contains(string(out), "level=ERROR") {
+		t.Fatalf("producer: %s", out)
+	}
+	pipelinetest.AwaitFinals(t, addr, pipelinetest.Expected(t, run), 3*time.Minute)
+}

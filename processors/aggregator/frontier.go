@@ -1,0 +1,139 @@
+package aggregator
+
+import (
+	"sync"
+	"time"
+
+	"github.com/telemetra/telemetra/processors/window"
+)
+
+// frontiers tracks, per partition, how far each input has been read in event time, so that a
+// window does not close while one of the inputs that feed it is still behind.
+//
+// goka consumes the four input topics (and the loopback) independently: while catching up on a
+// backlog, the chat topic may be read minutes of event time ahead of the viewer topic. A
+// channel's own watermark would then pass windows whose viewer samples are still unread, and
+// those would arrive late. Like Flink's per-input watermarks, a partition's frontier is the
+// lowest event time read among its inputs that still have records to read; an input that has
+// nothing left (read up to its end offset) holds nothing back.
+type frontiers struct {
+	mu     sync.Mutex
+	inputs []string
+	read   map[int32]map[string]progressMark
+	// from the sweeper: end offsets and the group's committed offsets, per topic and partition
+	ends      map[string]map[int32]int64
+	committed map[string]map[int32]int64
+	// re-routed events read here but not applied yet, by source, and the earliest of their
+	// event times (recomputed when that one is applied)
+	inFlight    map[routedKey]time.Time
+	inFlightMin time.Time
+}
+
+// routedKey identifies a re-routed event by where it was read.
+type routedKey struct {
+	topic     string
+	partition int32
+	offset    int64
+}
+
+type progressMark struct {
+	offset int64     // last offset read
+	time   time.Time // largest event time read
+}
+
+func newFrontiers(inputs []string) *frontiers {
+	return &frontiers{inputs: inputs, read: map[int32]map[string]progressMark{}, inFlight: map[routedKey]time.Time{}}
+}
+
+// routed records an event sent through the loopback topic: until it is applied on the partition
+// that owns its channel, it holds every frontier of this instance back. (An instance cannot see
+// what another instance has in flight; see docs/processors.md.)
+func (f *frontiers) routed(k routedKey, eventTime time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inFlight[k] = eventTime
+	if f.inFlightMin.IsZero() || eventTime.Before(f.inFlightMin) {
+		f.inFlightMin = eventTime
+	}
+}
+
+// arrived records that a re-routed event was applied (or dropped).
+func (f *frontiers) arrived(k routedKey) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t, ok := f.inFlight[k]
+	if !ok {
+		return
+	}
+	delete(f.inFlight, k)
+	if t.Equal(f.inFlightMin) {
+		f.inFlightMin = time.Time{}
+		for _, other := range f.inFlight {
+			if f.inFlightMin.IsZero() || other.Before(f.inFlightMin) {
+				f.inFlightMin = other
+			}
+		}
+	}
+}
+
+// observe records that the record at offset of topic/partition was read; eventTime is zero for
+// records that could not be decoded.
+func (f *frontiers) observe(partition int32, topic string, offset int64, eventTime time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	marks := f.read[partition]
+	if marks == nil {
+		marks = map[string]progressMark{}
+		f.read[partition] = marks
+	}
+	m := marks[topic]
+	m.offset = max(m.offset, offset)
+	if eventTime.After(m.time) {
+		m.time = eventTime
+	}
+	marks[topic] = m
+}
+
+// setOffsets takes the latest end and committed offsets (topic → partition → offset).
+func (f *frontiers) setOffsets(ends, committed map[string]map[int32]int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ends, f.committed = ends, committed
+}
+
+// frontier is the event time up to which every input of the partition has been read. The zero
+// time means some input with records to read has not delivered any yet: nothing may close.
+func (f *frontiers) frontier(partition int32) time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := window.NoFrontier
+	if !f.inFlightMin.IsZero() {
+		out = f.inFlightMin
+	}
+	for _, topic := range f.inputs {
+		mark, seen := f.read[partition][topic]
+		if f.drained(partition, topic, mark, seen) {
+			continue
+		}
+		if !seen || mark.time.IsZero() {
+			return time.Time{}
+		}
+		if mark.time.Before(out) {
+			out = mark.time
+		}
+	}
+	return out
+}
+
+// drained reports that topic/partition has no record left to read (as of the last offsets).
+func (f *frontiers) drained(partition int32, topic string, mark progressMark, seen bool) bool {
+	end, known := f.ends[topic][partition]
+	if !known {
+		return false
+	}
+	next := f.committed[topic][partition] // the group's next offset to read (0 if none)
+	if seen {
+		next = max(next, mark.offset+1)
+	}
+	return next >= end
+}

@@ -1,0 +1,111 @@
+package aggregator
+
+import (
+	"testing"
+	"time"
+
+	"github.com/telemetra/telemetra/processors/window"
+)
+
+func TestFrontier(t *testing.T) {
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	type read struct {
+		topic  string
+		offset int64
+		secs   int
+	}
+	for _, tc := range []struct {
+		name      string
+		reads     []read
+		ends      map[string]map[int32]int64
+		committed map[string]map[int32]int64
+		want      time.Time
+	}{
+		{name: "no offsets known yet: hold everything", reads: []read{{"chat", 0, 10}}, want: time.Time{}},
+		{name: "every input drained: nothing held back",
+			ends: map[string]map[int32]int64{"chat": {0: 5}, "viewer": {0: 0}}, committed: map[string]map[int32]int64{"chat": {0: 5}},
+			want: window.NoFrontier},
+		{name: "the slowest input with records left bounds it",
+			reads: []read{{"chat", 99, 600}, {"viewer", 9, 120}},
+			ends:  map[string]map[int32]int64{"chat": {0: 1000}, "viewer": {0: 100}},
+			want:  at(120)},
+		{name: "an input read to its end holds nothing back",
+			reads: []read{{"chat", 99, 600}, {"viewer", 99, 120}},
+			ends:  map[string]map[int32]int64{"chat": {0: 1000}, "viewer": {0: 100}},
+			want:  at(600)},
+		{name: "an input with records left but none read yet holds everything",
+			reads: []read{{"chat", 99, 600}},
+			ends:  map[string]map[int32]int64{"chat": {0: 1000}, "viewer": {0: 100}},
+			want:  time.Time{}},
+		{name: "committed before a restart counts as read",
+			reads:     []read{{"chat", 99, 600}},
+			ends:      map[string]map[int32]int64{"chat": {0: 1000}, "viewer": {0: 100}},
+			committed: map[string]map[int32]int64{"viewer": {0: 100}},
+			want:      at(600)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFrontiers([]string{"chat", "viewer"})
+			for _, r := range tc.reads {
+				f.observe(0, r.topic, r.offset, at(r.secs))
+			}
+			if tc.ends != nil {
+				f.setOffsets(tc.ends, tc.committed)
+			}
+			if got := f.frontier(0); !got.Equal(tc.want) {
+				t.Fatalf("frontier = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCaughtUp(t *testing.T) {
+	type offsets = map[string]map[int32]int64
+	for _, tc := range []struct {
+		name                  string
+		prev, ends, committed offsets
+		want                  map[int32]bool
+	}{
+		{"first check: no earlier ends", nil, offsets{"a": {0: 5, 1: 0}}, offsets{"a": {0: 5}}, map[int32]bool{0: false, 1: false}},
+		{"committed past the earlier end", offsets{"a": {0: 5}}, offsets{"a": {0: 9}}, offsets{"a": {0: 5}}, map[int32]bool{0: true}},
+		{"behind the earlier end", offsets{"a": {0: 5}}, offsets{"a": {0: 9}}, offsets{"a": {0: 4}}, map[int32]bool{0: false}},
+		{"an empty topic does not hold a partition back", offsets{"a": {0: 5}, "b": {0: 0}}, offsets{"a": {0: 5}, "b": {0: 0}}, offsets{"a": {0: 5}}, map[int32]bool{0: true}},
+		{"one lagging topic is enough", offsets{"a": {0: 5}, "b": {0: 7}}, offsets{"a": {0: 5}, "b": {0: 7}}, offsets{"a": {0: 5}, "b": {0: 6}}, map[int32]bool{0: false}},
+		{"nothing committed yet", offsets{"a": {0: 5}}, offsets{"a": {0: 5}}, nil, map[int32]bool{0: false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := CaughtUp(tc.prev, tc.ends, tc.committed)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			for p, w := range tc.want {
+				if got[p] != w {
+					t.Fatalf("partition %d: got %v, want %v (all: %v)", p, got[p], w, got)
+				}
+			}
+		})
+	}
+}
+
+func TestReroutedEventsHoldTheFrontierUntilApplied(t *testing.T) {
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	f := newFrontiers([]string{"chat"})
+	f.setOffsets(map[string]map[int32]int64{"chat": {0: 0, 1: 0}}, nil) // nothing left to read
+	if got := f.frontier(0); !got.Equal(window.NoFrontier) {
+		t.Fatalf("frontier %s, want none", got)
+	}
+	first, second := routedKey{"chat", 1, 7}, routedKey{"chat", 1, 8}
+	f.routed(first, at(30))
+	f.routed(second, at(40))
+	if got := f.frontier(0); !got.Equal(at(30)) {
+		t.Fatalf("with events in flight: frontier %s, want the earliest, %s", got, at(30))
+	}
+	f.arrived(first)
+	if got := f.frontier(0); !got.Equal(at(40)) {
+		t.Fatalf("after the first arrived: frontier %s, want %s", got, at(40))
+	}
+	f.arrived(second)
+	f.arrived(second) // twice is harmless
+	if got := f.frontier(0); !got.Equal(window.NoFrontier) {
+		t.Fatalf("after all arrived: frontier %s, want none", got)
+	}
+}

@@ -1,0 +1,160 @@
+package aggregator
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/telemetra/telemetra/internal/pipelinetest"
+	"github.com/telemetra/telemetra/processors/window"
+	"github.com/telemetra/telemetra/producer"
+)
+
+var pipelineStart = time.Date(2025, 10, 16, 10, 0, 0, 0, time.UTC)
+
+// pipelineRun is a producer run the tests replay exactly.
+func pipelineRun(count int64) producer.RunConfig {
+	return producer.RunConfig{
+		Sim:   producer.Config{Channels: []string{"demo_stream", "gaming", "cozy_cafe", "speedrun_hub", "esports_arena"}, Seed: 77},
+		Count: count, StartTime: pipelineStart, TimeStep: 20 * time.Millisecond,
+		Logger: quiet(),
+	}
+}
+
+func quiet() *slog.Logger { return pipelinetest.Quiet() }
+
+func startBroker(t *testing.T) string { return pipelinetest.StartBroker(t) }
+
+func testWindowConfig() window.Config {
+	cfg := window.DefaultConfig()
+	cfg.IdleTimeout = 2 * time.Second
+	return cfg
+}
+
+// runProcessor runs a processor instance in this process until the test ends.
+func runProcessor(t *testing.T, addr, clientID string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{Brokers: []string{addr}, Window: testWindowConfig(), ClientID: clientID,
+			SweepEvery: 100 * time.Millisecond, FullSweepEvery: time.Second, Logger: quiet()})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("processor %s: %v", clientID, err)
+		}
+	})
+}
+
+func produce(t *testing.T, addr string, run producer.RunConfig) {
+	t.Helper()
+	run.Brokers = []string{addr}
+	if _, err := producer.Run(context.Background(), run); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPipelineAddsUpExactly: producer with a fixed seed → processor on the embedded broker; the
+// final windows hold every chat message, viewer sample and transaction exactly once.
+func TestPipelineAddsUpExactly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	addr := startBroker(t)
+	run := pipelineRun(30_000)
+	produce(t, addr, run)
+	runProcessor(t, addr, "only")
+	pipelinetest.AwaitFinals(t, addr, pipelinetest.Expected(t, run), 90*time.Second)
+}
+
+// TestTwoInstancesSharePartitions: two processors in one group split the partitions (goka
+// rebalances), and the result is the same.
+func TestTwoInstancesSharePartitions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	addr := startBroker(t)
+	run := pipelineRun(30_000)
+	runProcessor(t, addr, "first")
+	runProcessor(t, addr, "second")
+	run.Rate = 5000 // arrive while both run
+	produce(t, addr, run)
+	pipelinetest.AwaitFinals(t, addr, pipelinetest.Expected(t, run), 120*time.Second)
+}
+
+// TestKilledProcessorRestartsWithoutLossOrDoubleCounting kills a real processor process with
+// SIGKILL in the middle of the stream and starts it again.
+func TestKilledProcessorRestartsWithoutLossOrDoubleCounting(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	bin := filepath.Join(t.TempDir(), "telemetra")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/telemetra").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	addr := startBroker(t)
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "process", "--brokers", addr, "--idle-timeout", "2s", "--metrics-addr", "", "--log-level", "warn")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	run := pipelineRun(40_000)
+	run.Rate = 4000 // ten seconds of input
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); produce(t, addr, run) }()
+
+	first := start()
+	time.Sleep(5 * time.Second) // mid-stream
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	second := start()
+	t.Cleanup(func() { _ = second.Process.Kill(); _ = second.Wait() })
+	wg.Wait()
+	got := pipelinetest.AwaitFinals(t, addr, pipelinetest.Expected(t, run), 120*time.Second)
+	t.Logf("after a SIGKILL mid-stream: %v", got)
+}
+
+// TestMisPartitionedInputIsRerouted writes the run with a round-robin partitioner, so most of a
+// channel's events land on partitions that do not own its state (as with kcat's default
+// partitioner): they go through the loopback topic and still add up exactly.
+func TestMisPartitionedInputIsRerouted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	addr := startBroker(t)
+	run := pipelineRun(15_000)
+	g, err := producer.NewGenerator(run.Sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range run.Count {
+		r := g.Next(run.StartTime.Add(time.Duration(k) * run.TimeStep))
+		cl.Produce(context.Background(), &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}, nil)
+	}
+	if err := cl.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	runProcessor(t, addr, "rerouting")
+	pipelinetest.AwaitFinals(t, addr, pipelinetest.Expected(t, run), 90*time.Second)
+}

@@ -1,0 +1,83 @@
+package aggregator
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+// lagTracker answers "has every partition processed all input that existed one sweep ago?"
+// from the group's committed offsets and the topics' end offsets.
+type lagTracker struct {
+	adm       *kadm.Client
+	group     string
+	topics    []string
+	prevEnds  map[string]map[int32]int64
+	frontiers *frontiers // receives the offsets too
+}
+
+func (t *lagTracker) caughtUp(ctx context.Context) (map[int32]bool, error) {
+	ends, err := t.adm.ListEndOffsets(ctx, t.topics...)
+	if err != nil {
+		return nil, fmt.Errorf("list end offsets: %w", err)
+	}
+	committed, err := t.adm.FetchOffsets(ctx, t.group)
+	if err != nil {
+		return nil, fmt.Errorf("fetch offsets of group %s: %w", t.group, err)
+	}
+	cur, done := offsetTable{}, offsetTable{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil {
+			cur.put(o.Topic, o.Partition, o.Offset)
+		}
+	})
+	committed.Each(func(o kadm.OffsetResponse) {
+		if o.Err == nil {
+			done.put(o.Topic, o.Partition, o.At)
+		}
+	})
+	prev := t.prevEnds
+	t.prevEnds = cur
+	if t.frontiers != nil {
+		t.frontiers.setOffsets(cur, done)
+	}
+	return CaughtUp(prev, cur, done), nil
+}
+
+// offsetTable maps topic → partition → offset.
+type offsetTable map[string]map[int32]int64
+
+func (t offsetTable) put(topic string, partition int32, offset int64) {
+	if t[topic] == nil {
+		t[topic] = map[int32]int64{}
+	}
+	t[topic][partition] = offset
+}
+
+// CaughtUp decides, per partition number, whether the group has processed every record that
+// existed at the previous check (prevEnds) on every topic: committed offsets (the next offset to
+// read) at or past those ends. A partition seen for the first time is not caught up yet: there is
+// no earlier end to compare with.
+func CaughtUp(prevEnds, ends, committed map[string]map[int32]int64) map[int32]bool {
+	out := map[int32]bool{}
+	for topic, parts := range ends {
+		for p := range parts {
+			if _, seen := out[p]; !seen {
+				out[p] = true
+			}
+			prev, ok := prevEnds[topic][p]
+			if !ok {
+				out[p] = false
+				continue
+			}
+			if prev == 0 {
+				continue // nothing was ever written there
+			}
+			if c, ok := committed[topic][p]; !ok || c < prev {
+				out[p] = false
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,223 @@
+package aggregator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/telemetra/telemetra/internal/kafka"
+	"github.com/telemetra/telemetra/processors/window"
+)
+
+// Config configures a processor instance.
+type Config struct {
+	Brokers []string
+	Group   goka.Group
+	Window  window.Config
+	// SweepEvery is how often ticks look for due channels (provisional flushes, idle closes).
+	SweepEvery time.Duration
+	// FullSweepEvery visits every channel, not only the scheduled ones: after a restart or a
+	// rebalance the schedule is empty, and this finds the channels with open windows.
+	FullSweepEvery time.Duration
+	// HotStandby keeps replicas of the other partitions' state for a fast takeover.
+	HotStandby bool
+	// StorageDir keeps the local copy of the table in LevelDB there; empty keeps it in memory
+	// (recovered from the table topic on start).
+	StorageDir string
+	// ClientID distinguishes instances in broker logs.
+	ClientID string
+	Now      func() time.Time
+	Logger   *slog.Logger
+	Metrics  *Metrics
+	// Ready, if set, is called once the state is recovered and processing has begun.
+	Ready func()
+}
+
+func (c *Config) defaults() {
+	if c.Group == "" {
+		c.Group = DefaultGroup
+	}
+	if c.SweepEvery <= 0 {
+		c.SweepEvery = 250 * time.Millisecond
+	}
+	if c.FullSweepEvery <= 0 {
+		c.FullSweepEvery = 15 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.ClientID == "" {
+		c.ClientID = "telemetra-processor"
+	}
+}
+
+// SaramaConfig is the Sarama configuration the processor uses with goka.
+func SaramaConfig(clientID string) *sarama.Config {
+	cfg := goka.DefaultConfig()
+	cfg.ClientID = clientID
+	cfg.Version = sarama.V3_6_0_0
+	// a new group reads the input topics from the start: nothing produced before the
+	// processor's first run is skipped
+	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	return cfg
+}
+
+// TopicManagerConfig makes goka create its own topics (group table, loopback) for a cluster
+// of any size, with Telemetra's stream retention.
+func TopicManagerConfig() *goka.TopicManagerConfig {
+	tm := goka.NewTopicManagerConfig()
+	tm.Table.Replication = 1
+	tm.Stream.Replication = 1
+	tm.Stream.Retention = kafka.DefaultRetention
+	return tm
+}
+
+// Run runs the processor until ctx is canceled.
+func Run(ctx context.Context, cfg Config) error {
+	cfg.defaults()
+	if err := kafka.EnsureTopics(ctx, cfg.Brokers, kafka.AllTopics()); err != nil {
+		return err
+	}
+	partitions, err := kafka.PartitionCount(ctx, cfg.Brokers, kafka.TopicChat)
+	if err != nil {
+		return err
+	}
+	logic, err := NewLogic(LogicConfig{
+		Group: cfg.Group, Window: cfg.Window, Partitions: partitions, Now: cfg.Now,
+		Logger: cfg.Logger, Metrics: cfg.Metrics, TrackFrontiers: true,
+	})
+	if err != nil {
+		return err
+	}
+	// goka's own topics, created here so instances starting together do not race to create them
+	if err := kafka.EnsureTopics(ctx, cfg.Brokers, []kafka.TopicSpec{
+		{Name: string(goka.GroupTable(cfg.Group)), Partitions: int32(partitions), Compacted: true},
+		{Name: string(cfg.Group) + "-loop", Partitions: int32(partitions)},
+	}); err != nil {
+		return err
+	}
+	scfg := SaramaConfig(cfg.ClientID)
+	opts := []goka.ProcessorOption{
+		goka.WithClientID(cfg.ClientID),
+		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(scfg)),
+		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(scfg)),
+		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(scfg)),
+		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(scfg, TopicManagerConfig())),
+		goka.WithLogger(gokaLogger{cfg.Logger}),
+		goka.WithStorageBuilder(storage.MemoryBuilder()),
+		goka.WithRebalanceCallback(func(a goka.Assignment) {
+			cfg.Logger.Info("partitions assigned", "group", cfg.Group, "assignment", fmt.Sprint(map[int32]int64(a)))
+		}),
+	}
+	if cfg.StorageDir != "" {
+		opts = append(opts, goka.WithStorageBuilder(storage.DefaultBuilder(cfg.StorageDir)))
+	}
+	if cfg.HotStandby {
+		opts = append(opts, goka.WithHotStandby())
+	}
+	proc, err := goka.NewProcessor(cfg.Brokers, logic.Graph(), opts...)
+	if err != nil {
+		return fmt.Errorf("create processor %s: %w", cfg.Group, err)
+	}
+
+	admin, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
+	if err != nil {
+		return fmt.Errorf("admin client: %w", err)
+	}
+	defer admin.Close()
+	lag := &lagTracker{adm: kadm.NewClient(admin), group: string(cfg.Group), topics: logic.inputTopics(), frontiers: logic.frontiers}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	started := time.Now()
+	go func() {
+		if err := proc.WaitForReadyContext(runCtx); err != nil {
+			return
+		}
+		took := time.Since(started)
+		if cfg.Metrics != nil {
+			cfg.Metrics.recovery.Set(took.Seconds())
+		}
+		cfg.Logger.Info("processor ready: state recovered", "group", cfg.Group, "took", took.Round(time.Millisecond))
+		if cfg.Ready != nil {
+			cfg.Ready()
+		}
+		sweep(runCtx, proc, logic, lag, cfg)
+	}()
+	cfg.Logger.Info("processor starting", "group", cfg.Group, "brokers", cfg.Brokers, "partitions", partitions,
+		"window", logic.engine.Config().Size, "allowed_lateness", logic.engine.Config().AllowedLateness)
+	err = proc.Run(runCtx)
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// sweep visits the channels periodically so idle channels close and pending provisional updates
+// go out even when no event arrives.
+func sweep(ctx context.Context, proc *goka.Processor, logic *Logic, lag *lagTracker, cfg Config) {
+	ticker := time.NewTicker(cfg.SweepEvery)
+	defer ticker.Stop()
+	var lastFull time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		caughtUp, err := lag.caughtUp(ctx)
+		if err != nil {
+			cfg.Logger.Debug("lag check failed; idle closes wait", "err", err)
+		}
+		if cfg.Metrics != nil {
+			for p, ok := range caughtUp {
+				v := 1.0
+				if ok {
+					v = 0
+				}
+				cfg.Metrics.lagging.WithLabelValues(strconv.Itoa(int(p))).Set(v)
+			}
+		}
+		now := cfg.Now()
+		full := now.Sub(lastFull) >= cfg.FullSweepEvery
+		if !full && !logic.schedule.anyDue(now) {
+			continue
+		}
+		kind := "due"
+		if full {
+			kind = "full"
+		}
+		if err := proc.VisitAll(ctx, tickVisitor, Sweep{Now: now, CaughtUp: caughtUp, Full: full}); err != nil {
+			// a rebalance or shutdown aborts a visit; the next sweep tries again
+			cfg.Logger.Debug("sweep aborted", "err", err)
+			kind += "_aborted"
+		} else if full {
+			lastFull = now
+		}
+		if cfg.Metrics != nil {
+			cfg.Metrics.sweeps.WithLabelValues(kind).Inc()
+		}
+	}
+}
+
+// gokaLogger sends goka's and Sarama's chatter to slog at debug level.
+type gokaLogger struct{ l *slog.Logger }
+
+func (g gokaLogger) Print(v ...any)   { g.l.Debug(fmt.Sprint(v...), "component", "goka") }
+func (g gokaLogger) Println(v ...any) { g.l.Debug(fmt.Sprint(v...), "component", "goka") }
+func (g gokaLogger) Printf(format string, v ...any) {
+	g.l.Debug(fmt.Sprintf(format, v...), "component", "goka")
+}

@@ -1,0 +1,194 @@
+package window
+
+import (
+	"cmp"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/axiomhq/hyperloglog"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/telemetra/telemetra/processors/sentiment"
+	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
+	"github.com/telemetra/telemetra/schemas"
+)
+
+func newTransactionStats() *pb.TransactionStats {
+	return &pb.TransactionStats{
+		Donations: &pb.DonationStats{}, Subscriptions: &pb.SubscriptionStats{},
+		Bits: &pb.BitsStats{}, GiftSubs: &pb.GiftSubStats{},
+	}
+}
+
+func addChat(w *pb.OpenWindow, m schemas.ChatMessage) {
+	chat := w.Aggregate.Chat
+	chat.Messages++
+	h := chatterHash(m.Username)
+	if k, found := slices.BinarySearch(w.ChatterHashes, h); !found {
+		w.ChatterHashes = slices.Insert(w.ChatterHashes, k, h)
+	}
+	for _, e := range m.Emotes {
+		countEmote(w, e)
+		chat.EmoteUses++
+	}
+	score := sentiment.Analyze(m.Message)
+	s := chat.Sentiment
+	s.ScoreSum += score.Compound
+	s.ScoredMessages++
+	switch score.Class {
+	case sentiment.Positive:
+		s.Positive++
+	case sentiment.Negative:
+		s.Negative++
+	default:
+		s.Neutral++
+	}
+}
+
+// countEmote adds one use of an emote; a window sees a few dozen distinct emotes at most.
+func countEmote(w *pb.OpenWindow, emote string) {
+	for _, c := range w.Emotes {
+		if c.Emote == emote {
+			c.Count++
+			return
+		}
+	}
+	w.Emotes = append(w.Emotes, &pb.EmoteCount{Emote: emote, Count: 1})
+}
+
+// chatterHash identifies a chatter by name within a channel.
+func chatterHash(username string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(username))
+	return h.Sum64()
+}
+
+func addViewers(w *pb.OpenWindow, v schemas.ViewerCount) {
+	s := w.Aggregate.Viewers
+	s.Samples++
+	s.ViewerSum += v.ViewerCount
+	s.ChatterSum += v.ChatterCount
+	if s.Samples == 1 || v.ViewerCount < s.Min {
+		s.Min = v.ViewerCount
+	}
+	s.Max = max(s.Max, v.ViewerCount)
+	s.ChattersMax = max(s.ChattersMax, v.ChatterCount)
+	// last in partition order, which is the producer's order for a channel
+	s.Last, s.ChattersLast = v.ViewerCount, v.ChatterCount
+}
+
+func addTransaction(agg *pb.WindowAggregate, t schemas.Transaction) {
+	s := agg.Transactions
+	cents := t.AmountCents()
+	s.Transactions++
+	s.RevenueCents += cents
+	switch t.TransactionType {
+	case schemas.TransactionDonation:
+		s.Donations.Count++
+		s.Donations.AmountCents += cents
+	case schemas.TransactionSubscription:
+		s.Subscriptions.Count++
+		s.Subscriptions.AmountCents += cents
+		switch t.Tier {
+		case 2:
+			s.Subscriptions.Tier2++
+		case 3:
+			s.Subscriptions.Tier3++
+		default: // the seed's shape has no tier: a plain sub is tier 1
+			s.Subscriptions.Tier1++
+		}
+	case schemas.TransactionBits:
+		s.Bits.Count++
+		s.Bits.Bits += t.Bits
+		s.Bits.AmountCents += cents
+	case schemas.TransactionGiftSub:
+		s.GiftSubs.Count++
+		s.GiftSubs.Gifted += int64(max(t.GiftCount, 1))
+		s.GiftSubs.AmountCents += cents
+	}
+}
+
+// applyMeta updates the channel's status from a lifecycle event; it reports a stream end.
+func (e *Engine) applyMeta(st *pb.ChannelState, m schemas.StreamMeta, t, now time.Time, res *Result) (streamEnded bool) {
+	status := cowStatus(st)
+	status.LastEventTime = timestamppb.New(t)
+	if m.Title != "" {
+		status.Title = m.Title
+	}
+	if m.Category != "" {
+		status.Category = m.Category
+	}
+	switch m.EventType {
+	case schemas.StreamStart:
+		status.Live = true
+		st.CloseAfter = nil // a new stream before the old one's windows closed: they close by watermark
+		status.StartedAt = timestamppb.New(t)
+		status.EndedAt = nil
+		status.SessionId = strconv.FormatInt(t.Unix(), 10)
+	case schemas.StreamEnd:
+		status.Live = false
+		status.EndedAt = timestamppb.New(t)
+		return true
+	case schemas.RaidIncoming:
+		status.LastRaid = &pb.RaidInfo{FromChannel: m.RaidFrom, Viewers: m.RaidViewers, At: timestamppb.New(t)}
+		start := t.Truncate(e.cfg.Size)
+		res.Moments = append(res.Moments, raidMoment(st.Channel, status.LastRaid, start, start.Add(e.cfg.Size), now))
+	}
+	return false
+}
+
+// derive fills the fields computed from the accumulated ones.
+func derive(agg *pb.WindowAggregate, w *pb.OpenWindow, topN int) {
+	chat := agg.Chat
+	chat.UniqueChatters = int64(len(w.ChatterHashes))
+	chat.MessagesPerChatter = 0
+	if chat.UniqueChatters > 0 {
+		chat.MessagesPerChatter = float64(chat.Messages) / float64(chat.UniqueChatters)
+	}
+	chat.TopEmotes = topEmotes(w.Emotes, topN)
+	chat.ChattersSketch = sketch(w.ChatterHashes)
+	if s := chat.Sentiment; s.ScoredMessages > 0 {
+		s.Average = s.ScoreSum / float64(s.ScoredMessages)
+	}
+	if v := agg.Viewers; v.Samples > 0 {
+		v.Avg = float64(v.ViewerSum) / float64(v.Samples)
+		v.ChattersAvg = float64(v.ChatterSum) / float64(v.Samples)
+	}
+}
+
+// topEmotes lists the n most used emotes, ties broken by name so the order is stable.
+func topEmotes(counts []*pb.EmoteCount, n int) []*pb.EmoteCount {
+	if len(counts) == 0 {
+		return nil
+	}
+	all := make([]*pb.EmoteCount, 0, len(counts))
+	for _, c := range counts {
+		all = append(all, &pb.EmoteCount{Emote: c.Emote, Count: c.Count})
+	}
+	slices.SortFunc(all, func(a, b *pb.EmoteCount) int {
+		if c := cmp.Compare(b.Count, a.Count); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Emote, b.Emote)
+	})
+	return all[:min(n, len(all))]
+}
+
+// sketch builds the HyperLogLog sketch (precision 14, sparse while small) of the window's
+// chatters, so roll-ups over many windows can merge unique chatters.
+func sketch(hashes []uint64) []byte {
+	if len(hashes) == 0 {
+		return nil
+	}
+	s := hyperloglog.New14()
+	for _, h := range hashes {
+		s.InsertHash(h)
+	}
+	b, err := s.MarshalBinary()
+	if err != nil { // cannot happen for an in-memory sketch; an empty sketch is the safe answer
+		return nil
+	}
+	return b
+}
