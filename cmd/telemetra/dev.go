@@ -18,11 +18,38 @@ import (
 // devCmd runs the whole pipeline in one process on embedded defaults: what `make run` starts.
 type devCmd struct {
 	windowFlags
-	BrokerAddr  string   `name:"broker-addr" env:"TELEMETRA_BROKER_ADDR" default:"127.0.0.1:9092" help:"Listen address of the embedded Kafka broker."`
-	Channels    []string `name:"channels" env:"CHANNELS" default:"demo_stream,gaming,speedrun_hub,cozy_cafe,esports_arena" sep:"," help:"Channels to simulate."`
-	Rate        float64  `name:"rate" env:"RATE_PER_SEC" default:"50" help:"Producer events per second."`
-	Seed        uint64   `name:"seed" env:"PRODUCER_SEED" help:"Producer random seed (0: random)."`
-	MetricsAddr string   `name:"metrics-addr" env:"TELEMETRA_METRICS_ADDR" default:"127.0.0.1:9100" help:"Serve Prometheus metrics here."`
+	BrokerAddr   string        `name:"broker-addr" env:"TELEMETRA_BROKER_ADDR" default:"127.0.0.1:9092" help:"Listen address of the embedded Kafka broker."`
+	Channels     []string      `name:"channels" env:"CHANNELS" default:"demo_stream,gaming,speedrun_hub,cozy_cafe,esports_arena" sep:"," help:"Channels to simulate."`
+	Rate         float64       `name:"rate" env:"RATE_PER_SEC" default:"50" help:"Producer events per second."`
+	Seed         uint64        `name:"seed" env:"PRODUCER_SEED" help:"Producer random seed (0: random)."`
+	MetricsAddr  string        `name:"metrics-addr" env:"TELEMETRA_METRICS_ADDR" default:"127.0.0.1:9100" help:"Serve Prometheus metrics here."`
+	CompactEvery time.Duration `name:"compact-every" default:"1m" help:"Compact the embedded broker's compacted topics this often (0: never)."`
+}
+
+// compactPeriodically compacts the state table of the in-memory broker once the processor has
+// recovered: every event rewrites its channel's state, and without compaction the broker keeps
+// every version (~0.7 GB an hour at the default rate). kfake's compaction moves a partition's
+// start offset, which only hurts a reader recovering the table at that moment: after the
+// processor is ready, nothing in this process does.
+func compactPeriodically(ctx context.Context, broker *kafka.Embedded, ready <-chan struct{}, every time.Duration) {
+	if every <= 0 {
+		return
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-ready:
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			broker.Cluster().Compact()
+		}
+	}
 }
 
 func (d *devCmd) Run(g *globals, ctx context.Context) error {
@@ -56,12 +83,15 @@ Telemetra dev pipeline is up (Ctrl-C stops everything).
 `, broker.Addr(), ms.Addr(), kafka.TopicChat, kafka.TopicAggregates, kafka.TopicMoments)
 
 	grp, gctx := errgroup.WithContext(ctx)
+	ready := make(chan struct{})
 	grp.Go(func() error {
 		return aggregator.Run(gctx, aggregator.Config{
 			Brokers: []string{broker.Addr()}, Window: d.config(), ClientID: "telemetra-dev-processor",
 			Logger: g.logger.With("role", "processor"), Metrics: aggregator.NewMetrics(reg),
+			Ready: func() { close(ready) },
 		})
 	})
+	grp.Go(func() error { compactPeriodically(gctx, broker, ready, d.CompactEvery); return nil })
 	grp.Go(func() error {
 		_, err := producer.Run(gctx, producer.RunConfig{
 			Brokers: []string{broker.Addr()},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -112,7 +113,10 @@ func decodeRecord(topic string, v []byte) (string, bool) {
 	case kafka.TopicMoments:
 		m = new(telemetrav1.Moment)
 	default:
-		return "", false
+		if !strings.HasSuffix(topic, "-table") { // goka group tables hold ChannelState
+			return "", false
+		}
+		m = new(telemetrav1.ChannelState)
 	}
 	if err := proto.Unmarshal(v, m); err != nil {
 		return "", false
