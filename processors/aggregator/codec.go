@@ -29,8 +29,8 @@ func (c protoCodec[T]) Decode(data []byte) (any, error) {
 	return m, nil
 }
 
-// storedState is a table value as bytes: the processor decodes it itself, and only when its
-// cache does not already hold the decoded state those bytes were made from.
+// storedState is a table value as bytes: the processor decodes it itself, only for channels it
+// does not hold in memory.
 type storedState []byte
 
 // stateTableCodec is the group table's codec. Decode does not decode: see Logic.state.

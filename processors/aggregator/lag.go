@@ -3,18 +3,29 @@ package aggregator
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 )
 
-// lagTracker answers "has every partition processed all input that existed one sweep ago?"
-// from the group's committed offsets and the topics' end offsets.
+// lagTracker answers "has every partition processed all input that existed a little while
+// ago?" from the group's committed offsets and the topics' end offsets. Commits trail
+// processing (the consumer commits every second, and deferred commits wait for a state flush),
+// so the comparison is with the end offsets of at least `tolerance` ago: a partition is caught
+// up when it lags less than that.
 type lagTracker struct {
 	adm       *kadm.Client
 	group     string
 	topics    []string
-	prevEnds  map[string]map[int32]int64
+	tolerance time.Duration
+	now       func() time.Time
+	history   []endsAt   // oldest first
 	frontiers *frontiers // receives the offsets too
+}
+
+type endsAt struct {
+	at   time.Time
+	ends offsetTable
 }
 
 func (t *lagTracker) caughtUp(ctx context.Context) (map[int32]bool, error) {
@@ -37,10 +48,20 @@ func (t *lagTracker) caughtUp(ctx context.Context) (map[int32]bool, error) {
 			done.put(o.Topic, o.Partition, o.At)
 		}
 	})
-	prev := t.prevEnds
-	t.prevEnds = cur
 	if t.frontiers != nil {
 		t.frontiers.setOffsets(cur, done)
+	}
+	now := t.now()
+	t.history = append(t.history, endsAt{at: now, ends: cur})
+	// the newest snapshot at least `tolerance` old is the one to compare with; older ones go
+	var prev offsetTable
+	for len(t.history) > 0 && !t.history[0].at.After(now.Add(-t.tolerance)) {
+		prev = t.history[0].ends
+		if len(t.history) > 1 && !t.history[1].at.After(now.Add(-t.tolerance)) {
+			t.history = t.history[1:]
+			continue
+		}
+		break
 	}
 	return CaughtUp(prev, cur, done), nil
 }
@@ -56,7 +77,7 @@ func (t offsetTable) put(topic string, partition int32, offset int64) {
 }
 
 // CaughtUp decides, per partition number, whether the group has processed every record that
-// existed at the previous check (prevEnds) on every topic: committed offsets (the next offset to
+// existed at an earlier check (prevEnds) on every topic: committed offsets (the next offset to
 // read) at or past those ends. A partition seen for the first time is not caught up yet: there is
 // no earlier end to compare with.
 func CaughtUp(prevEnds, ends, committed map[string]map[int32]int64) map[int32]bool {

@@ -6,16 +6,17 @@
 package aggregator
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/telemetra/telemetra/internal/kafka"
@@ -60,7 +61,7 @@ type Logic struct {
 	metrics    *Metrics
 	schedule   *schedule
 	frontiers  *frontiers // nil: a single ordered input, nothing to hold back (goka's tester)
-	decoded    *stateCache
+	wb         *writeBack // nil: write each state through goka's SetValue (goka's tester)
 }
 
 // LogicConfig configures the callbacks.
@@ -93,7 +94,7 @@ func NewLogic(cfg LogicConfig) (*Logic, error) {
 	}
 	l := &Logic{
 		group: cfg.Group, engine: engine, partitions: cfg.Partitions, now: cfg.Now,
-		logger: cfg.Logger, metrics: cfg.Metrics, schedule: newSchedule(), decoded: newStateCache(),
+		logger: cfg.Logger, metrics: cfg.Metrics, schedule: newSchedule(),
 	}
 	if cfg.TrackFrontiers {
 		l.frontiers = newFrontiers(l.inputTopics())
@@ -140,7 +141,25 @@ func (l *Logic) Graph() *goka.GroupGraph {
 	return goka.DefineGroup(l.group, edges...)
 }
 
+// begin starts processing one input record. In write-back mode it holds the partition's states
+// until end is called, and defers the record's commit until the states are written.
+func (l *Logic) begin(ctx goka.Context) (ps *partitionStates, end func()) {
+	if l.wb == nil {
+		return nil, func() {}
+	}
+	ps = l.wb.partition(ctx.Partition(), ctx.Context())
+	ps.mu.Lock()
+	if !ps.closed {
+		ps.pending = append(ps.pending, ctx.DeferCommit())
+	}
+	// else goka is stopping the partition after its last flush: the states in memory are still
+	// the current ones, and store and emit write through goka for this record
+	return ps, ps.mu.Unlock
+}
+
 func (l *Logic) onEvent(ctx goka.Context, msg any) {
+	ps, end := l.begin(ctx)
+	defer end()
 	raw, _ := msg.([]byte)
 	topic := string(ctx.Topic())
 	if l.partitions > 0 {
@@ -158,12 +177,14 @@ func (l *Logic) onEvent(ctx goka.Context, msg any) {
 			return
 		}
 	}
-	l.handle(ctx, topic, ctx.Partition(), ctx.Offset(), raw)
+	l.handle(ctx, ps, topic, ctx.Partition(), ctx.Offset(), raw)
 }
 
 func (l *Logic) onRouted(ctx goka.Context, msg any) {
+	ps, end := l.begin(ctx)
+	defer end()
 	r := msg.(*pb.RoutedEvent)
-	l.handle(ctx, r.Topic, r.Partition, r.Offset, r.Value)
+	l.handle(ctx, ps, r.Topic, r.Partition, r.Offset, r.Value)
 	if l.frontiers != nil {
 		l.frontiers.arrived(routedKey{r.Topic, r.Partition, r.Offset})
 	}
@@ -186,7 +207,7 @@ func (l *Logic) read(ctx goka.Context, eventTime time.Time) {
 }
 
 // handle applies one input event, read at topic/partition/offset, to its channel's state.
-func (l *Logic) handle(ctx goka.Context, topic string, partition int32, offset int64, raw []byte) {
+func (l *Logic) handle(ctx goka.Context, ps *partitionStates, topic string, partition int32, offset int64, raw []byte) {
 	kind, ok := schemas.KindForTopic(topic)
 	if !ok {
 		l.deadLetter(ctx, topic, partition, offset, raw, ReasonUnknownKind, fmt.Errorf("no schema for topic %q", topic))
@@ -205,7 +226,7 @@ func (l *Logic) handle(ctx goka.Context, topic string, partition int32, offset i
 		return
 	}
 
-	st := l.state(ctx)
+	st := l.state(ctx, ps)
 	// goka delivers at least once; the offset is stored with the state it produced, so a
 	// redelivery after a crash is recognized and skipped instead of counted twice.
 	applied := appliedOffset(st, topic, partition)
@@ -225,15 +246,80 @@ func (l *Logic) handle(ctx goka.Context, topic string, partition int32, offset i
 	}
 	applied.Offset = offset
 	if res.Late {
-		ctx.Emit(kafka.TopicLate, ctx.Key(), raw, goka.WithCtxEmitHeaders(sourceHeaders(topic, partition, offset,
-			"late", fmt.Sprintf("window already final: closed %s before this event's window end", res.LateBy))))
+		headers := sourceHeaders(topic, partition, offset, "late",
+			fmt.Sprintf("window already final: closed %s before this event's window end", res.LateBy))
+		if ps != nil && !ps.closed {
+			ps.outbox = append(ps.outbox, rawRecord(kafka.TopicLate, ctx.Key(), raw, headers, l.partitions))
+		} else {
+			ctx.Emit(kafka.TopicLate, ctx.Key(), raw, goka.WithCtxEmitHeaders(headers))
+		}
 		l.count(topic, outcomeLate)
 	} else {
 		l.count(topic, outcomeApplied)
 	}
-	l.emit(ctx, res, now)
-	l.store(ctx, st)
+	l.emit(ctx, ps, res, now)
+	l.store(ctx, ps, st)
 	l.reschedule(ctx.Key(), st)
+}
+
+// tickWriteBack runs the ticks of the channels held in memory (write-back mode): idle closes
+// and pending provisional updates. Their emits are written before the partition is unlocked, so
+// no flush can write a state whose emits might still be lost.
+func (l *Logic) tickWriteBack(ctx context.Context, sweep Sweep, outputPartitions int) error {
+	l.wb.mu.Lock()
+	parts := make(map[int32]*partitionStates, len(l.wb.parts))
+	for p, ps := range l.wb.parts {
+		parts[p] = ps
+	}
+	l.wb.mu.Unlock()
+	for p, ps := range parts {
+		if err := l.tickPartition(ctx, p, ps, sweep, outputPartitions); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Logic) tickPartition(ctx context.Context, p int32, ps *partitionStates, sweep Sweep, outputPartitions int) error {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.closed {
+		return nil
+	}
+	frontier := l.frontier(p)
+	var records []*kgo.Record
+	for key, st := range ps.states {
+		if !sweep.Full && !l.schedule.isDue(key, sweep.Now) {
+			continue
+		}
+		res := l.engine.Tick(st, sweep.Now, frontier, sweep.CaughtUp[p])
+		for _, agg := range res.Aggregates {
+			r, err := emitRecord(kafka.TopicAggregates, key, agg, outputPartitions)
+			if err != nil {
+				return err
+			}
+			records = append(records, r)
+		}
+		for _, m := range res.Moments {
+			r, err := emitRecord(kafka.TopicMoments, key, m, outputPartitions)
+			if err != nil {
+				return err
+			}
+			records = append(records, r)
+		}
+		if len(res.Aggregates) > 0 || len(res.Moments) > 0 {
+			ps.dirty[key] = struct{}{}
+			l.observeEmits(res, sweep.Now)
+		}
+		l.reschedule(key, st)
+	}
+	if len(records) == 0 {
+		return nil
+	}
+	if err := l.wb.cl.ProduceSync(ctx, records...).FirstErr(); err != nil {
+		return fmt.Errorf("emit %d tick records: %w", len(records), err)
+	}
+	return nil
 }
 
 // appliedOffset returns the state's record of the last offset applied from topic/partition,
@@ -264,15 +350,33 @@ func (l *Logic) onTick(ctx goka.Context, msg any) {
 	if !ok {
 		return
 	}
+	if l.wb != nil {
+		l.load(ctx)
+		return
+	}
 	if !sweep.Full && !l.schedule.isDue(ctx.Key(), sweep.Now) {
 		return // nothing due: skip without decoding the state
 	}
-	st := l.state(ctx)
+	st := l.state(ctx, nil)
 	res := l.engine.Tick(st, sweep.Now, l.frontier(ctx.Partition()), sweep.CaughtUp[ctx.Partition()])
 	if len(res.Aggregates) > 0 || len(res.Moments) > 0 {
-		l.emit(ctx, res, sweep.Now)
-		l.store(ctx, st)
+		l.emit(ctx, nil, res, sweep.Now)
+		l.store(ctx, nil, st)
 	}
+	l.reschedule(ctx.Key(), st)
+}
+
+// load brings a channel that this instance has not touched since the assignment into memory, so
+// the write-back ticks see its open windows (after a restart or a rebalance).
+func (l *Logic) load(ctx goka.Context) {
+	ps := l.wb.partition(ctx.Partition(), ctx.Context())
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if _, ok := ps.states[ctx.Key()]; ok || ps.closed {
+		return
+	}
+	st := l.state(ctx, nil)
+	ps.states[ctx.Key()] = st
 	l.reschedule(ctx.Key(), st)
 }
 
@@ -281,18 +385,17 @@ func (l *Logic) reschedule(channel string, st *pb.ChannelState) {
 	l.schedule.set(channel, due, ok)
 }
 
-// state returns the channel's state. Decoding a few kilobytes of protobuf per event was a
-// quarter of the processor's time, so the decoded state is kept in memory beside the exact
-// bytes it was encoded to; when the table still holds those bytes (same backing array: goka's
-// in-memory storage returns what was stored), the decoded copy is current. Anything else (a
-// recovered table, LevelDB, another writer) is decoded.
-func (l *Logic) state(ctx goka.Context) *pb.ChannelState {
+// state returns the channel's state: the one in memory (write-back mode), else goka's copy of
+// the table, decoded here (the table codec leaves values as bytes).
+func (l *Logic) state(ctx goka.Context, ps *partitionStates) *pb.ChannelState {
+	if ps != nil {
+		if st, ok := ps.states[ctx.Key()]; ok {
+			return st
+		}
+	}
 	raw, _ := ctx.Value().(storedState)
 	if raw == nil {
 		return &pb.ChannelState{Channel: ctx.Key()}
-	}
-	if st := l.decoded.get(ctx.Key(), raw); st != nil {
-		return st
 	}
 	st := new(pb.ChannelState)
 	if err := proto.Unmarshal(raw, st); err != nil {
@@ -301,22 +404,57 @@ func (l *Logic) state(ctx goka.Context) *pb.ChannelState {
 	return st
 }
 
-// store writes the state to the table and remembers its decoded form.
-func (l *Logic) store(ctx goka.Context, st *pb.ChannelState) {
+// store writes the state to the table; in write-back mode it only marks it for the next flush.
+func (l *Logic) store(ctx goka.Context, ps *partitionStates, st *pb.ChannelState) {
+	if ps != nil {
+		ps.states[ctx.Key()] = st
+		if !ps.closed {
+			ps.dirty[ctx.Key()] = struct{}{}
+			return
+		}
+	}
 	raw, err := proto.Marshal(st)
 	if err != nil {
 		ctx.Fail(fmt.Errorf("encode state of channel %q: %w", ctx.Key(), err))
 	}
 	ctx.SetValue(storedState(raw))
-	l.decoded.put(ctx.Key(), raw, st)
 }
 
-func (l *Logic) emit(ctx goka.Context, res window.Result, now time.Time) {
-	for _, agg := range res.Aggregates {
-		ctx.Emit(kafka.TopicAggregates, ctx.Key(), agg)
-		if l.metrics == nil {
-			continue
+// emit sends what a state change produced: through goka in write-through mode, or into the
+// partition's outbox, written before the state itself, in write-back mode.
+func (l *Logic) emit(ctx goka.Context, ps *partitionStates, res window.Result, now time.Time) {
+	if ps != nil && !ps.closed {
+		for _, agg := range res.Aggregates {
+			l.enqueue(ctx, ps, kafka.TopicAggregates, agg)
 		}
+		for _, m := range res.Moments {
+			l.enqueue(ctx, ps, kafka.TopicMoments, m)
+		}
+	} else {
+		for _, agg := range res.Aggregates {
+			ctx.Emit(kafka.TopicAggregates, ctx.Key(), agg)
+		}
+		for _, m := range res.Moments {
+			ctx.Emit(kafka.TopicMoments, ctx.Key(), m)
+		}
+	}
+	l.observeEmits(res, now)
+}
+
+func (l *Logic) enqueue(ctx goka.Context, ps *partitionStates, topic string, m proto.Message) {
+	r, err := emitRecord(topic, ctx.Key(), m, l.partitions)
+	if err != nil {
+		ctx.Fail(fmt.Errorf("encode %s record: %w", topic, err))
+	}
+	ps.outbox = append(ps.outbox, r)
+}
+
+// observeEmits counts emitted records in the metrics.
+func (l *Logic) observeEmits(res window.Result, now time.Time) {
+	if l.metrics == nil {
+		return
+	}
+	for _, agg := range res.Aggregates {
 		if agg.Final {
 			l.metrics.windowsClosed.Inc()
 		} else {
@@ -327,10 +465,7 @@ func (l *Logic) emit(ctx goka.Context, res window.Result, now time.Time) {
 		}
 	}
 	for _, m := range res.Moments {
-		ctx.Emit(kafka.TopicMoments, ctx.Key(), m)
-		if l.metrics != nil {
-			l.metrics.moments.WithLabelValues(m.Kind.String()).Inc()
-		}
+		l.metrics.moments.WithLabelValues(m.Kind.String()).Inc()
 	}
 }
 
@@ -354,36 +489,6 @@ func (l *Logic) count(topic, outcome string) {
 	if l.metrics != nil {
 		l.metrics.events.WithLabelValues(topic, outcome).Inc()
 	}
-}
-
-// stateCache maps a channel to its last stored bytes and their decoded state. The bytes are
-// kept, so their backing array cannot be reused for other bytes while the entry exists.
-type stateCache struct {
-	mu sync.Mutex
-	m  map[string]cachedState
-}
-
-type cachedState struct {
-	raw []byte
-	st  *pb.ChannelState
-}
-
-func newStateCache() *stateCache { return &stateCache{m: make(map[string]cachedState)} }
-
-func (c *stateCache) get(channel string, raw []byte) *pb.ChannelState {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[channel]
-	if !ok || len(e.raw) != len(raw) || len(raw) == 0 || unsafe.SliceData(e.raw) != unsafe.SliceData(raw) {
-		return nil
-	}
-	return e.st
-}
-
-func (c *stateCache) put(channel string, raw []byte, st *pb.ChannelState) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.m[channel] = cachedState{raw: raw, st: st}
 }
 
 // schedule remembers, per channel, the processing time at which a tick has work to do, so a

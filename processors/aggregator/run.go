@@ -28,6 +28,9 @@ type Config struct {
 	// FullSweepEvery visits every channel, not only the scheduled ones: after a restart or a
 	// rebalance the schedule is empty, and this finds the channels with open windows.
 	FullSweepEvery time.Duration
+	// LagTolerance: a partition counts as caught up (idle closes allowed) when its committed
+	// offsets have passed the end offsets of this long ago.
+	LagTolerance time.Duration
 	// HotStandby keeps replicas of the other partitions' state for a fast takeover.
 	HotStandby bool
 	// StorageDir keeps the local copy of the table in LevelDB there; empty keeps it in memory
@@ -47,7 +50,10 @@ func (c *Config) defaults() {
 		c.Group = DefaultGroup
 	}
 	if c.SweepEvery <= 0 {
-		c.SweepEvery = 250 * time.Millisecond
+		c.SweepEvery = 200 * time.Millisecond
+	}
+	if c.LagTolerance <= 0 {
+		c.LagTolerance = 5 * time.Second
 	}
 	if c.FullSweepEvery <= 0 {
 		c.FullSweepEvery = 15 * time.Second
@@ -133,16 +139,25 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("create processor %s: %w", cfg.Group, err)
 	}
 
+	stateClient, err := newWriteBackClient(cfg.Brokers, cfg.ClientID)
+	if err != nil {
+		return fmt.Errorf("state writer: %w", err)
+	}
+	defer stateClient.Close()
+	logic.wb = newWriteBack(stateClient, string(goka.GroupTable(cfg.Group)), cfg.Logger)
+
 	admin, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
 	if err != nil {
 		return fmt.Errorf("admin client: %w", err)
 	}
 	defer admin.Close()
-	lag := &lagTracker{adm: kadm.NewClient(admin), group: string(cfg.Group), topics: logic.inputTopics(), frontiers: logic.frontiers}
+	lag := &lagTracker{adm: kadm.NewClient(admin), group: string(cfg.Group), topics: logic.inputTopics(),
+		tolerance: cfg.LagTolerance, now: time.Now, frontiers: logic.frontiers}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	started := time.Now()
+	sweepErr := make(chan error, 1)
 	go func() {
 		if err := proc.WaitForReadyContext(runCtx); err != nil {
 			return
@@ -155,27 +170,37 @@ func Run(ctx context.Context, cfg Config) error {
 		if cfg.Ready != nil {
 			cfg.Ready()
 		}
-		sweep(runCtx, proc, logic, lag, cfg)
+		if err := sweep(runCtx, proc, logic, lag, cfg, partitions); err != nil {
+			// a state change whose emits could not be written must not be written itself:
+			// stop, and let the restart recover the state from before it
+			sweepErr <- err
+			cancel()
+		}
 	}()
 	cfg.Logger.Info("processor starting", "group", cfg.Group, "brokers", cfg.Brokers, "partitions", partitions,
 		"window", logic.engine.Config().Size, "allowed_lateness", logic.engine.Config().AllowedLateness)
 	err = proc.Run(runCtx)
+	select {
+	case serr := <-sweepErr:
+		return fmt.Errorf("processor stopped: %w", serr)
+	default:
+	}
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
 	return err
 }
 
-// sweep visits the channels periodically so idle channels close and pending provisional updates
-// go out even when no event arrives.
-func sweep(ctx context.Context, proc *goka.Processor, logic *Logic, lag *lagTracker, cfg Config) {
+// sweep runs the ticks (idle closes, pending provisional updates) and flushes the changed states
+// periodically, until ctx ends or a tick's emits cannot be written.
+func sweep(ctx context.Context, proc *goka.Processor, logic *Logic, lag *lagTracker, cfg Config, partitions int) error {
 	ticker := time.NewTicker(cfg.SweepEvery)
 	defer ticker.Stop()
 	var lastFull time.Time
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-ticker.C:
 		}
 		caughtUp, err := lag.caughtUp(ctx)
@@ -193,19 +218,29 @@ func sweep(ctx context.Context, proc *goka.Processor, logic *Logic, lag *lagTrac
 		}
 		now := cfg.Now()
 		full := now.Sub(lastFull) >= cfg.FullSweepEvery
-		if !full && !logic.schedule.anyDue(now) {
-			continue
-		}
+		s := Sweep{Now: now, CaughtUp: caughtUp, Full: full}
 		kind := "due"
 		if full {
 			kind = "full"
+			// bring channels not touched since the assignment into memory (visits only load)
+			if err := proc.VisitAll(ctx, tickVisitor, s); err != nil {
+				// a rebalance or shutdown aborts a visit; the next sweep tries again
+				cfg.Logger.Debug("sweep aborted", "err", err)
+				kind += "_aborted"
+			} else {
+				lastFull = now
+			}
 		}
-		if err := proc.VisitAll(ctx, tickVisitor, Sweep{Now: now, CaughtUp: caughtUp, Full: full}); err != nil {
-			// a rebalance or shutdown aborts a visit; the next sweep tries again
-			cfg.Logger.Debug("sweep aborted", "err", err)
-			kind += "_aborted"
-		} else if full {
-			lastFull = now
+		if err := logic.tickWriteBack(ctx, s, partitions); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("tick: %w", err)
+		}
+		if err := logic.wb.flush(ctx); err != nil && ctx.Err() == nil {
+			// the deferred commits were released with the error: goka stops the processor, and
+			// the inputs are redelivered to the restarted one
+			cfg.Logger.Error("state flush failed", "err", err)
 		}
 		if cfg.Metrics != nil {
 			cfg.Metrics.sweeps.WithLabelValues(kind).Inc()
