@@ -304,3 +304,16 @@ func TestReplayOfOldData(t *testing.T) {
 		t.Fatalf("after the idle close: %v", got)
 	}
 }
+
+func TestOutOfOrderEventsWithinTheLatenessCount(t *testing.T) {
+	h := newHarness(t)
+	h.chat("50s", "alice", t0.Add(51*time.Second))
+	h.chat("1m5s", "bob", t0.Add(66*time.Second))   // watermark 55s: 10:00 still open
+	h.chat("57s", "carol", t0.Add(67*time.Second))  // out of order, but within the lateness
+	h.chat("1m11s", "dave", t0.Add(72*time.Second)) // watermark 1m01s: 10:00 closes
+	h.expectWindows("10:00 prov v1 chat=1", "10:01 prov v2 chat=1", "10:00 prov v3 chat=2",
+		"10:00 final v4 chat=2", "10:01 prov v5 chat=2")
+	if _, _, late := h.late.Next(); late {
+		t.Fatal("an event within the allowed lateness was routed to the late topic")
+	}
+}
