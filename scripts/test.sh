@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: `make test` runs it, and CI (.ci/run) runs `make test`.
-# Needs: Go, kcat, Java 17+ and Maven (for the real Kafka broker). .ci/run installs them.
+# Needs: Go, kcat, Java 17+ and Maven (for the real Kafka broker), PostgreSQL server binaries
+# (tests start private throwaway clusters; or set DATABASE_URL). .ci/run installs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/bin:$PATH"
@@ -10,6 +11,10 @@ need() { command -v "$1" >/dev/null || { echo "test.sh: $1 is not installed ($2)
 need kcat "apt-get install kcat"
 need java "apt-get install openjdk-17-jre-headless"
 need mvn "apt-get install maven"
+if [[ -z ${DATABASE_URL:-} ]] && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+	echo "test.sh: PostgreSQL server binaries are not installed (apt-get install postgresql), and DATABASE_URL is not set" >&2
+	exit 1
+fi
 
 step "generated code is up to date; buf lint and format"
 scripts/check-generated.sh

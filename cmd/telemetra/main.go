@@ -25,6 +25,7 @@ type cli struct {
 	Broker   brokerCmd   `cmd:"" help:"Run an embedded, in-process Kafka broker with Telemetra's topics."`
 	Process  processCmd  `cmd:"" help:"Run the windowing processor (goka group telemetra-windows)."`
 	Produce  produceCmd  `cmd:"" help:"Run the mock Twitch producer: chat, viewers, transactions and stream lifecycle events."`
+	Migrate  migrateCmd  `cmd:"" help:"Apply the PostgreSQL migrations (embedded) to the database."`
 	Validate validateCmd `cmd:"" help:"Validate a JSON event against one of the embedded schemas."`
 	Tail     tailCmd     `cmd:"" help:"Pretty-print messages from a topic."`
 	Version  versionCmd  `cmd:"" help:"Print the version."`

@@ -5,7 +5,11 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/telemetra/telemetra/internal/pgtest"
 )
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
@@ -15,7 +19,7 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 }
 
 func TestEveryCommandHasHelp(t *testing.T) {
-	for _, cmd := range []string{"dev", "broker", "process", "produce", "validate", "tail", "version"} {
+	for _, cmd := range []string{"dev", "broker", "process", "produce", "migrate", "validate", "tail", "version"} {
 		t.Run(cmd, func(t *testing.T) {
 			code, out, errOut := runCLI(t, cmd, "--help")
 			if code != 0 {
@@ -90,5 +94,32 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("exit %d (want %d), stdout %q, stderr %q; want it to mention %q", code, tc.code, out, errOut, tc.contains)
 			}
 		})
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	db := pgtest.Database(t)
+	code, out, errOut := runCLI(t, "migrate", "--database-url", db)
+	if code != 0 || !strings.Contains(out, "applied 1 migration(s) to schema public") {
+		t.Fatalf("first run: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, "migrate", "--database-url", db)
+	if code != 0 || !strings.Contains(out, "up to date") {
+		t.Fatalf("second run: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, _, errOut = runCLI(t, "migrate", "--database-url", "postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
+	if code == 0 || !strings.Contains(errOut, "connect to PostgreSQL") {
+		t.Fatalf("unreachable database: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestPostgresFlagsBuildTheURL(t *testing.T) {
+	p := postgresFlags{PGHost: "db", PGPort: 5433, PGDatabase: "tm", PGUser: "app", PGPassword: "s3cr:t"}
+	if got := p.url(); got != "postgres://app:s3cr%3At@db:5433/tm" {
+		t.Fatalf("url = %s", got)
+	}
+	p.DatabaseURL = "postgres://x@y/z"
+	if p.url() != "postgres://x@y/z" {
+		t.Fatal("DATABASE_URL must win")
 	}
 }
