@@ -11,8 +11,10 @@ import (
 
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/obs"
+	"github.com/telemetra/telemetra/internal/pgcluster"
 	"github.com/telemetra/telemetra/processors/aggregator"
 	"github.com/telemetra/telemetra/producer"
+	"github.com/telemetra/telemetra/views/projector"
 )
 
 // devCmd runs the whole pipeline in one process on embedded defaults: what `make run` starts.
@@ -24,6 +26,7 @@ type devCmd struct {
 	Seed         uint64        `name:"seed" env:"PRODUCER_SEED" help:"Producer random seed (0: random)."`
 	MetricsAddr  string        `name:"metrics-addr" env:"TELEMETRA_METRICS_ADDR" default:"127.0.0.1:9100" help:"Serve Prometheus metrics here."`
 	CompactEvery time.Duration `name:"compact-every" default:"1m" help:"Compact the embedded broker's compacted topics this often (0: never)."`
+	DatabaseURL  string        `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL for the projection (default: a private throwaway cluster from the system's PostgreSQL binaries)."`
 }
 
 // compactPeriodically compacts the state table of the in-memory broker once the processor has
@@ -69,9 +72,26 @@ func (d *devCmd) Run(g *globals, ctx context.Context) error {
 	}
 	defer ms.Shutdown(context.WithoutCancel(ctx))
 
+	dbURL := d.DatabaseURL
+	if dbURL == "" {
+		cluster, err := pgcluster.Start(ctx, "telemetra")
+		switch {
+		case errors.Is(err, pgcluster.ErrNoBinaries):
+			g.logger.Warn("running without the PostgreSQL projection", "reason", err)
+		case err != nil:
+			return fmt.Errorf("start a private PostgreSQL: %w", err)
+		default:
+			defer cluster.Stop()
+			dbURL = cluster.URL("telemetra")
+		}
+	}
+
 	seed := d.Seed
 	if seed == 0 {
 		seed = rand.Uint64()
+	}
+	if dbURL != "" {
+		fmt.Fprintf(g.stdout, "\n  PostgreSQL:       psql '%s'\n", dbURL)
 	}
 	fmt.Fprintf(g.stdout, `
 Telemetra dev pipeline is up (Ctrl-C stops everything).
@@ -92,6 +112,14 @@ Telemetra dev pipeline is up (Ctrl-C stops everything).
 		})
 	})
 	grp.Go(func() error { compactPeriodically(gctx, broker, ready, d.CompactEvery); return nil })
+	if dbURL != "" {
+		grp.Go(func() error {
+			return projector.Run(gctx, projector.Config{
+				Brokers: []string{broker.Addr()}, DatabaseURL: dbURL,
+				Logger: g.logger.With("role", "projector"), Metrics: projector.NewMetrics(reg),
+			})
+		})
+	}
 	grp.Go(func() error {
 		_, err := producer.Run(gctx, producer.RunConfig{
 			Brokers: []string{broker.Addr()},

@@ -24,6 +24,7 @@ type cli struct {
 	Dev      devCmd      `cmd:"" help:"Run the whole pipeline in one process on embedded defaults (what make run starts)."`
 	Broker   brokerCmd   `cmd:"" help:"Run an embedded, in-process Kafka broker with Telemetra's topics."`
 	Process  processCmd  `cmd:"" help:"Run the windowing processor (goka group telemetra-windows)."`
+	Project  projectCmd  `cmd:"" help:"Run the projector: window aggregates and moments into PostgreSQL."`
 	Produce  produceCmd  `cmd:"" help:"Run the mock Twitch producer: chat, viewers, transactions and stream lifecycle events."`
 	Migrate  migrateCmd  `cmd:"" help:"Apply the PostgreSQL migrations (embedded) to the database."`
 	Validate validateCmd `cmd:"" help:"Validate a JSON event against one of the embedded schemas."`

@@ -19,7 +19,7 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 }
 
 func TestEveryCommandHasHelp(t *testing.T) {
-	for _, cmd := range []string{"dev", "broker", "process", "produce", "migrate", "validate", "tail", "version"} {
+	for _, cmd := range []string{"dev", "broker", "process", "project", "produce", "migrate", "validate", "tail", "version"} {
 		t.Run(cmd, func(t *testing.T) {
 			code, out, errOut := runCLI(t, cmd, "--help")
 			if code != 0 {

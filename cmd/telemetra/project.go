@@ -1,0 +1,29 @@
+package main
+
+import (
+	"context"
+
+	"github.com/telemetra/telemetra/internal/obs"
+	"github.com/telemetra/telemetra/views/projector"
+)
+
+type projectCmd struct {
+	kafkaFlags
+	postgresFlags
+	Consumer    string `name:"consumer" default:"telemetra-projector" help:"Name of this projection's offsets in projector_offsets."`
+	BatchSize   int    `name:"batch-size" default:"2000" help:"Most records written in one transaction."`
+	MetricsAddr string `name:"metrics-addr" env:"TELEMETRA_PROJECTOR_METRICS_ADDR" default:"127.0.0.1:9102" help:"Serve Prometheus metrics here (empty: off)."`
+}
+
+func (p *projectCmd) Run(g *globals, ctx context.Context) error {
+	reg := obs.NewRegistry()
+	ms, err := obs.ServeMetrics(p.MetricsAddr, reg, g.logger)
+	if err != nil {
+		return err
+	}
+	defer ms.Shutdown(context.WithoutCancel(ctx))
+	return projector.Run(ctx, projector.Config{
+		Brokers: p.Brokers, DatabaseURL: p.url(), Schema: p.Schema, Consumer: p.Consumer,
+		BatchSize: p.BatchSize, Logger: g.logger.With("role", "projector"), Metrics: projector.NewMetrics(reg),
+	})
+}
