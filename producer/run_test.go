@@ -3,7 +3,6 @@ package producer
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -11,19 +10,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/telemetra/telemetra/internal/kafka"
+	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
 )
 
-func startBroker(t testing.TB) string {
-	t.Helper()
-	b, err := kafka.StartEmbedded(kafka.WithAddr("127.0.0.1:0"), kafka.WithLogger(quietLogger()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	return b.Addr()
-}
+func startBroker(t testing.TB) string { return kafkatest.StartBroker(t) }
 
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quietLogger() *slog.Logger { return kafkatest.Quiet() }
 
 // readAll consumes the input topics from the start until want records arrived.
 func readAll(t testing.TB, addr string, want int) []*kgo.Record {

@@ -4,7 +4,6 @@ package pipelinetest
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -13,24 +12,17 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/telemetra/telemetra/internal/kafka"
+	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
 	"github.com/telemetra/telemetra/producer"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 	"github.com/telemetra/telemetra/schemas"
 )
 
-// StartBroker starts an embedded broker on a free port for the test and returns its address.
-func StartBroker(t testing.TB) string {
-	t.Helper()
-	b, err := kafka.StartEmbedded(kafka.WithAddr("127.0.0.1:0"), kafka.WithLogger(Quiet()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	return b.Addr()
-}
+// StartBroker starts an embedded broker for the test (see kafkatest).
+func StartBroker(t testing.TB) string { return kafkatest.StartBroker(t) }
 
 // Quiet is a logger that discards everything.
-func Quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func Quiet() *slog.Logger { return kafkatest.Quiet() }
 
 // Totals is what the final windows of a channel must add up to.
 type Totals struct {
