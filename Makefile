@@ -55,6 +55,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 500000x ./producer/
 	$(GO) test -run '^$$' -bench . ./schemas/ ./processors/sentiment/
 	$(GO) test -run '^$$' -bench BenchmarkThroughput -benchtime 1x ./processors/aggregator/
+	$(GO) test -run '^$$' -bench BenchmarkProjector -benchtime 1x ./views/projector/
 
 ## kafka: start a real Apache Kafka broker (KRaft, single node) on 127.0.0.1:19092.
 kafka:

@@ -1,0 +1,59 @@
+package projector
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/telemetra/telemetra/internal/pgtest"
+	"github.com/telemetra/telemetra/internal/pipelinetest"
+)
+
+// BenchmarkProjector pre-fills the embedded broker with window versions and moments (the
+// stream of newStream: many versions per window, like the processor's provisional updates),
+// then times a projector on a fresh database from its first row to having read everything.
+// Run with -benchtime=1x; figures in docs/views.md.
+func BenchmarkProjector(b *testing.B) {
+	const records = 100_000
+	addr := pipelinetest.StartBroker(b)
+	s := newStream(records)
+	s.produceFast(b, addr)
+	for k := 0; k < b.N; k++ {
+		dbURL := pgtest.Database(b)
+		started := time.Now()
+		stop := runProjectorB(b, Config{Brokers: []string{addr}, DatabaseURL: dbURL, Logger: quiet})
+		waitConsumed(b, dbURL, records)
+		took := time.Since(started)
+		if err := stop(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(records)/took.Seconds(), "records/s")
+	}
+}
+
+func runProjectorB(b *testing.B, cfg Config) func() error {
+	done := make(chan error, 1)
+	runCtx, cancel := contextWithCancel()
+	go func() { done <- Run(runCtx, cfg) }()
+	return func() error { cancel(); return <-done }
+}
+
+func waitConsumed(b *testing.B, dbURL string, want int) {
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		var consumed int
+		_ = pool.QueryRow(ctx, "SELECT coalesce(sum(next_offset), 0) FROM projector_offsets").Scan(&consumed)
+		if consumed >= want {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.Fatal(fmt.Sprintf("not all %d records projected in 5 minutes", want))
+}
