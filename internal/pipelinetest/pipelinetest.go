@@ -4,7 +4,6 @@ package pipelinetest
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -12,17 +11,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/telemetra/telemetra/internal/kafka"
-	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
 	"github.com/telemetra/telemetra/producer"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 	"github.com/telemetra/telemetra/schemas"
 )
-
-// StartBroker starts an embedded broker for the test (see kafkatest).
-func StartBroker(t testing.TB) string { return kafkatest.StartBroker(t) }
-
-// Quiet is a logger that discards everything.
-func Quiet() *slog.Logger { return kafkatest.Quiet() }
 
 // Totals is what the final windows of a channel must add up to.
 type Totals struct {

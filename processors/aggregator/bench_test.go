@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/telemetra/telemetra/internal/kafka"
-	"github.com/telemetra/telemetra/internal/pipelinetest"
+	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
 	"github.com/telemetra/telemetra/producer"
 )
 
@@ -23,7 +23,7 @@ import (
 // BENCH_EVENTS-sized runs are in docs/processors.md.
 func BenchmarkThroughput(b *testing.B) {
 	const events = 300_000
-	addr := pipelinetest.StartBroker(b)
+	addr := kafkatest.StartBroker(b)
 	run := producer.RunConfig{
 		Brokers: []string{addr},
 		Sim:     producer.Config{Channels: producer.GeneratedChannels(100), Seed: 1},

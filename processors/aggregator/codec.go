@@ -51,16 +51,7 @@ func (stateTableCodec) Decode(data []byte) (any, error) { return storedState(dat
 
 // Codecs of the group's table and outputs.
 var (
-	stateCodec     = protoCodec[*pb.ChannelState]{newMsg: func() *pb.ChannelState { return new(pb.ChannelState) }}
 	aggregateCodec = protoCodec[*pb.WindowAggregate]{newMsg: func() *pb.WindowAggregate { return new(pb.WindowAggregate) }}
 	momentCodec    = protoCodec[*pb.Moment]{newMsg: func() *pb.Moment { return new(pb.Moment) }}
 	routedCodec    = protoCodec[*pb.RoutedEvent]{newMsg: func() *pb.RoutedEvent { return new(pb.RoutedEvent) }}
 )
-
-// StateCodec decodes the group table's values (for views and tools).
-func StateCodec() interface {
-	Encode(any) ([]byte, error)
-	Decode([]byte) (any, error)
-} {
-	return stateCodec
-}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
 	"github.com/telemetra/telemetra/internal/pipelinetest"
 	"github.com/telemetra/telemetra/processors/window"
 	"github.com/telemetra/telemetra/producer"
@@ -29,9 +30,9 @@ func pipelineRun(count int64) producer.RunConfig {
 	}
 }
 
-func quiet() *slog.Logger { return pipelinetest.Quiet() }
+func quiet() *slog.Logger { return kafkatest.Quiet() }
 
-func startBroker(t *testing.T) string { return pipelinetest.StartBroker(t) }
+func startBroker(t *testing.T) string { return kafkatest.StartBroker(t) }
 
 func testWindowConfig() window.Config {
 	cfg := window.DefaultConfig()

@@ -516,15 +516,3 @@ func (s *schedule) isDue(channel string, now time.Time) bool {
 	due, ok := s.due[channel]
 	return ok && !now.Before(due)
 }
-
-// anyDue reports whether some channel has a tick due.
-func (s *schedule) anyDue(now time.Time) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, due := range s.due {
-		if !now.Before(due) {
-			return true
-		}
-	}
-	return false
-}

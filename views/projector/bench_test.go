@@ -7,8 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
 	"github.com/telemetra/telemetra/internal/pgtest"
-	"github.com/telemetra/telemetra/internal/pipelinetest"
 )
 
 // BenchmarkProjector pre-fills the embedded broker with window versions and moments (the
@@ -17,7 +17,7 @@ import (
 // Run with -benchtime=1x; figures in docs/views.md.
 func BenchmarkProjector(b *testing.B) {
 	const records = 100_000
-	addr := pipelinetest.StartBroker(b)
+	addr := kafkatest.StartBroker(b)
 	s := newStream(records)
 	s.produceFast(b, addr)
 	for k := 0; k < b.N; k++ {

@@ -18,8 +18,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/telemetra/telemetra/internal/kafka"
+	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
 	"github.com/telemetra/telemetra/internal/pgtest"
-	"github.com/telemetra/telemetra/internal/pipelinetest"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
@@ -240,7 +240,7 @@ func runProjector(t *testing.T, cfg Config) (stop func() error) {
 // transaction commits (the process dies there); the restarted projector resumes from the
 // offsets stored with the last committed rows: nothing lost, nothing twice.
 func TestCrashBetweenWriteAndCommit(t *testing.T) {
-	addr := pipelinetest.StartBroker(t)
+	addr := kafkatest.StartBroker(t)
 	s := newStream(3000)
 	s.produce(t, addr, 0)
 	dbURL := pgtest.Database(t)
@@ -288,7 +288,7 @@ func TestPostgresRestartMidStream(t *testing.T) {
 	if cluster == nil {
 		t.Skip("DATABASE_URL is set: no private cluster to restart")
 	}
-	addr := pipelinetest.StartBroker(t)
+	addr := kafkatest.StartBroker(t)
 	dbURL := pgtest.Database(t)
 	s := newStream(1500)
 	reg := prometheus.NewRegistry()
