@@ -39,6 +39,10 @@ type routedKey struct {
 type progressMark struct {
 	offset int64     // last offset read
 	time   time.Time // largest event time read
+	// beyond is the earliest event time read past the end offsets of the last snapshot. Those
+	// records arrived after it, so the snapshot may call an input drained that has new records
+	// too (a burst after a quiet spell): until the next snapshot, nothing closes past this.
+	beyond time.Time
 }
 
 func newFrontiers(inputs []string) *frontiers {
@@ -91,6 +95,10 @@ func (f *frontiers) observe(partition int32, topic string, offset int64, eventTi
 	if eventTime.After(m.time) {
 		m.time = eventTime
 	}
+	if end, known := f.ends[topic][partition]; known && offset >= end && !eventTime.IsZero() &&
+		(m.beyond.IsZero() || eventTime.Before(m.beyond)) {
+		m.beyond = eventTime
+	}
 	marks[topic] = m
 }
 
@@ -99,6 +107,12 @@ func (f *frontiers) setOffsets(ends, committed map[string]map[int32]int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ends, f.committed = ends, committed
+	for _, marks := range f.read {
+		for topic, m := range marks {
+			m.beyond = time.Time{}
+			marks[topic] = m
+		}
+	}
 }
 
 // frontier is the event time up to which every input of the partition has been read. The zero
@@ -112,6 +126,9 @@ func (f *frontiers) frontier(partition int32) time.Time {
 	}
 	for _, topic := range f.inputs {
 		mark, seen := f.read[partition][topic]
+		if !mark.beyond.IsZero() && mark.beyond.Before(out) {
+			out = mark.beyond
+		}
 		if f.drained(partition, topic, mark, seen) {
 			continue
 		}

@@ -17,6 +17,7 @@ func TestFrontier(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		reads     []read
+		after     []read // read after the offsets were taken
 		ends      map[string]map[int32]int64
 		committed map[string]map[int32]int64
 		want      time.Time
@@ -42,6 +43,11 @@ func TestFrontier(t *testing.T) {
 			ends:      map[string]map[int32]int64{"chat": {0: 1000}, "viewer": {0: 100}},
 			committed: map[string]map[int32]int64{"viewer": {0: 100}},
 			want:      at(600)},
+		{name: "records past the last end offsets hold it at their event time until the next offsets",
+			reads: []read{{"chat", 99, 600}, {"viewer", 99, 600}},
+			ends:  map[string]map[int32]int64{"chat": {0: 100}, "viewer": {0: 100}},
+			after: []read{{"viewer", 100, 3600}, {"viewer", 150, 3700}},
+			want:  at(3600)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFrontiers([]string{"chat", "viewer"})
@@ -50,6 +56,9 @@ func TestFrontier(t *testing.T) {
 			}
 			if tc.ends != nil {
 				f.setOffsets(tc.ends, tc.committed)
+			}
+			for _, r := range tc.after {
+				f.observe(0, r.topic, r.offset, at(r.secs))
 			}
 			if got := f.frontier(0); !got.Equal(tc.want) {
 				t.Fatalf("frontier = %s, want %s", got, tc.want)
