@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/telemetra/telemetra/internal/pgtest"
+	"github.com/telemetra/telemetra/migrations"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -99,8 +101,12 @@ func TestValidate(t *testing.T) {
 
 func TestMigrate(t *testing.T) {
 	db := pgtest.Database(t)
+	all, err := migrations.All()
+	if err != nil {
+		t.Fatal(err)
+	}
 	code, out, errOut := runCLI(t, "migrate", "--database-url", db)
-	if code != 0 || !strings.Contains(out, "applied 1 migration(s) to schema public") {
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("applied %d migration(s) to schema public", len(all))) {
 		t.Fatalf("first run: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	code, out, errOut = runCLI(t, "migrate", "--database-url", db)

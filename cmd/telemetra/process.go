@@ -15,7 +15,8 @@ import (
 type processCmd struct {
 	kafkaFlags
 	windowFlags
-	Group       string `name:"group" env:"TELEMETRA_GROUP" default:"telemetra-windows" help:"goka group; its state table is <group>-table. A new group reprocesses the input topics from the start."`
+	Generation  int    `name:"generation" env:"TELEMETRA_GENERATION" default:"1" help:"Processor generation: N>1 runs group telemetra-windows-gN writing telemetra.aggregates.gN etc. (a state rebuild after a window logic change; see telemetra replay --rebuild-state)."`
+	Group       string `name:"group" env:"TELEMETRA_GROUP" help:"goka group (default: the generation's); its state table is <group>-table. A new group reprocesses the input topics from the start."`
 	HotStandby  bool   `name:"hot-standby" help:"Keep replicas of the other partitions' state for fast takeover."`
 	StorageDir  string `name:"storage-dir" help:"Keep the local state copy in LevelDB here (default: in memory, recovered from the table topic)."`
 	ClientID    string `name:"client-id" help:"Kafka client id (default: telemetra-processor-<hostname>)."`
@@ -61,7 +62,7 @@ func (p *processCmd) Run(g *globals, ctx context.Context) error {
 		clientID = "telemetra-processor-" + host
 	}
 	return aggregator.Run(ctx, aggregator.Config{
-		Brokers: p.Brokers, Group: goka.Group(p.Group), Window: cfg,
+		Brokers: p.Brokers, Generation: p.Generation, Group: goka.Group(p.Group), Window: cfg,
 		HotStandby: p.HotStandby, StorageDir: p.StorageDir, ClientID: clientID,
 		Logger: g.logger.With("role", "processor"), Metrics: aggregator.NewMetrics(reg),
 	})

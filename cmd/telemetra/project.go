@@ -11,6 +11,7 @@ type projectCmd struct {
 	kafkaFlags
 	postgresFlags
 	Consumer    string `name:"consumer" default:"telemetra-projector" help:"Name of this projection's offsets in projector_offsets."`
+	Generation  int    `name:"generation" env:"TELEMETRA_GENERATION" default:"1" help:"Project the output topics of this processor generation (telemetra.aggregates.gN for N>1)."`
 	BatchSize   int    `name:"batch-size" default:"2000" help:"Most records written in one transaction."`
 	MetricsAddr string `name:"metrics-addr" env:"TELEMETRA_PROJECTOR_METRICS_ADDR" default:"127.0.0.1:9102" help:"Serve Prometheus metrics here (empty: off)."`
 }
@@ -23,7 +24,7 @@ func (p *projectCmd) Run(g *globals, ctx context.Context) error {
 	}
 	defer ms.Shutdown(context.WithoutCancel(ctx))
 	return projector.Run(ctx, projector.Config{
-		Brokers: p.Brokers, DatabaseURL: p.url(), Schema: p.Schema, Consumer: p.Consumer,
+		Brokers: p.Brokers, DatabaseURL: p.url(), Schema: p.Schema, Consumer: p.Consumer, Generation: p.Generation,
 		BatchSize: p.BatchSize, Logger: g.logger.With("role", "projector"), Metrics: projector.NewMetrics(reg),
 	})
 }

@@ -3,7 +3,10 @@
 // real cluster.
 package kafka
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Topic names. The four input topics are the seed's; the rest are Telemetra's own outputs.
 const (
@@ -45,6 +48,34 @@ func AllTopics() []TopicSpec {
 	names := append(InputTopics(), TopicDLQ, TopicLate, TopicAggregates, TopicMoments)
 	specs := make([]TopicSpec, 0, len(names))
 	for _, n := range names {
+		specs = append(specs, TopicSpec{Name: n, Partitions: DefaultPartitions})
+	}
+	return specs
+}
+
+// Outputs names the topics one processor generation writes. Generation 1 writes the plain
+// names; a rebuild of the processor state with changed window logic runs as a new generation
+// with its own outputs, so its records never mix with the old ones (whose versions would
+// otherwise win in the projection).
+type Outputs struct {
+	Generation                     int
+	Aggregates, Moments, DLQ, Late string
+}
+
+// OutputsFor returns the output topics of a generation (0 counts as 1).
+func OutputsFor(generation int) Outputs {
+	if generation <= 1 {
+		return Outputs{Generation: 1, Aggregates: TopicAggregates, Moments: TopicMoments, DLQ: TopicDLQ, Late: TopicLate}
+	}
+	suffix := fmt.Sprintf(".g%d", generation)
+	return Outputs{Generation: generation, Aggregates: TopicAggregates + suffix, Moments: TopicMoments + suffix,
+		DLQ: TopicDLQ + suffix, Late: TopicLate + suffix}
+}
+
+// Specs lists the output topics for topic creation.
+func (o Outputs) Specs() []TopicSpec {
+	var specs []TopicSpec
+	for _, n := range []string{o.DLQ, o.Late, o.Aggregates, o.Moments} {
 		specs = append(specs, TopicSpec{Name: n, Partitions: DefaultPartitions})
 	}
 	return specs

@@ -107,10 +107,13 @@ func (f *frontiers) setOffsets(ends, committed map[string]map[int32]int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ends, f.committed = ends, committed
-	for _, marks := range f.read {
+	// the offsets were listed a moment ago: records read since, past them, keep their cap
+	for p, marks := range f.read {
 		for topic, m := range marks {
-			m.beyond = time.Time{}
-			marks[topic] = m
+			if end, known := ends[topic][p]; known && m.offset < end {
+				m.beyond = time.Time{}
+				marks[topic] = m
+			}
 		}
 	}
 }

@@ -17,7 +17,8 @@ func TestFrontier(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		reads     []read
-		after     []read // read after the offsets were taken
+		after     []read                     // read after the offsets were taken
+		ends2     map[string]map[int32]int64 // offsets taken after those reads
 		ends      map[string]map[int32]int64
 		committed map[string]map[int32]int64
 		want      time.Time
@@ -48,6 +49,12 @@ func TestFrontier(t *testing.T) {
 			ends:  map[string]map[int32]int64{"chat": {0: 100}, "viewer": {0: 100}},
 			after: []read{{"viewer", 100, 3600}, {"viewer", 150, 3700}},
 			want:  at(3600)},
+		{name: "records read past the next offsets too keep the cap",
+			reads: []read{{"chat", 99, 600}, {"viewer", 99, 600}},
+			ends:  map[string]map[int32]int64{"chat": {0: 100}, "viewer": {0: 100}},
+			after: []read{{"viewer", 150, 3700}},
+			ends2: map[string]map[int32]int64{"chat": {0: 100}, "viewer": {0: 120}},
+			want:  at(3700)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFrontiers([]string{"chat", "viewer"})
@@ -59,6 +66,9 @@ func TestFrontier(t *testing.T) {
 			}
 			for _, r := range tc.after {
 				f.observe(0, r.topic, r.offset, at(r.secs))
+			}
+			if tc.ends2 != nil {
+				f.setOffsets(tc.ends2, tc.committed)
 			}
 			if got := f.frontier(0); !got.Equal(tc.want) {
 				t.Fatalf("frontier = %s, want %s", got, tc.want)

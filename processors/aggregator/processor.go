@@ -28,6 +28,15 @@ import (
 // DefaultGroup is the goka group; its table topic is "<group>-table".
 const DefaultGroup goka.Group = "telemetra-windows"
 
+// GroupFor names the goka group of a processor generation: a new generation reprocesses the
+// input topics from the start into a state table and output topics of its own.
+func GroupFor(generation int) goka.Group {
+	if generation <= 1 {
+		return DefaultGroup
+	}
+	return goka.Group(fmt.Sprintf("%s-g%d", DefaultGroup, generation))
+}
+
 // Edge names.
 const (
 	tickVisitor = "tick"
@@ -62,6 +71,7 @@ type Logic struct {
 	schedule   *schedule
 	frontiers  *frontiers // nil: a single ordered input, nothing to hold back (goka's tester)
 	wb         *writeBack // nil: write each state through goka's SetValue (goka's tester)
+	out        kafka.Outputs
 }
 
 // LogicConfig configures the callbacks.
@@ -69,9 +79,11 @@ type LogicConfig struct {
 	Group      goka.Group
 	Window     window.Config
 	Partitions int
-	Now        func() time.Time
-	Logger     *slog.Logger
-	Metrics    *Metrics
+	// Outputs are the topics written (default: generation 1's).
+	Outputs kafka.Outputs
+	Now     func() time.Time
+	Logger  *slog.Logger
+	Metrics *Metrics
 	// TrackFrontiers holds windows open while an input is behind the others (see frontiers).
 	// It needs the end and committed offsets that Run's sweeper feeds in.
 	TrackFrontiers bool
@@ -92,9 +104,12 @@ func NewLogic(cfg LogicConfig) (*Logic, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Outputs.Aggregates == "" {
+		cfg.Outputs = kafka.OutputsFor(1)
+	}
 	l := &Logic{
 		group: cfg.Group, engine: engine, partitions: cfg.Partitions, now: cfg.Now,
-		logger: cfg.Logger, metrics: cfg.Metrics, schedule: newSchedule(),
+		logger: cfg.Logger, metrics: cfg.Metrics, schedule: newSchedule(), out: cfg.Outputs,
 	}
 	if cfg.TrackFrontiers {
 		l.frontiers = newFrontiers(l.inputTopics())
@@ -133,10 +148,10 @@ func (l *Logic) Graph() *goka.GroupGraph {
 		goka.Loop(routedCodec, l.onRouted),
 		goka.Visitor(tickVisitor, l.onTick),
 		goka.Persist(stateTableCodec{}),
-		goka.Output(kafka.TopicAggregates, aggregateCodec),
-		goka.Output(kafka.TopicMoments, momentCodec),
-		goka.Output(kafka.TopicDLQ, new(codec.Bytes)),
-		goka.Output(kafka.TopicLate, new(codec.Bytes)),
+		goka.Output(goka.Stream(l.out.Aggregates), aggregateCodec),
+		goka.Output(goka.Stream(l.out.Moments), momentCodec),
+		goka.Output(goka.Stream(l.out.DLQ), new(codec.Bytes)),
+		goka.Output(goka.Stream(l.out.Late), new(codec.Bytes)),
 	)
 	return goka.DefineGroup(l.group, edges...)
 }
@@ -249,9 +264,9 @@ func (l *Logic) handle(ctx goka.Context, ps *partitionStates, topic string, part
 		headers := sourceHeaders(topic, partition, offset, "late",
 			fmt.Sprintf("window already final: closed %s before this event's window end", res.LateBy))
 		if ps != nil && !ps.closed {
-			ps.outbox = append(ps.outbox, rawRecord(kafka.TopicLate, ctx.Key(), raw, headers, l.partitions))
+			ps.outbox = append(ps.outbox, rawRecord(l.out.Late, ctx.Key(), raw, headers, l.partitions))
 		} else {
-			ctx.Emit(kafka.TopicLate, ctx.Key(), raw, goka.WithCtxEmitHeaders(headers))
+			ctx.Emit(goka.Stream(l.out.Late), ctx.Key(), raw, goka.WithCtxEmitHeaders(headers))
 		}
 		l.count(topic, outcomeLate)
 	} else {
@@ -294,14 +309,14 @@ func (l *Logic) tickPartition(ctx context.Context, p int32, ps *partitionStates,
 		}
 		res := l.engine.Tick(st, sweep.Now, frontier, sweep.CaughtUp[p])
 		for _, agg := range res.Aggregates {
-			r, err := emitRecord(kafka.TopicAggregates, key, agg, outputPartitions)
+			r, err := emitRecord(l.out.Aggregates, key, agg, outputPartitions)
 			if err != nil {
 				return err
 			}
 			records = append(records, r)
 		}
 		for _, m := range res.Moments {
-			r, err := emitRecord(kafka.TopicMoments, key, m, outputPartitions)
+			r, err := emitRecord(l.out.Moments, key, m, outputPartitions)
 			if err != nil {
 				return err
 			}
@@ -425,17 +440,17 @@ func (l *Logic) store(ctx goka.Context, ps *partitionStates, st *pb.ChannelState
 func (l *Logic) emit(ctx goka.Context, ps *partitionStates, res window.Result, now time.Time) {
 	if ps != nil && !ps.closed {
 		for _, agg := range res.Aggregates {
-			l.enqueue(ctx, ps, kafka.TopicAggregates, agg)
+			l.enqueue(ctx, ps, l.out.Aggregates, agg)
 		}
 		for _, m := range res.Moments {
-			l.enqueue(ctx, ps, kafka.TopicMoments, m)
+			l.enqueue(ctx, ps, l.out.Moments, m)
 		}
 	} else {
 		for _, agg := range res.Aggregates {
-			ctx.Emit(kafka.TopicAggregates, ctx.Key(), agg)
+			ctx.Emit(goka.Stream(l.out.Aggregates), ctx.Key(), agg)
 		}
 		for _, m := range res.Moments {
-			ctx.Emit(kafka.TopicMoments, ctx.Key(), m)
+			ctx.Emit(goka.Stream(l.out.Moments), ctx.Key(), m)
 		}
 	}
 	l.observeEmits(res, now)
@@ -470,7 +485,7 @@ func (l *Logic) observeEmits(res window.Result, now time.Time) {
 }
 
 func (l *Logic) deadLetter(ctx goka.Context, topic string, partition int32, offset int64, raw []byte, reason string, err error) {
-	ctx.Emit(kafka.TopicDLQ, ctx.Key(), raw, goka.WithCtxEmitHeaders(sourceHeaders(topic, partition, offset, reason, err.Error())))
+	ctx.Emit(goka.Stream(l.out.DLQ), ctx.Key(), raw, goka.WithCtxEmitHeaders(sourceHeaders(topic, partition, offset, reason, err.Error())))
 	l.count(topic, outcomeDLQ)
 	l.logger.Debug("dead-lettered an input event", "topic", topic, "partition", partition, "offset", offset, "reason", reason, "err", err)
 }

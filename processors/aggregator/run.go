@@ -21,8 +21,11 @@ import (
 // Config configures a processor instance.
 type Config struct {
 	Brokers []string
-	Group   goka.Group
-	Window  window.Config
+	// Generation selects the group (GroupFor) and output topics (kafka.OutputsFor) unless
+	// Group is set; a rebuild of the state with new window logic runs as a new generation.
+	Generation int
+	Group      goka.Group
+	Window     window.Config
 	// SweepEvery is how often ticks look for due channels (provisional flushes, idle closes).
 	SweepEvery time.Duration
 	// FullSweepEvery visits every channel, not only the scheduled ones: after a restart or a
@@ -47,7 +50,7 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.Group == "" {
-		c.Group = DefaultGroup
+		c.Group = GroupFor(c.Generation)
 	}
 	if c.SweepEvery <= 0 {
 		c.SweepEvery = 200 * time.Millisecond
@@ -94,7 +97,8 @@ func TopicManagerConfig() *goka.TopicManagerConfig {
 // Run runs the processor until ctx is canceled.
 func Run(ctx context.Context, cfg Config) error {
 	cfg.defaults()
-	if err := kafka.EnsureTopics(ctx, cfg.Brokers, kafka.AllTopics()); err != nil {
+	outputs := kafka.OutputsFor(cfg.Generation)
+	if err := kafka.EnsureTopics(ctx, cfg.Brokers, append(kafka.AllTopics(), outputs.Specs()...)); err != nil {
 		return err
 	}
 	partitions, err := kafka.PartitionCount(ctx, cfg.Brokers, kafka.TopicChat)
@@ -102,7 +106,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	logic, err := NewLogic(LogicConfig{
-		Group: cfg.Group, Window: cfg.Window, Partitions: partitions, Now: cfg.Now,
+		Group: cfg.Group, Window: cfg.Window, Partitions: partitions, Outputs: outputs, Now: cfg.Now,
 		Logger: cfg.Logger, Metrics: cfg.Metrics, TrackFrontiers: true,
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"time"
 
@@ -26,6 +27,9 @@ type Config struct {
 	Schema string
 	// Consumer names this projection's offsets in projector_offsets.
 	Consumer string
+	// Generation selects the processor generation whose output topics are projected
+	// (kafka.OutputsFor); a schema holds the projection of one generation only.
+	Generation int
 	// BatchSize is the most records written in one transaction.
 	BatchSize int
 	// RetryMin and RetryMax bound the backoff while PostgreSQL is unreachable.
@@ -44,6 +48,9 @@ func (c *Config) defaults() {
 	if c.Consumer == "" {
 		c.Consumer = "telemetra-projector"
 	}
+	if c.Generation <= 0 {
+		c.Generation = 1
+	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = 2000
 	}
@@ -61,8 +68,17 @@ func (c *Config) defaults() {
 	}
 }
 
-// Topics the projector reads.
-func Topics() []string { return []string{kafka.TopicAggregates, kafka.TopicMoments} }
+// Topics the projector reads for a processor generation.
+func Topics(generation int) []string {
+	out := kafka.OutputsFor(generation)
+	return []string{out.Aggregates, out.Moments}
+}
+
+// Offsets are positions in the projected topics: topic → partition → next offset.
+type Offsets map[string]map[int32]int64
+
+// ErrGenerationMismatch: the schema is a projection of another processor generation's topics.
+var ErrGenerationMismatch = errors.New("projection of another generation")
 
 // Run projects until ctx ends. It resumes from the offsets stored in PostgreSQL; PostgreSQL
 // being down makes it wait and retry the same batch, never skip it.
@@ -74,10 +90,13 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer pool.Close()
 
-	var offsets map[string]map[int32]kgo.Offset
+	var stored Offsets
 	if err := retry(ctx, cfg, "prepare the database", func() error {
+		if err := Prepare(ctx, pool, cfg); err != nil {
+			return err
+		}
 		var err error
-		offsets, err = prepare(ctx, pool, cfg)
+		stored, err = StoredOffsets(ctx, pool, cfg)
 		return err
 	}); err != nil {
 		if ctx.Err() != nil {
@@ -85,7 +104,14 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		return err
 	}
-	for _, topic := range Topics() {
+	offsets := map[string]map[int32]kgo.Offset{}
+	for topic, parts := range stored {
+		offsets[topic] = map[int32]kgo.Offset{}
+		for p, next := range parts {
+			offsets[topic][p] = kgo.NewOffset().At(next)
+		}
+	}
+	for _, topic := range Topics(cfg.Generation) {
 		n, err := kafka.PartitionCount(ctx, cfg.Brokers, topic)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -108,7 +134,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer cl.Close()
-	cfg.Logger.Info("projector running", "consumer", cfg.Consumer, "schema", cfg.Schema)
+	cfg.Logger.Info("projector running", "consumer", cfg.Consumer, "schema", cfg.Schema, "generation", cfg.Generation)
 
 	for {
 		fetches := cl.PollRecords(ctx, cfg.BatchSize)
@@ -139,23 +165,47 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 }
 
-// prepare migrates the schema and reads the stored offsets.
-func prepare(ctx context.Context, pool *pgxpool.Pool, cfg Config) (map[string]map[int32]kgo.Offset, error) {
+// Prepare migrates cfg.Schema and claims it for cfg.Generation: a schema already holding the
+// projection of another generation is ErrGenerationMismatch.
+func Prepare(ctx context.Context, pool *pgxpool.Pool, cfg Config) error {
+	cfg.defaults()
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("connect: %w", err)
+		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Release()
 	if _, err := migrations.Apply(ctx, conn.Conn(), cfg.Schema, cfg.Logger); err != nil {
-		return nil, err
+		return err
 	}
-	rows, err := conn.Query(ctx, "SELECT topic, partition, next_offset FROM "+pgx.Identifier{cfg.Schema, "projector_offsets"}.Sanitize()+
+	info := pgx.Identifier{cfg.Schema, "projection_info"}.Sanitize()
+	if _, err := conn.Exec(ctx, "INSERT INTO "+info+" (generation) VALUES ($1) ON CONFLICT DO NOTHING", cfg.Generation); err != nil {
+		return fmt.Errorf("claim schema %s: %w", cfg.Schema, err)
+	}
+	var gen int
+	if err := conn.QueryRow(ctx, "SELECT generation FROM "+info).Scan(&gen); err != nil {
+		return fmt.Errorf("read the generation of schema %s: %w", cfg.Schema, err)
+	}
+	return checkGeneration(cfg, gen)
+}
+
+func checkGeneration(cfg Config, stored int) error {
+	if stored == cfg.Generation {
+		return nil
+	}
+	return fmt.Errorf("%w: schema %s projects generation %d's topics, this projector reads generation %d's; run it with --generation %d",
+		ErrGenerationMismatch, cfg.Schema, stored, cfg.Generation, stored)
+}
+
+// StoredOffsets reads the positions stored with cfg.Consumer's rows in cfg.Schema.
+func StoredOffsets(ctx context.Context, pool *pgxpool.Pool, cfg Config) (Offsets, error) {
+	cfg.defaults()
+	rows, err := pool.Query(ctx, "SELECT topic, partition, next_offset FROM "+pgx.Identifier{cfg.Schema, "projector_offsets"}.Sanitize()+
 		" WHERE consumer = $1", cfg.Consumer)
 	if err != nil {
 		return nil, fmt.Errorf("read offsets: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]map[int32]kgo.Offset{}
+	out := Offsets{}
 	for rows.Next() {
 		var topic string
 		var p int32
@@ -164,11 +214,28 @@ func prepare(ctx context.Context, pool *pgxpool.Pool, cfg Config) (map[string]ma
 			return nil, fmt.Errorf("read offsets: %w", err)
 		}
 		if out[topic] == nil {
-			out[topic] = map[int32]kgo.Offset{}
+			out[topic] = map[int32]int64{}
 		}
-		out[topic][p] = kgo.NewOffset().At(next)
+		out[topic][p] = next
 	}
 	return out, rows.Err()
+}
+
+// lockKey is the advisory lock that a projection's writers hold shared for each batch and a
+// replay holds exclusively while it swaps a rebuilt schema in under the same name.
+func lockKey(schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("telemetra.projection/" + schema))
+	return int64(h.Sum64())
+}
+
+// LockForSwap takes the exclusive side of schema's projection lock in tx: once it returns, no
+// projector batch is in flight in that schema and none starts until tx ends.
+func LockForSwap(ctx context.Context, tx pgx.Tx, schema string) error {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey(schema)); err != nil {
+		return fmt.Errorf("lock projection %s: %w", schema, err)
+	}
+	return nil
 }
 
 type sessionKey struct{ channel, session string }
@@ -181,21 +248,29 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, records []*kgo.R
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+pgx.Identifier{cfg.Schema}.Sanitize()); err != nil {
-		return fmt.Errorf("set search_path: %w", err)
+	// The shared lock first, before any name is resolved: a replay swapping the schema waits
+	// for this batch, and this batch for the swap, which it then sees (names resolve after it).
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SELECT pg_advisory_xact_lock_shared(%d); SET LOCAL search_path TO %s",
+		lockKey(cfg.Schema), pgx.Identifier{cfg.Schema}.Sanitize())); err != nil {
+		return fmt.Errorf("lock and set search_path: %w", err)
 	}
 	b := &pgx.Batch{}
+	b.Queue("SELECT generation FROM projection_info")
 	next := map[string]map[int32]int64{}
 	sessions := map[sessionKey]struct{}{}
+	out := kafka.OutputsFor(cfg.Generation)
 	var windows, moments int
 	var lastEvents []time.Time
+	var windowChannels []string
+	var windowStarts []time.Time
+	momentsAt := map[sessionKey]time.Time{} // moments' channels and times, once each
 	for _, r := range records {
 		if next[r.Topic] == nil {
 			next[r.Topic] = map[int32]int64{}
 		}
 		next[r.Topic][r.Partition] = r.Offset + 1
 		switch r.Topic {
-		case kafka.TopicAggregates:
+		case out.Aggregates:
 			a := new(pb.WindowAggregate)
 			if err := proto.Unmarshal(r.Value, a); err != nil {
 				cfg.Logger.Error("undecodable aggregate skipped", "partition", r.Partition, "offset", r.Offset, "err", err)
@@ -205,6 +280,8 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, records []*kgo.R
 				return err
 			}
 			queueChannel(b, a)
+			windowChannels = append(windowChannels, a.GetChannel())
+			windowStarts = append(windowStarts, a.GetWindowStart().AsTime())
 			if sid := a.GetStatus().GetSessionId(); sid != "" {
 				sessions[sessionKey{a.GetChannel(), sid}] = struct{}{}
 			}
@@ -212,25 +289,50 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, records []*kgo.R
 				lastEvents = append(lastEvents, t.AsTime())
 			}
 			windows++
-		case kafka.TopicMoments:
+		case out.Moments:
 			m := new(pb.Moment)
 			if err := proto.Unmarshal(r.Value, m); err != nil {
 				cfg.Logger.Error("undecodable moment skipped", "partition", r.Partition, "offset", r.Offset, "err", err)
 				continue
 			}
 			queueMoment(b, m)
+			at := m.GetAt().AsTime()
+			momentsAt[sessionKey{m.GetChannel(), at.String()}] = at
 			moments++
 		}
 	}
+	// a window re-emitted with another session (its first version was projected before the
+	// stream's start was) leaves its old session: that one is recomputed too
+	old, err := sessionsOf(ctx, tx, windowChannels, windowStarts)
+	if err != nil {
+		return err
+	}
+	for _, k := range old {
+		sessions[k] = struct{}{}
+	}
 	for k := range sessions {
 		b.Queue(refreshSession, k.channel, k.session)
+		b.Queue(deleteEmptySession, k.channel, k.session)
+	}
+	for k, at := range momentsAt {
+		b.Queue(recountSessionMoments, k.channel, at)
 	}
 	for topic, parts := range next {
 		for p, off := range parts {
 			b.Queue(saveOffset, cfg.Consumer, topic, p, off)
 		}
 	}
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	br := tx.SendBatch(ctx, b)
+	var gen int
+	if err := br.QueryRow().Scan(&gen); err != nil {
+		br.Close()
+		return fmt.Errorf("read the generation of schema %s: %w", cfg.Schema, err)
+	}
+	if err := checkGeneration(cfg, gen); err != nil {
+		br.Close()
+		return err
+	}
+	if err := br.Close(); err != nil {
 		return fmt.Errorf("write %d records: %w", len(records), err)
 	}
 	if cfg.beforeCommit != nil {
@@ -253,6 +355,22 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, records []*kgo.R
 	return nil
 }
 
+// sessionsOf returns the sessions the given windows belong to now.
+func sessionsOf(ctx context.Context, tx pgx.Tx, channels []string, starts []time.Time) ([]sessionKey, error) {
+	if len(channels) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, sessionsOfWindows, channels, starts)
+	if err != nil {
+		return nil, fmt.Errorf("read the sessions of %d windows: %w", len(channels), err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (sessionKey, error) {
+		var k sessionKey
+		err := r.Scan(&k.channel, &k.session)
+		return k, err
+	})
+}
+
 // errStop marks errors that must end Run instead of being retried.
 var errStop = errors.New("stop")
 
@@ -268,7 +386,7 @@ func retry(ctx context.Context, cfg Config, what string, fn func() error) error 
 			}
 			return nil
 		}
-		if errors.Is(err, errStop) || ctx.Err() != nil {
+		if errors.Is(err, errStop) || errors.Is(err, ErrGenerationMismatch) || ctx.Err() != nil {
 			return err
 		}
 		cfg.Logger.Warn("PostgreSQL operation failed; retrying", "what", what, "attempt", attempt, "retry_in", wait, "err", err)

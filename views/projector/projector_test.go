@@ -56,7 +56,7 @@ func newPool(t *testing.T, cfg Config) *pgxpool.Pool {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if _, err := prepare(ctx, pool, cfg); err != nil {
+	if err := Prepare(ctx, pool, cfg); err != nil {
 		t.Fatal(err)
 	}
 	return pool

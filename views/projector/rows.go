@@ -149,6 +149,29 @@ ON CONFLICT (channel, session_id) DO UPDATE SET
     transactions = excluded.transactions, revenue_cents = excluded.revenue_cents,
     moments = excluded.moments, updated_at = now()`
 
+// sessionsOfWindows lists the sessions that windows (channel and start arrays) belong to.
+const sessionsOfWindows = `
+SELECT DISTINCT w.channel, w.session_id
+FROM window_aggregates w
+JOIN unnest($1::text[], $2::timestamptz[]) AS k(channel, window_start)
+  ON w.channel = k.channel AND w.window_start = k.window_start
+WHERE w.session_id <> ''`
+
+// deleteEmptySession drops a session none of whose windows belongs to it any more.
+const deleteEmptySession = `
+DELETE FROM stream_sessions s
+WHERE s.channel = $1 AND s.session_id = $2
+  AND NOT EXISTS (SELECT 1 FROM window_aggregates w WHERE w.channel = s.channel AND w.session_id = s.session_id)`
+
+// recountSessionMoments counts the moments of the session that was on at a moment's time:
+// moments are projected apart from the windows that refresh their session.
+const recountSessionMoments = `
+UPDATE stream_sessions s SET
+    moments = (SELECT count(*) FROM moments m
+               WHERE m.channel = s.channel AND m.at >= s.started_at AND m.at <= coalesce(s.ended_at, 'infinity')),
+    updated_at = now()
+WHERE s.channel = $1 AND s.started_at <= $2 AND coalesce(s.ended_at, 'infinity') >= $2`
+
 // saveOffset records the next offset to read of a partition, in the batch's transaction.
 const saveOffset = `
 INSERT INTO projector_offsets (consumer, topic, partition, next_offset, updated_at)

@@ -1,0 +1,87 @@
+package projector
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// CatchUp projects into cfg.Schema (already Prepared) from its stored offsets up to, not
+// including, the offsets in until, and returns: a replay uses it to bring a shadow projection
+// to an exact position. Partitions not in until are left alone; progress, if set, is called
+// with the number of records of each committed batch.
+func CatchUp(ctx context.Context, pool *pgxpool.Pool, cfg Config, until Offsets, progress func(records int)) error {
+	cfg.defaults()
+	stored, err := StoredOffsets(ctx, pool, cfg)
+	if err != nil {
+		return err
+	}
+	start := map[string]map[int32]kgo.Offset{}
+	pending := 0
+	for topic, parts := range until {
+		for p, limit := range parts {
+			from, ok := stored[topic][p]
+			if limit <= 0 || (ok && from >= limit) {
+				continue
+			}
+			if start[topic] == nil {
+				start[topic] = map[int32]kgo.Offset{}
+			}
+			if ok {
+				start[topic][p] = kgo.NewOffset().At(from)
+			} else {
+				start[topic][p] = kgo.NewOffset().AtStart()
+			}
+			pending++
+		}
+	}
+	if pending == 0 {
+		return nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumePartitions(start), kgo.ClientID(cfg.Consumer+"-catch-up"))
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+
+	for pending > 0 {
+		fetches := cl.PollRecords(ctx, cfg.BatchSize)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			cfg.Logger.Warn("fetch failed; retrying", "topic", topic, "partition", p, "err", err)
+		})
+		var batch []*kgo.Record
+		done := map[string][]int32{}
+		for _, r := range fetches.Records() {
+			limit := until[r.Topic][r.Partition]
+			if _, open := start[r.Topic][r.Partition]; !open {
+				continue // reached its limit in an earlier batch; fetched before the pause
+			}
+			if r.Offset < limit {
+				batch = append(batch, r)
+			}
+			if r.Offset+1 >= limit {
+				delete(start[r.Topic], r.Partition)
+				done[r.Topic] = append(done[r.Topic], r.Partition)
+				pending--
+			}
+		}
+		if len(done) > 0 {
+			cl.PauseFetchPartitions(done)
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		if err := retry(ctx, cfg, "write a batch", func() error { return write(ctx, pool, cfg, batch) }); err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(len(batch))
+		}
+	}
+	return nil
+}
