@@ -339,3 +339,6 @@ func daysIn(month, year int) int {
 	}
 	return 31
 }
+
+// CheckChannel validates a channel key as the event schemas do; the empty string means valid.
+func CheckChannel(channel string) string { return checkChannel([]byte(channel)) }

@@ -9,6 +9,8 @@ export PATH="$PWD/bin:$PATH"
 step() { printf '\n=== %s\n' "$*"; }
 need() { command -v "$1" >/dev/null || { echo "test.sh: $1 is not installed ($2)" >&2; exit 1; }; }
 need kcat "apt-get install kcat"
+need curl "apt-get install curl"
+scripts/tools.sh # buf and the protoc plugins, grpcurl: pinned, into bin/ (quick when present)
 need java "apt-get install openjdk-17-jre-headless"
 need mvn "apt-get install maven"
 if [[ -z ${DATABASE_URL:-} ]] && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs the pinned code-generation tools into $REPO/bin:
+# Installs the pinned code-generation and test tools into $REPO/bin:
 #
 #   buf, protoc-gen-go, protoc-gen-go-grpc, protoc-gen-grpc-gateway,
-#   protoc-gen-openapiv2
+#   protoc-gen-openapiv2, grpcurl (end-to-end tests of the gateway)
 #
 # Usage:
 #   scripts/tools.sh          install what is missing or has the wrong version
@@ -26,6 +26,7 @@ TOOLS=(
 	"protoc-gen-go-grpc|google.golang.org/grpc/cmd/protoc-gen-go-grpc|v1.6.2"
 	"protoc-gen-grpc-gateway|github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway|v2.33.0"
 	"protoc-gen-openapiv2|github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2|v2.33.0"
+	"grpcurl|github.com/fullstorydev/grpcurl/cmd/grpcurl|v1.9.4"
 )
 
 force=0

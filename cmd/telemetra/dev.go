@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/telemetra/telemetra/gateway"
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/obs"
 	"github.com/telemetra/telemetra/internal/pgcluster"
@@ -26,6 +27,8 @@ type devCmd struct {
 	Seed         uint64        `name:"seed" env:"PRODUCER_SEED" help:"Producer random seed (0: random)."`
 	MetricsAddr  string        `name:"metrics-addr" env:"TELEMETRA_METRICS_ADDR" default:"127.0.0.1:9100" help:"Serve Prometheus metrics here."`
 	CompactEvery time.Duration `name:"compact-every" default:"1m" help:"Compact the embedded broker's compacted topics this often (0: never)."`
+	GRPCAddr     string        `name:"grpc-addr" env:"TELEMETRA_GRPC_ADDR" default:"127.0.0.1:9090" help:"gRPC listen address of the gateway."`
+	HTTPAddr     string        `name:"http-addr" env:"TELEMETRA_HTTP_ADDR" default:"127.0.0.1:8080" help:"REST listen address of the gateway."`
 	DatabaseURL  string        `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL for the projection (default: a private throwaway cluster from the system's PostgreSQL binaries)."`
 }
 
@@ -93,14 +96,30 @@ func (d *devCmd) Run(g *globals, ctx context.Context) error {
 	if dbURL != "" {
 		fmt.Fprintf(g.stdout, "\n  PostgreSQL:       psql '%s'\n", dbURL)
 	}
+	gwCtx, stopGateway := context.WithCancel(ctx)
+	defer stopGateway()
+	srv, err := gateway.Start(gwCtx, gateway.Config{
+		GRPCAddr: d.GRPCAddr, HTTPAddr: d.HTTPAddr, Brokers: []string{broker.Addr()}, DatabaseURL: dbURL, Schema: "public",
+		Logger: g.logger.With("role", "gateway"), Registry: reg,
+	})
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(g.stdout, `
 Telemetra dev pipeline is up (Ctrl-C stops everything).
+  REST:             http://%[6]s/v1/channels   (OpenAPI: http://%[6]s/openapi.json)
+  gRPC:             %[7]s (reflection on)
   Kafka bootstrap:  %[1]s
   Metrics:          http://%[2]s/metrics
-  Watch chat:       kcat -b %[1]s -t %[3]s -C -o end
-  Watch windows:    go run ./cmd/telemetra tail %[4]s 5 --brokers %[1]s --from end
-  Watch moments:    go run ./cmd/telemetra tail %[5]s 5 --brokers %[1]s --timeout 5m
-`, broker.Addr(), ms.Addr(), kafka.TopicChat, kafka.TopicAggregates, kafka.TopicMoments)
+Try:
+  curl -s http://%[6]s/v1/channels/demo_stream
+  curl -sN 'http://%[6]s/v1/events:subscribe?channels=demo_stream'
+  grpcurl -plaintext -d '{"name":"channels/demo_stream"}' %[7]s telemetra.v1.TelemetraService/GetChannel
+  grpcurl -plaintext -d '{"channels":["demo_stream"]}' %[7]s telemetra.v1.TelemetraService/SubscribeChannelEvents
+  kcat -b %[1]s -t %[3]s -C -o end
+  go run ./cmd/telemetra tail %[4]s 5 --brokers %[1]s --from end
+  go run ./cmd/telemetra tail %[5]s 5 --brokers %[1]s --timeout 5m
+`, broker.Addr(), ms.Addr(), kafka.TopicChat, kafka.TopicAggregates, kafka.TopicMoments, srv.HTTPAddr(), srv.GRPCAddr())
 
 	grp, gctx := errgroup.WithContext(ctx)
 	ready := make(chan struct{})
@@ -130,6 +149,8 @@ Telemetra dev pipeline is up (Ctrl-C stops everything).
 		return err
 	})
 	err = grp.Wait()
+	stopGateway()
+	err = errors.Join(err, srv.Wait())
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}

@@ -27,6 +27,7 @@ type cli struct {
 	Project  projectCmd  `cmd:"" help:"Run the projector: window aggregates and moments into PostgreSQL."`
 	Produce  produceCmd  `cmd:"" help:"Run the mock Twitch producer: chat, viewers, transactions and stream lifecycle events."`
 	Migrate  migrateCmd  `cmd:"" help:"Apply the PostgreSQL migrations (embedded) to the database."`
+	Serve    serveCmd    `cmd:"" help:"Run the API gateway: gRPC (reflection, health), REST via grpc-gateway, streaming subscriptions (NDJSON, SSE), OpenAPI."`
 	Replay   replayCmd   `cmd:"" help:"Rebuild the PostgreSQL projection from the topics into a shadow schema, verify it and swap it in (optionally reprocessing the state into a new generation first)."`
 	Validate validateCmd `cmd:"" help:"Validate a JSON event against one of the embedded schemas."`
 	Tail     tailCmd     `cmd:"" help:"Pretty-print messages from a topic."`

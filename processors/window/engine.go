@@ -309,3 +309,18 @@ func minTime(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// Preview returns the newest open window of a state as a provisional record would show it now,
+// without changing the state (for live reads of the group table), or nil if none is open.
+func Preview(st *pb.ChannelState, topEmotes int) *pb.WindowAggregate {
+	n := len(st.GetOpenWindows())
+	if n == 0 {
+		return nil
+	}
+	w := st.OpenWindows[n-1]
+	agg := proto.Clone(w.Aggregate).(*pb.WindowAggregate)
+	agg.Final = false
+	agg.Version = max(w.EmittedVersion, agg.Version)
+	derive(agg, w, topEmotes)
+	return agg
+}

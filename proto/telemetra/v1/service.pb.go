@@ -2003,8 +2003,8 @@ func (x *StatusChange) GetReason() StatusChangeReason {
 // Heartbeat keeps an idle stream alive and reports loss.
 type Heartbeat struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Events not delivered to this subscriber since the previous heartbeat
-	// because it was too slow (coalesced provisional updates are not counted).
+	// Always 0: a subscriber that is too slow is disconnected, not sent a
+	// stream with gaps (see SubscribeChannelEvents). Kept for compatibility.
 	DroppedEvents int64 `protobuf:"varint,1,opt,name=dropped_events,json=droppedEvents,proto3" json:"dropped_events,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

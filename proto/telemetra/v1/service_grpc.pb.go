@@ -78,11 +78,15 @@ type TelemetraServiceClient interface {
 	// revenue by type and moment counts (AIP-136 custom method).
 	SummarizeChannel(ctx context.Context, in *SummarizeChannelRequest, opts ...grpc.CallOption) (*SummarizeChannelResponse, error)
 	// Streams live updates: provisional and final window metrics, moments and
-	// status changes, plus periodic heartbeats. A subscriber that cannot keep
-	// up is not waited for: its pending provisional updates are coalesced
-	// (only the newest per channel is kept) and, if it still lags, events are
-	// dropped and counted in the next Heartbeat.dropped_events. Over REST the
-	// stream is newline-delimited JSON, one {"result": ChannelEvent} per line.
+	// status changes, plus heartbeats (the first message is one, confirming
+	// the subscription, unless a snapshot comes first). A subscriber that
+	// cannot keep up is not waited for: a pending provisional update of a
+	// window is replaced by a newer one (coalesced); if the subscriber's
+	// buffer is still full, the subscription ends with RESOURCE_EXHAUSTED and
+	// the client resubscribes (with include_snapshot). Single events are never
+	// dropped. Over REST the stream is newline-delimited JSON, one
+	// {"result": ChannelEvent} per line; /v1/events:sse serves it as
+	// Server-Sent Events.
 	SubscribeChannelEvents(ctx context.Context, in *SubscribeChannelEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ChannelEvent], error)
 }
 
@@ -196,11 +200,15 @@ type TelemetraServiceServer interface {
 	// revenue by type and moment counts (AIP-136 custom method).
 	SummarizeChannel(context.Context, *SummarizeChannelRequest) (*SummarizeChannelResponse, error)
 	// Streams live updates: provisional and final window metrics, moments and
-	// status changes, plus periodic heartbeats. A subscriber that cannot keep
-	// up is not waited for: its pending provisional updates are coalesced
-	// (only the newest per channel is kept) and, if it still lags, events are
-	// dropped and counted in the next Heartbeat.dropped_events. Over REST the
-	// stream is newline-delimited JSON, one {"result": ChannelEvent} per line.
+	// status changes, plus heartbeats (the first message is one, confirming
+	// the subscription, unless a snapshot comes first). A subscriber that
+	// cannot keep up is not waited for: a pending provisional update of a
+	// window is replaced by a newer one (coalesced); if the subscriber's
+	// buffer is still full, the subscription ends with RESOURCE_EXHAUSTED and
+	// the client resubscribes (with include_snapshot). Single events are never
+	// dropped. Over REST the stream is newline-delimited JSON, one
+	// {"result": ChannelEvent} per line; /v1/events:sse serves it as
+	// Server-Sent Events.
 	SubscribeChannelEvents(*SubscribeChannelEventsRequest, grpc.ServerStreamingServer[ChannelEvent]) error
 	mustEmbedUnimplementedTelemetraServiceServer()
 }

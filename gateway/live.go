@@ -1,0 +1,118 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/telemetra/telemetra/internal/kafka"
+	"github.com/telemetra/telemetra/processors/aggregator"
+	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
+)
+
+// LiveStates is what the live reads need from the processor's state.
+type LiveStates interface {
+	// Get returns a channel's state, nil if the channel is unknown.
+	Get(channel string) (*pb.ChannelState, error)
+	// Each calls fn for every channel's state until it returns false.
+	Each(fn func(*pb.ChannelState) bool) error
+	// Recovered reports whether the view has caught up with the table once.
+	Recovered() bool
+}
+
+// View is a goka View of the processor's group table: every gateway holds the whole table in
+// memory and follows its changes (the processor flushes states every 200 ms).
+type View struct {
+	view *goka.View
+}
+
+// stateCodec decodes the group table's values.
+type stateCodec struct{}
+
+func (stateCodec) Encode(value any) ([]byte, error) {
+	m, ok := value.(*pb.ChannelState)
+	if !ok {
+		return nil, fmt.Errorf("state codec: got %T", value)
+	}
+	return proto.Marshal(m)
+}
+
+func (stateCodec) Decode(data []byte) (any, error) {
+	st := new(pb.ChannelState)
+	if err := proto.Unmarshal(data, st); err != nil {
+		return nil, fmt.Errorf("decode channel state: %w", err)
+	}
+	return st, nil
+}
+
+// NewView connects a view of generation's group table.
+func NewView(ctx context.Context, brokers []string, generation int, clientID string, logger *slog.Logger) (*View, error) {
+	table := goka.GroupTable(aggregator.GroupFor(generation))
+	partitions, err := kafka.PartitionCount(ctx, brokers, kafka.TopicChat)
+	if err != nil {
+		return nil, err
+	}
+	// the gateway may start before any processor did
+	if err := kafka.EnsureTopics(ctx, brokers, []kafka.TopicSpec{{Name: string(table), Partitions: int32(partitions), Compacted: true}}); err != nil {
+		return nil, err
+	}
+	scfg := aggregator.SaramaConfig(clientID)
+	v, err := goka.NewView(brokers, table, stateCodec{},
+		goka.WithViewStorageBuilder(storage.MemoryBuilder()),
+		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(scfg)),
+		goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(scfg, aggregator.TopicManagerConfig())),
+		goka.WithViewAutoReconnect(),
+		goka.WithViewLogger(gokaLogger{logger}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("view of %s: %w", table, err)
+	}
+	return &View{view: v}, nil
+}
+
+// Run follows the table until ctx ends.
+func (v *View) Run(ctx context.Context) error { return v.view.Run(ctx) }
+
+// Recovered reports whether the view has read the table up to its end once.
+func (v *View) Recovered() bool { return v.view.Recovered() }
+
+// Get returns a channel's state or nil.
+func (v *View) Get(channel string) (*pb.ChannelState, error) {
+	val, err := v.view.Get(channel)
+	if err != nil || val == nil {
+		return nil, err
+	}
+	return val.(*pb.ChannelState), nil
+}
+
+// Each visits every state in the view.
+func (v *View) Each(fn func(*pb.ChannelState) bool) error {
+	it, err := v.view.Iterator()
+	if err != nil {
+		return err
+	}
+	defer it.Release()
+	for it.Next() {
+		val, err := it.Value()
+		if err != nil {
+			return err
+		}
+		if st, ok := val.(*pb.ChannelState); ok && !fn(st) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// gokaLogger sends goka's chatter to slog at debug level.
+type gokaLogger struct{ l *slog.Logger }
+
+func (g gokaLogger) Print(v ...any)   { g.l.Debug(fmt.Sprint(v...), "component", "goka-view") }
+func (g gokaLogger) Println(v ...any) { g.l.Debug(fmt.Sprint(v...), "component", "goka-view") }
+func (g gokaLogger) Printf(format string, v ...any) {
+	g.l.Debug(fmt.Sprintf(format, v...), "component", "goka-view")
+}

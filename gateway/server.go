@@ -1,0 +1,262 @@
+// Package gateway serves Telemetra's API: gRPC (with reflection and the standard health
+// service) and the same methods as REST/JSON through grpc-gateway, including the subscription
+// as newline-delimited JSON and as Server-Sent Events. Live reads come from a goka View of the
+// processor's table, history from the PostgreSQL projection, and subscriptions from one Kafka
+// consumer fanned out by a hub with an explicit slow-consumer policy.
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/telemetra/telemetra/gateway/hub"
+	"github.com/telemetra/telemetra/gateway/openapi"
+	"github.com/telemetra/telemetra/gateway/store"
+	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
+)
+
+// Config configures a gateway.
+type Config struct {
+	// GRPCAddr and HTTPAddr are the listen addresses (":0" picks a free port).
+	GRPCAddr, HTTPAddr string
+	Brokers            []string
+	// Generation is the processor generation whose table and outputs are served.
+	Generation  int
+	DatabaseURL string
+	Schema      string
+	// AuthToken, if set, is the bearer token every RPC but health checks must carry.
+	AuthToken string
+	// TLSCert and TLSKey, if set, serve gRPC and HTTP over TLS.
+	TLSCert, TLSKey string
+	// RequestTimeout bounds every unary RPC.
+	RequestTimeout time.Duration
+	// SubscriberBuffer is the events pending per subscriber before it is dropped as too slow.
+	SubscriberBuffer int
+	MaxSubscribers   int
+	Heartbeat        time.Duration
+	ClientID         string
+	Now              func() time.Time
+	Logger           *slog.Logger
+	Registry         prometheus.Registerer
+	// Live replaces the goka View (tests).
+	Live LiveStates
+}
+
+func (c *Config) defaults() {
+	if c.GRPCAddr == "" {
+		c.GRPCAddr = "127.0.0.1:9090"
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = "127.0.0.1:8080"
+	}
+	if c.Schema == "" {
+		c.Schema = "public"
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 10 * time.Second
+	}
+	if c.ClientID == "" {
+		c.ClientID = "telemetra-gateway"
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+}
+
+// Server is a running gateway.
+type Server struct {
+	grpcLis, httpLis net.Listener
+	done             chan struct{}
+	err              error
+}
+
+// GRPCAddr is the gRPC listen address.
+func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
+
+// HTTPAddr is the REST listen address.
+func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
+
+// Wait blocks until the server has stopped (ctx of Start ended) and returns why.
+func (s *Server) Wait() error {
+	<-s.done
+	return s.err
+}
+
+// Start listens and serves until ctx ends, then shuts down gracefully: health turns NOT_SERVING,
+// subscriptions end with UNAVAILABLE (clients reconnect elsewhere), in-flight RPCs finish.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	cfg.defaults()
+	var tlsCfg *tls.Config
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("load TLS certificate: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("database config: %w", err)
+	}
+	live := cfg.Live
+	var view *View
+	if live == nil {
+		view, err = NewView(ctx, cfg.Brokers, cfg.Generation, cfg.ClientID+"-view", cfg.Logger)
+		if err != nil {
+			pool.Close()
+			return nil, err
+		}
+		live = view
+	}
+	h := hub.New(hub.WithInitialHeartbeat(), hub.WithBufferSize(cfg.SubscriberBuffer), hub.WithMaxSubscribers(cfg.MaxSubscribers),
+		hub.WithHeartbeat(cfg.Heartbeat), hub.WithMetrics(hub.NewMetrics(cfg.Registry)))
+	svc := &service{live: live, store: store.New(pool, cfg.Schema), hub: h, now: cfg.Now, logger: cfg.Logger}
+
+	metrics := newRPCMetrics(cfg.Registry)
+	opts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(unaryInterceptor(metrics, cfg.Logger, cfg.AuthToken, cfg.RequestTimeout)),
+		grpc.ChainStreamInterceptor(streamInterceptor(metrics, cfg.Logger, cfg.AuthToken)),
+	}
+	if tlsCfg != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg)))
+	}
+	gs := grpc.NewServer(opts...)
+	pb.RegisterTelemetraServiceServer(gs, svc)
+	healthSrv := health.NewServer()
+	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(gs, healthSrv)
+	reflection.Register(gs)
+
+	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("listen for gRPC: %w", err)
+	}
+	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		grpcLis.Close()
+		pool.Close()
+		return nil, fmt.Errorf("listen for HTTP: %w", err)
+	}
+	// REST calls go through the gRPC server itself, so auth, deadlines, metrics and logs apply
+	// alike; it is the only way grpc-gateway serves streaming methods
+	dialCreds := insecure.NewCredentials()
+	if tlsCfg != nil {
+		// a loopback hop to our own listener: the certificate is ours, its name may not be
+		dialCreds = credentials.NewTLS(&tls.Config{InsecureSkipVerify: true}) //nolint:gosec
+	}
+	conn, err := grpc.NewClient(grpcLis.Addr().String(), grpc.WithTransportCredentials(dialCreds))
+	if err != nil {
+		grpcLis.Close()
+		httpLis.Close()
+		pool.Close()
+		return nil, fmt.Errorf("gateway client: %w", err)
+	}
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption("application/json", &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false}}),
+		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(conn)),
+	)
+	client := pb.NewTelemetraServiceClient(conn)
+	if err := pb.RegisterTelemetraServiceHandlerClient(ctx, mux, client); err != nil {
+		return nil, fmt.Errorf("register REST routes: %w", err)
+	}
+	httpMux := http.NewServeMux()
+	httpMux.Handle("/", mux)
+	httpMux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapi.JSON())
+	})
+	httpMux.Handle("GET /v1/events:sse", sseHandler(client, cfg.Logger))
+	hs := &http.Server{Handler: httpMux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg}
+
+	srv := &Server{grpcLis: grpcLis, httpLis: httpLis, done: make(chan struct{})}
+	runCtx, cancel := context.WithCancel(ctx)
+	grp, gctx := errgroup.WithContext(runCtx)
+	if view != nil {
+		grp.Go(func() error { return view.Run(gctx) })
+	}
+	grp.Go(func() error {
+		return newFeed(h, cfg.Generation, cfg.Logger).run(gctx, cfg.Brokers, cfg.ClientID+"-feed")
+	})
+	grp.Go(func() error {
+		// healthy once the live view has loaded the table
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for !live.Recovered() {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+		healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+		cfg.Logger.Info("gateway serving: live view recovered")
+		return nil
+	})
+	grp.Go(func() error { return gs.Serve(grpcLis) })
+	grp.Go(func() error {
+		var err error
+		if tlsCfg != nil {
+			err = hs.ServeTLS(httpLis, "", "")
+		} else {
+			err = hs.Serve(httpLis)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	})
+	grp.Go(func() error {
+		<-gctx.Done()
+		healthSrv.Shutdown()
+		h.Close() // subscriptions end with UNAVAILABLE
+		shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer stop()
+		_ = hs.Shutdown(shutdownCtx)
+		stopped := make(chan struct{})
+		go func() { gs.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-shutdownCtx.Done():
+			gs.Stop()
+		}
+		return nil
+	})
+	cfg.Logger.Info("gateway listening", "grpc", srv.GRPCAddr(), "http", srv.HTTPAddr(), "tls", tlsCfg != nil, "auth", cfg.AuthToken != "")
+	go func() {
+		err := grp.Wait()
+		cancel()
+		conn.Close()
+		pool.Close()
+		if errors.Is(err, context.Canceled) || errors.Is(err, grpc.ErrServerStopped) {
+			err = nil
+		}
+		srv.err = err
+		close(srv.done)
+	}()
+	return srv, nil
+}

@@ -1,0 +1,422 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/telemetra/telemetra/gateway/hub"
+	"github.com/telemetra/telemetra/gateway/store"
+	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
+)
+
+// Page sizes: default and maximum per method (AIP-158).
+const (
+	channelsPage, channelsPageMax  = 50, 1000
+	metricsPage, metricsPageMax    = 500, 5000
+	momentsPage, momentsPageMax    = 50, 1000
+	sessionsPage, sessionsPageMax  = 50, 1000
+	topEmotesDefault, topEmotesMax = 10, 100
+)
+
+// service implements TelemetraService over the live view, the PostgreSQL projection and the hub.
+type service struct {
+	pb.UnimplementedTelemetraServiceServer
+	live   LiveStates
+	store  *store.Store
+	hub    *hub.Hub
+	now    func() time.Time
+	logger *slog.Logger
+}
+
+func clearPaging(m proto.Message) {
+	fields := m.ProtoReflect().Descriptor().Fields()
+	for _, name := range []string{"page_token", "page_size"} {
+		if fd := fields.ByName(protoreflect.Name(name)); fd != nil {
+			m.ProtoReflect().Clear(fd)
+		}
+	}
+}
+
+func (s *service) liveReady() error {
+	if !s.live.Recovered() {
+		return status.Error(codes.Unavailable, "the live view is still loading the processor's state; retry shortly")
+	}
+	return nil
+}
+
+func (s *service) ListChannels(ctx context.Context, req *pb.ListChannelsRequest) (*pb.ListChannelsResponse, error) {
+	size, err := pageSize(req.GetPageSize(), channelsPage, channelsPageMax)
+	if err != nil {
+		return nil, err
+	}
+	filter, err := liveFilter(req.GetLiveFilter())
+	if err != nil {
+		return nil, err
+	}
+	fp := fingerprint(req, clearPaging)
+	after, err := decodePageToken[string](req.GetPageToken(), fp)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.liveReady(); err != nil {
+		return nil, err
+	}
+	var states []*pb.ChannelState
+	err = s.live.Each(func(st *pb.ChannelState) bool {
+		if after != nil && st.GetChannel() <= *after {
+			return true
+		}
+		live := st.GetStatus().GetLive()
+		if (filter == pb.LiveFilter_LIVE_FILTER_LIVE && !live) || (filter == pb.LiveFilter_LIVE_FILTER_OFFLINE && live) {
+			return true
+		}
+		states = append(states, st)
+		return ctx.Err() == nil
+	})
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "read the live view: %v", err)
+	}
+	sort.Slice(states, func(i, j int) bool { return states[i].GetChannel() < states[j].GetChannel() })
+	resp := &pb.ListChannelsResponse{}
+	now := s.now()
+	for k, st := range states {
+		if k == size {
+			resp.NextPageToken = encodePageToken(fp, states[k-1].GetChannel())
+			break
+		}
+		resp.Channels = append(resp.Channels, channelFromState(st, now, topEmotesDefault))
+	}
+	return resp, nil
+}
+
+func (s *service) GetChannel(ctx context.Context, req *pb.GetChannelRequest) (*pb.Channel, error) {
+	channel, err := parseChannelName("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.liveReady(); err != nil {
+		return nil, err
+	}
+	st, err := s.live.Get(channel)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "read the live view: %v", err)
+	}
+	if st == nil {
+		return nil, status.Errorf(codes.NotFound, "channel %q not found: no event of it was processed", channel)
+	}
+	return channelFromState(st, s.now(), topEmotesDefault), nil
+}
+
+func (s *service) ListWindowMetrics(ctx context.Context, req *pb.ListWindowMetricsRequest) (*pb.ListWindowMetricsResponse, error) {
+	channel, err := parseChannelName("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	start, end, err := timeRange(req.GetStartTime(), req.GetEndTime(), s.now())
+	if err != nil {
+		return nil, err
+	}
+	res, err := resolution(req.GetResolution())
+	if err != nil {
+		return nil, err
+	}
+	size, err := pageSize(req.GetPageSize(), metricsPage, metricsPageMax)
+	if err != nil {
+		return nil, err
+	}
+	fp := fingerprint(req, clearPaging)
+	after, err := decodePageToken[time.Time](req.GetPageToken(), fp)
+	if err != nil {
+		return nil, err
+	}
+	q := store.MetricsQuery{Channel: channel, Start: start, End: end, Resolution: res,
+		IncludeProvisional: req.GetIncludeProvisional(), Limit: size + 1}
+	if after != nil {
+		q.After = *after
+	}
+	rows, err := s.store.WindowMetrics(ctx, q)
+	if err != nil {
+		return nil, s.storeError(ctx, "list window metrics", err)
+	}
+	if len(rows) == 0 && after == nil {
+		if err := s.mustExist(ctx, channel); err != nil {
+			return nil, err
+		}
+	}
+	resp := &pb.ListWindowMetricsResponse{Metrics: rows}
+	if len(rows) > size {
+		resp.Metrics = rows[:size]
+		resp.NextPageToken = encodePageToken(fp, rows[size-1].GetWindowStart().AsTime())
+	}
+	return resp, nil
+}
+
+// momentCursor is the page cursor of ListMoments.
+type momentCursor struct {
+	At      time.Time `json:"at"`
+	Channel string    `json:"ch"`
+	ID      string    `json:"id"`
+}
+
+func (s *service) ListMoments(ctx context.Context, req *pb.ListMomentsRequest) (*pb.ListMomentsResponse, error) {
+	channel, err := parseChannelOrAll("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	start, end, err := timeRange(req.GetStartTime(), req.GetEndTime(), s.now())
+	if err != nil {
+		return nil, err
+	}
+	kinds, err := momentKinds("kinds", req.GetKinds())
+	if err != nil {
+		return nil, err
+	}
+	size, err := pageSize(req.GetPageSize(), momentsPage, momentsPageMax)
+	if err != nil {
+		return nil, err
+	}
+	fp := fingerprint(req, clearPaging)
+	cursor, err := decodePageToken[momentCursor](req.GetPageToken(), fp)
+	if err != nil {
+		return nil, err
+	}
+	q := store.MomentsQuery{Channel: channel, Start: start, End: end, Kinds: kinds, Limit: size + 1}
+	if cursor != nil {
+		q.Cursor = &store.MomentCursor{At: cursor.At, Channel: cursor.Channel, ID: cursor.ID}
+	}
+	rows, err := s.store.Moments(ctx, q)
+	if err != nil {
+		return nil, s.storeError(ctx, "list moments", err)
+	}
+	if len(rows) == 0 && cursor == nil && channel != "" {
+		if err := s.mustExist(ctx, channel); err != nil {
+			return nil, err
+		}
+	}
+	resp := &pb.ListMomentsResponse{Moments: rows}
+	if len(rows) > size {
+		last := rows[size-1]
+		resp.Moments = rows[:size]
+		resp.NextPageToken = encodePageToken(fp, momentCursor{At: last.GetAt().AsTime(), Channel: last.GetChannel(), ID: last.GetId()})
+	}
+	return resp, nil
+}
+
+// sessionCursor is the page cursor of ListStreamSessions.
+type sessionCursor struct {
+	StartedAt time.Time `json:"at"`
+	SessionID string    `json:"id"`
+}
+
+func (s *service) ListStreamSessions(ctx context.Context, req *pb.ListStreamSessionsRequest) (*pb.ListStreamSessionsResponse, error) {
+	channel, err := parseChannelName("parent", req.GetParent())
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	start, end, err := timeRange(req.GetStartTime(), req.GetEndTime(), now)
+	if err != nil {
+		return nil, err
+	}
+	size, err := pageSize(req.GetPageSize(), sessionsPage, sessionsPageMax)
+	if err != nil {
+		return nil, err
+	}
+	fp := fingerprint(req, clearPaging)
+	cursor, err := decodePageToken[sessionCursor](req.GetPageToken(), fp)
+	if err != nil {
+		return nil, err
+	}
+	q := store.SessionsQuery{Channel: channel, Start: start, End: end, Limit: size + 1, Now: now}
+	if cursor != nil {
+		q.Cursor = &store.SessionCursor{StartedAt: cursor.StartedAt, SessionID: cursor.SessionID}
+	}
+	rows, err := s.store.Sessions(ctx, q)
+	if err != nil {
+		return nil, s.storeError(ctx, "list stream sessions", err)
+	}
+	if len(rows) == 0 && cursor == nil {
+		if err := s.mustExist(ctx, channel); err != nil {
+			return nil, err
+		}
+	}
+	resp := &pb.ListStreamSessionsResponse{Sessions: rows}
+	if len(rows) > size {
+		last := rows[size-1]
+		resp.Sessions = rows[:size]
+		resp.NextPageToken = encodePageToken(fp, sessionCursor{StartedAt: last.GetStartedAt().AsTime(), SessionID: sessionID(last)})
+	}
+	return resp, nil
+}
+
+// sessionID is the last segment of a session's resource name.
+func sessionID(s *pb.StreamSession) string {
+	name := s.GetName()
+	for k := len(name) - 1; k >= 0; k-- {
+		if name[k] == '/' {
+			return name[k+1:]
+		}
+	}
+	return name
+}
+
+func (s *service) SummarizeChannel(ctx context.Context, req *pb.SummarizeChannelRequest) (*pb.SummarizeChannelResponse, error) {
+	channel, err := parseChannelName("name", req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	start, end, err := timeRange(req.GetStartTime(), req.GetEndTime(), s.now())
+	if err != nil {
+		return nil, err
+	}
+	limit, err := pageSize(req.GetTopEmotesLimit(), topEmotesDefault, topEmotesMax)
+	if err != nil {
+		return nil, invalid("top_emotes_limit", "%d is negative", req.GetTopEmotesLimit())
+	}
+	if err := s.mustExist(ctx, channel); err != nil {
+		return nil, err
+	}
+	resp, err := s.store.Summarize(ctx, store.SummaryQuery{Channel: channel, Start: start, End: end, TopEmotes: limit})
+	if err != nil {
+		return nil, s.storeError(ctx, "summarize channel", err)
+	}
+	return resp, nil
+}
+
+func (s *service) SubscribeChannelEvents(req *pb.SubscribeChannelEventsRequest, stream pb.TelemetraService_SubscribeChannelEventsServer) error {
+	ctx := stream.Context()
+	if len(req.GetChannels()) > MaxSubscribedChannels {
+		return invalid("channels", "%d channels; at most %d per subscription", len(req.GetChannels()), MaxSubscribedChannels)
+	}
+	filter := hub.Filter{}
+	if len(req.GetChannels()) > 0 {
+		filter.Channels = map[string]struct{}{}
+	}
+	for k, c := range req.GetChannels() {
+		channel, err := parseSubscribedChannel(fmt.Sprintf("channels[%d]", k), c)
+		if err != nil {
+			return err
+		}
+		filter.Channels[channel] = struct{}{}
+	}
+	if err := eventTypes("types", req.GetTypes()); err != nil {
+		return err
+	}
+	if len(req.GetTypes()) > 0 {
+		filter.Kinds = map[hub.Kind]struct{}{}
+		for _, t := range req.GetTypes() {
+			filter.Kinds[kindOf(t)] = struct{}{}
+		}
+	}
+	var snapshot []hub.Event
+	if req.GetIncludeSnapshot() {
+		if err := s.liveReady(); err != nil {
+			return err
+		}
+		snapshot = s.snapshot(filter)
+	}
+	sub, err := s.hub.Subscribe(filter, snapshot)
+	if err != nil {
+		return status.Errorf(codes.ResourceExhausted, "cannot subscribe: %v", err)
+	}
+	defer sub.Close()
+	for {
+		ev, err := sub.Next(ctx)
+		switch {
+		case errors.Is(err, hub.ErrSlowConsumer):
+			return status.Errorf(codes.ResourceExhausted, "subscriber too slow, dropped: %v; reconnect (with include_snapshot) and read faster", err)
+		case errors.Is(err, hub.ErrHubClosed):
+			return status.Error(codes.Unavailable, "server shutting down; reconnect")
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			return status.Errorf(codes.Internal, "subscription: %v", err)
+		}
+		if err := stream.Send(ev); err != nil {
+			return err
+		}
+	}
+}
+
+func kindOf(t pb.ChannelEventType) hub.Kind {
+	switch t {
+	case pb.ChannelEventType_CHANNEL_EVENT_TYPE_FINAL_WINDOW:
+		return hub.KindFinal
+	case pb.ChannelEventType_CHANNEL_EVENT_TYPE_MOMENT:
+		return hub.KindMoment
+	case pb.ChannelEventType_CHANNEL_EVENT_TYPE_STATUS:
+		return hub.KindStatus
+	default:
+		return hub.KindProvisional
+	}
+}
+
+// snapshot is the current status and open window of each followed channel, from the view.
+func (s *service) snapshot(f hub.Filter) []hub.Event {
+	var out []hub.Event
+	add := func(st *pb.ChannelState) {
+		ch := st.GetChannel()
+		if st.GetStatus() != nil {
+			out = append(out, statusEvent(ch, st.GetStatus(), pb.StatusChangeReason_STATUS_CHANGE_REASON_UNSPECIFIED))
+		}
+		if agg := st.GetOpenWindows(); len(agg) > 0 {
+			if ev := channelFromState(st, s.now(), topEmotesDefault).GetCurrentWindow(); ev != nil {
+				out = append(out, hub.Event{Channel: ch, Kind: hub.KindProvisional,
+					Payload: &pb.ChannelEvent{Channel: ch, Event: &pb.ChannelEvent_Window{Window: ev}}})
+			}
+		}
+	}
+	if len(f.Channels) > 0 {
+		names := make([]string, 0, len(f.Channels))
+		for c := range f.Channels {
+			names = append(names, c)
+		}
+		sort.Strings(names)
+		for _, c := range names {
+			if st, err := s.live.Get(c); err == nil && st != nil {
+				add(st)
+			}
+		}
+		return out
+	}
+	var all []*pb.ChannelState
+	_ = s.live.Each(func(st *pb.ChannelState) bool { all = append(all, st); return true })
+	sort.Slice(all, func(i, j int) bool { return all[i].GetChannel() < all[j].GetChannel() })
+	for _, st := range all {
+		add(st)
+	}
+	return out
+}
+
+// mustExist answers NotFound for a channel neither the projection nor the live view knows.
+func (s *service) mustExist(ctx context.Context, channel string) error {
+	if st, err := s.live.Get(channel); err == nil && st != nil {
+		return nil
+	}
+	ok, err := s.store.ChannelExists(ctx, channel)
+	if err != nil {
+		return s.storeError(ctx, "look up channel", err)
+	}
+	if !ok {
+		return status.Errorf(codes.NotFound, "channel %q not found", channel)
+	}
+	return nil
+}
+
+// storeError maps a PostgreSQL failure to a status, logging the details the client does not get.
+func (s *service) storeError(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		return status.FromContextError(ctx.Err()).Err()
+	}
+	s.logger.Error("history query failed", "what", what, "err", err)
+	return status.Errorf(codes.Unavailable, "%s: the history database is unavailable", what)
+}

@@ -1,0 +1,125 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
+)
+
+// MomentsQuery selects moments, newest first.
+type MomentsQuery struct {
+	Channel    string          // "" = all channels
+	Start, End time.Time       // at in [Start, End)
+	Kinds      []pb.MomentKind // empty = all kinds
+	Cursor     *MomentCursor   // page cursor: only moments after this one in the listing's order
+	Limit      int             // maximum number of moments returned; must be > 0
+}
+
+// MomentCursor is the last moment of the previous page.
+type MomentCursor struct {
+	At          time.Time
+	Channel, ID string
+}
+
+// momentsSQL lists moments ordered by at DESC, channel, id. The channel condition is spliced
+// in as one of two constants so that each query gets its own plan and index
+// (moments_channel_at_idx for one channel, moments_at_idx for all).
+// $1 channel (unused when all), $2 start, $3 end, $4 kinds (empty: all),
+// $5/$6/$7 cursor at/channel/id ($5 NULL: none), $8 limit.
+func momentsSQL(moments string, oneChannel bool) string {
+	channel := `$1::text IS NOT NULL` // keeps $1 typed when unused
+	if oneChannel {
+		channel = `m.channel = $1`
+	}
+	return `
+SELECT m.channel, m.id, m.kind, m.at, m.window_start, m.window_end, m.value, m.baseline_mean,
+       m.baseline_stddev, m.z_score, m.description, m.raid_from, m.raid_viewers, m.emitted_at
+FROM ` + moments + ` m
+WHERE ` + channel + `
+  AND m.at >= $2 AND m.at < $3
+  AND (cardinality($4::text[]) = 0 OR m.kind = ANY($4))
+  AND ($5::timestamptz IS NULL OR m.at < $5 OR (m.at = $5 AND (m.channel, m.id) > ($6::text, $7::text)))
+ORDER BY m.at DESC, m.channel, m.id
+LIMIT $8`
+}
+
+// Moments lists moments ordered by at descending, then channel and id ascending.
+func (s *Store) Moments(ctx context.Context, q MomentsQuery) ([]*pb.Moment, error) {
+	scope := "all channels"
+	if q.Channel != "" {
+		scope = "channel " + q.Channel
+	}
+	if q.Limit <= 0 {
+		return nil, fmt.Errorf("list moments of %s: limit %d is not positive", scope, q.Limit)
+	}
+	kinds := make([]string, 0, len(q.Kinds))
+	for _, k := range q.Kinds {
+		kinds = append(kinds, momentKindName(k))
+	}
+	var cursorAt *time.Time
+	var cursorChannel, cursorID string
+	if c := q.Cursor; c != nil {
+		cursorAt, cursorChannel, cursorID = &c.At, c.Channel, c.ID
+	}
+	rows, err := s.pool.Query(ctx, momentsSQL(s.tables.moments, q.Channel != ""),
+		q.Channel, q.Start, q.End, kinds, cursorAt, cursorChannel, cursorID, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list moments of %s: %w", scope, err)
+	}
+	out, err := pgx.CollectRows(rows, scanMoment)
+	if err != nil {
+		return nil, fmt.Errorf("list moments of %s: %w", scope, err)
+	}
+	return out, nil
+}
+
+func scanMoment(row pgx.CollectableRow) (*pb.Moment, error) {
+	var (
+		m                            pb.Moment
+		kind                         string
+		at                           time.Time
+		windowStart, windowEnd, sent *time.Time
+		raidFrom                     *string
+		raidViewers                  *int64
+	)
+	if err := row.Scan(&m.Channel, &m.Id, &kind, &at, &windowStart, &windowEnd, &m.Value, &m.BaselineMean,
+		&m.BaselineStddev, &m.ZScore, &m.Description, &raidFrom, &raidViewers, &sent); err != nil {
+		return nil, err
+	}
+	m.Kind = momentKind(kind)
+	m.At = timestamppb.New(at)
+	m.WindowStart = timestampOrNil(windowStart)
+	m.WindowEnd = timestampOrNil(windowEnd)
+	m.EmittedAt = timestampOrNil(sent)
+	if raidFrom != nil { // the projector stores a raid's columns only for raids
+		m.Raid = &pb.RaidInfo{FromChannel: *raidFrom, At: m.At}
+		if raidViewers != nil {
+			m.Raid.Viewers = *raidViewers
+		}
+	}
+	return &m, nil
+}
+
+// momentKindName is the kind as stored: the enum name without MOMENT_KIND_, lower-cased
+// (views/projector writes it so).
+func momentKindName(k pb.MomentKind) string {
+	return strings.ToLower(strings.TrimPrefix(k.String(), "MOMENT_KIND_"))
+}
+
+// momentKind parses a stored kind; an unknown one is UNSPECIFIED.
+func momentKind(name string) pb.MomentKind {
+	return pb.MomentKind(pb.MomentKind_value["MOMENT_KIND_"+strings.ToUpper(name)])
+}
+
+func timestampOrNil(t *time.Time) *timestamppb.Timestamp {
+	if t == nil {
+		return nil
+	}
+	return timestamppb.New(*t)
+}

@@ -1,0 +1,213 @@
+package store
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
+)
+
+// The column lists below aggregate a group of window_aggregates rows (alias w) in SQL; the
+// matching Go types scan them (targets, in the same order) and turn them into API messages.
+// What SQL cannot merge (sketches, emote lists) is collected raw and merged in merge.go.
+
+// chatterColumns collect what unique chatters are merged from.
+const chatterColumns = `
+    array_agg(w.chatters_sketch) FILTER (WHERE octet_length(w.chatters_sketch) > 0),
+    coalesce(max(w.unique_chatters), 0),
+    coalesce(sum(w.unique_chatters), 0)::bigint`
+
+type chatterParts struct {
+	sketches      [][]byte
+	largestWindow int64
+	sumOfWindows  int64
+}
+
+func (c *chatterParts) targets() []any {
+	return []any{&c.sketches, &c.largestWindow, &c.sumOfWindows}
+}
+
+func (c *chatterParts) unique() (int64, error) {
+	return mergeUniqueChatters(c.sketches, c.largestWindow, c.sumOfWindows)
+}
+
+// transactionColumns sum every transaction count and amount.
+const transactionColumns = `
+    coalesce(sum(w.donations), 0)::bigint,
+    coalesce(sum(w.donation_cents), 0)::bigint,
+    coalesce(sum(w.subscriptions), 0)::bigint,
+    coalesce(sum(w.sub_tier1), 0)::bigint,
+    coalesce(sum(w.sub_tier2), 0)::bigint,
+    coalesce(sum(w.sub_tier3), 0)::bigint,
+    coalesce(sum(w.subscription_cents), 0)::bigint,
+    coalesce(sum(w.bits_count), 0)::bigint,
+    coalesce(sum(w.bits), 0)::bigint,
+    coalesce(sum(w.bits_cents), 0)::bigint,
+    coalesce(sum(w.gift_subs), 0)::bigint,
+    coalesce(sum(w.gifted), 0)::bigint,
+    coalesce(sum(w.gift_sub_cents), 0)::bigint,
+    coalesce(sum(w.transactions), 0)::bigint,
+    coalesce(sum(w.revenue_cents), 0)::bigint`
+
+type transactionSums struct {
+	donations, donationCents                              int64
+	subscriptions, tier1, tier2, tier3, subscriptionCents int64
+	bitsCount, bits, bitsCents                            int64
+	giftSubs, gifted, giftSubCents                        int64
+	transactions, revenueCents                            int64
+}
+
+func (t *transactionSums) targets() []any {
+	return []any{&t.donations, &t.donationCents,
+		&t.subscriptions, &t.tier1, &t.tier2, &t.tier3, &t.subscriptionCents,
+		&t.bitsCount, &t.bits, &t.bitsCents,
+		&t.giftSubs, &t.gifted, &t.giftSubCents,
+		&t.transactions, &t.revenueCents}
+}
+
+func (t *transactionSums) stats() *pb.TransactionStats {
+	return &pb.TransactionStats{
+		Donations: &pb.DonationStats{Count: t.donations, AmountCents: t.donationCents},
+		Subscriptions: &pb.SubscriptionStats{Count: t.subscriptions, Tier1: t.tier1, Tier2: t.tier2,
+			Tier3: t.tier3, AmountCents: t.subscriptionCents},
+		Bits:         &pb.BitsStats{Count: t.bitsCount, Bits: t.bits, AmountCents: t.bitsCents},
+		GiftSubs:     &pb.GiftSubStats{Count: t.giftSubs, Gifted: t.gifted, AmountCents: t.giftSubCents},
+		RevenueCents: t.revenueCents,
+		Transactions: t.transactions,
+	}
+}
+
+// viewerColumns: min, max and last only over windows with samples, whose zeros are no readings.
+const viewerColumns = `
+    coalesce(sum(w.viewer_samples), 0)::bigint,
+    coalesce(sum(w.viewer_sum), 0)::bigint,
+    coalesce(min(w.viewers_min) FILTER (WHERE w.viewer_samples > 0), 0),
+    coalesce(max(w.viewers_max) FILTER (WHERE w.viewer_samples > 0), 0),
+    coalesce((array_agg(w.viewers_last ORDER BY w.window_start DESC) FILTER (WHERE w.viewer_samples > 0))[1], 0),
+    coalesce(sum(w.chatter_sum), 0)::bigint,
+    coalesce(max(w.chatters_max) FILTER (WHERE w.viewer_samples > 0), 0),
+    coalesce((array_agg(w.chatters_last ORDER BY w.window_start DESC) FILTER (WHERE w.viewer_samples > 0))[1], 0)`
+
+type viewerSums struct {
+	samples, viewerSum, min, max, last    int64
+	chatterSum, chattersMax, chattersLast int64
+}
+
+func (v *viewerSums) targets() []any {
+	return []any{&v.samples, &v.viewerSum, &v.min, &v.max, &v.last, &v.chatterSum, &v.chattersMax, &v.chattersLast}
+}
+
+func (v *viewerSums) stats() *pb.ViewerStats {
+	return &pb.ViewerStats{
+		Samples:      v.samples,
+		ViewerSum:    v.viewerSum,
+		Avg:          ratio(v.viewerSum, v.samples),
+		Min:          v.min,
+		Max:          v.max,
+		Last:         v.last,
+		ChatterSum:   v.chatterSum,
+		ChattersAvg:  ratio(v.chatterSum, v.samples),
+		ChattersMax:  v.chattersMax,
+		ChattersLast: v.chattersLast,
+	}
+}
+
+// chatColumns: the chat sums and the raw top-emote lists (only non-empty ones).
+const chatColumns = `
+    coalesce(sum(w.chat_messages), 0)::bigint,
+    coalesce(sum(w.emote_uses), 0)::bigint,
+    coalesce(jsonb_agg(w.top_emotes) FILTER (WHERE w.top_emotes <> '[]'::jsonb), '[]'::jsonb),
+    coalesce(sum(w.sentiment_sum), 0)::double precision,
+    coalesce(sum(w.sentiment_scored), 0)::bigint,
+    coalesce(sum(w.sentiment_positive), 0)::bigint,
+    coalesce(sum(w.sentiment_negative), 0)::bigint,
+    coalesce(sum(w.sentiment_neutral), 0)::bigint,` + chatterColumns
+
+type chatSums struct {
+	messages, emoteUses                 int64
+	topEmotes                           [][]emoteCount
+	scoreSum                            float64
+	scored, positive, negative, neutral int64
+	chatters                            chatterParts
+}
+
+func (c *chatSums) targets() []any {
+	return append([]any{&c.messages, &c.emoteUses, &c.topEmotes,
+		&c.scoreSum, &c.scored, &c.positive, &c.negative, &c.neutral}, c.chatters.targets()...)
+}
+
+// metrics merges the chat of the windows; minutes is the length of the bucket or range.
+func (c *chatSums) metrics(minutes float64, topEmotes int) (*pb.ChatMetrics, error) {
+	unique, err := c.chatters.unique()
+	if err != nil {
+		return nil, err
+	}
+	return &pb.ChatMetrics{
+		Messages:           c.messages,
+		UniqueChatters:     unique,
+		MessagesPerChatter: ratio(c.messages, unique),
+		MessagesPerMinute:  ratio(float64(c.messages), minutes),
+		TopEmotes:          mergeTopEmotes(c.topEmotes, topEmotes),
+		EmoteUses:          c.emoteUses,
+		Sentiment: &pb.SentimentStats{
+			ScoreSum:       c.scoreSum,
+			ScoredMessages: c.scored,
+			Average:        ratio(c.scoreSum, c.scored),
+			Positive:       c.positive,
+			Negative:       c.negative,
+			Neutral:        c.neutral,
+		},
+	}, nil
+}
+
+// windowTotalsColumns aggregate everything WindowMetrics and summaries report.
+const windowTotalsColumns = `
+    count(*),
+    coalesce(bool_and(w.final), false),
+    coalesce(max(w.version), 0),
+    coalesce(sum(w.events), 0)::bigint,
+    coalesce(sum(w.late_events), 0)::bigint,
+    coalesce((array_agg(w.live ORDER BY w.window_start DESC))[1], false),` +
+	chatColumns + `,` + viewerColumns + `,` + transactionColumns
+
+type windowTotals struct {
+	windows            int64
+	final              bool
+	version            int64
+	events, lateEvents int64
+	live               bool
+	chat               chatSums
+	viewers            viewerSums
+	transactions       transactionSums
+}
+
+func (t *windowTotals) targets() []any {
+	out := []any{&t.windows, &t.final, &t.version, &t.events, &t.lateEvents, &t.live}
+	out = append(out, t.chat.targets()...)
+	out = append(out, t.viewers.targets()...)
+	return append(out, t.transactions.targets()...)
+}
+
+// windowMetrics is the bucket [start, end) of channel at resolution.
+func (t *windowTotals) windowMetrics(channel string, start, end time.Time, resolution pb.Resolution) (*pb.WindowMetrics, error) {
+	chat, err := t.chat.metrics(end.Sub(start).Minutes(), defaultTopEmotes)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.WindowMetrics{
+		Channel:      channel,
+		WindowStart:  timestamppb.New(start),
+		WindowEnd:    timestamppb.New(end),
+		Resolution:   resolution,
+		Final:        t.final,
+		Version:      uint64(t.version),
+		Windows:      t.windows,
+		Chat:         chat,
+		Viewers:      t.viewers.stats(),
+		Transactions: t.transactions.stats(),
+		Events:       t.events,
+		LateEvents:   t.lateEvents,
+		Live:         t.live,
+	}, nil
+}
