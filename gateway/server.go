@@ -182,6 +182,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	)
 	client := pb.NewTelemetraServiceClient(conn)
 	if err := pb.RegisterTelemetraServiceHandlerClient(ctx, mux, client); err != nil {
+		conn.Close()
+		grpcLis.Close()
+		httpLis.Close()
+		pool.Close()
 		return nil, fmt.Errorf("register REST routes: %w", err)
 	}
 	httpMux := http.NewServeMux()
