@@ -45,7 +45,7 @@ type pipeline struct {
 	start, end               time.Time
 }
 
-func background(t *testing.T, fn func(context.Context) error) {
+func background(t testing.TB, fn func(context.Context) error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- fn(runCtx) }()
@@ -59,14 +59,21 @@ func background(t *testing.T, fn func(context.Context) error) {
 
 func startPipeline(t *testing.T) *pipeline {
 	t.Helper()
+	start := time.Now().Add(-2 * time.Hour).Truncate(time.Hour)
+	return startPipelineWith(t, producer.RunConfig{
+		Sim:   producer.Config{Channels: []string{"demo_stream", "gaming", "cozy_cafe"}, Seed: 31},
+		Count: 15_000, StartTime: start, TimeStep: 20 * time.Millisecond, Logger: kafkatest.Quiet(),
+	}, time.Hour)
+}
+
+// startPipelineWith runs the pipeline over a seeded producer run; the pipeline's range is span
+// from the run's start.
+func startPipelineWith(t testing.TB, run producer.RunConfig, span time.Duration) *pipeline {
+	t.Helper()
 	addr := kafkatest.StartBroker(t)
 	dbURL := pgtest.Database(t)
-	start := time.Now().Add(-2 * time.Hour).Truncate(time.Hour)
-	run := producer.RunConfig{
-		Brokers: []string{addr},
-		Sim:     producer.Config{Channels: []string{"demo_stream", "gaming", "cozy_cafe"}, Seed: 31},
-		Count:   15_000, StartTime: start, TimeStep: 20 * time.Millisecond, Logger: kafkatest.Quiet(),
-	}
+	start := run.StartTime
+	run.Brokers = []string{addr}
 	if _, err := producer.Run(ctx, run); err != nil {
 		t.Fatal(err)
 	}
@@ -91,12 +98,12 @@ func startPipeline(t *testing.T) *pipeline {
 		}
 	})
 	p := &pipeline{addr: addr, grpcAddr: srv.GRPCAddr(), httpAddr: srv.HTTPAddr(), want: pipelinetest.Expected(t, run),
-		start: start, end: start.Add(time.Hour)}
+		start: start, end: start.Add(span)}
 	awaitFinals(t, dbURL, p.want)
 	return p
 }
 
-func awaitFinals(t *testing.T, dbURL string, want map[string]pipelinetest.Totals) {
+func awaitFinals(t testing.TB, dbURL string, want map[string]pipelinetest.Totals) {
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +133,7 @@ func awaitFinals(t *testing.T, dbURL string, want map[string]pipelinetest.Totals
 }
 
 // tool finds a client binary on PATH or in the repository's bin/ (scripts/tools.sh).
-func tool(t *testing.T, name string) string {
+func tool(t testing.TB, name string) string {
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
@@ -137,7 +144,7 @@ func tool(t *testing.T, name string) string {
 	return p
 }
 
-func runTool(t *testing.T, name string, args ...string) (string, error) {
+func runTool(t testing.TB, name string, args ...string) (string, error) {
 	t.Helper()
 	out, err := exec.Command(tool(t, name), args...).CombinedOutput()
 	return string(out), err
@@ -156,7 +163,7 @@ func (p *pipeline) rangeJSON() string {
 	return fmt.Sprintf(`"start_time":%q,"end_time":%q`, p.start.Format(time.RFC3339), p.end.Format(time.RFC3339))
 }
 
-func decode[T any](t *testing.T, s string) T {
+func decode[T any](t testing.TB, s string) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal([]byte(s), &v); err != nil {
@@ -525,7 +532,7 @@ func TestSlowSubscriberIsDroppedWhileAFastOneKeepsUp(t *testing.T) {
 
 // produceFinals writes n final windows of one channel to telemetra.aggregates, one minute apart,
 // at about 10k records/s: a pace a reading subscriber keeps up with even under -race.
-func produceFinals(t *testing.T, addr, channel string, n int) {
+func produceFinals(t testing.TB, addr, channel string, n int) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kafka.GokaPartitioner()))
 	if err != nil {

@@ -2,7 +2,7 @@
 # Installs the pinned code-generation and test tools into $REPO/bin:
 #
 #   buf, protoc-gen-go, protoc-gen-go-grpc, protoc-gen-grpc-gateway,
-#   protoc-gen-openapiv2, grpcurl (end-to-end tests of the gateway)
+#   protoc-gen-openapiv2, grpcurl (end-to-end tests of the gateway), ghz (gateway benchmark)
 #
 # Usage:
 #   scripts/tools.sh          install what is missing or has the wrong version
@@ -27,6 +27,7 @@ TOOLS=(
 	"protoc-gen-grpc-gateway|github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway|v2.33.0"
 	"protoc-gen-openapiv2|github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2|v2.33.0"
 	"grpcurl|github.com/fullstorydev/grpcurl/cmd/grpcurl|v1.9.4"
+	"ghz|github.com/bojand/ghz/cmd/ghz|v0.120.0"
 )
 
 force=0

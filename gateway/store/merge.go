@@ -46,6 +46,10 @@ func mergeTopEmotes(lists [][]emoteCount, n int) []*pb.EmoteCount {
 // must be: at least the largest window's count and at most the sum of the windows' counts.
 // That keeps a single window exact (its count is exact) and covers windows without a sketch.
 func mergeUniqueChatters(sketches [][]byte, largestWindow, sumOfWindows int64) (int64, error) {
+	if len(sketches) <= 1 {
+		// one window: its own count is exact (the processor counted its chatters' hashes)
+		return largestWindow, nil
+	}
 	var union hyperloglog.Sketch // zero value: empty, takes the precision of the first merged
 	for i, data := range sketches {
 		var sketch hyperloglog.Sketch

@@ -56,7 +56,7 @@ func TestMergeUniqueChatters(t *testing.T) {
 		{"disjoint windows", [][]byte{sketchOf(t, 0, 300, chatterHash), sketchOf(t, 300, 600, chatterHash)}, 300, 600, 600, 0.02},
 		{"same chatters in every window", [][]byte{sketchOf(t, 0, 80, chatterHash), sketchOf(t, 0, 80, chatterHash), sketchOf(t, 0, 80, chatterHash)}, 80, 240, 80, 0.02},
 		{"windows without sketches: the largest is a lower bound", nil, 5, 9, 5, 0},
-		{"never above the sum of the windows", [][]byte{sketchOf(t, 0, 100, chatterHash)}, 60, 80, 80, 0},
+		{"never above the sum of the windows", [][]byte{sketchOf(t, 0, 50, chatterHash), sketchOf(t, 50, 100, chatterHash)}, 40, 80, 80, 0},
 		{"never below the largest window", [][]byte{sketchOf(t, 0, 10, chatterHash)}, 50, 60, 50, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -69,7 +69,7 @@ func TestMergeUniqueChatters(t *testing.T) {
 			}
 		})
 	}
-	if _, err := mergeUniqueChatters([][]byte{{1, 2, 3}}, 1, 1); err == nil {
+	if _, err := mergeUniqueChatters([][]byte{sketchOf(t, 0, 10, chatterHash), {1, 2, 3}}, 10, 11); err == nil {
 		t.Error("a corrupt sketch was merged")
 	}
 }
