@@ -6,13 +6,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
 	"github.com/telemetra/telemetra/internal/pipelinetest"
 	"github.com/telemetra/telemetra/processors/window"
@@ -41,13 +45,15 @@ func testWindowConfig() window.Config {
 }
 
 // runProcessor runs a processor instance in this process until the test ends.
-func runProcessor(t *testing.T, addr, clientID string) {
+func runProcessor(t *testing.T, addr, clientID string) { runProcessorWith(t, addr, clientID, nil) }
+
+func runProcessorWith(t *testing.T, addr, clientID string, metrics *Metrics) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Config{Brokers: []string{addr}, Window: testWindowConfig(), ClientID: clientID,
-			SweepEvery: 100 * time.Millisecond, FullSweepEvery: time.Second, Logger: quiet()})
+			SweepEvery: 100 * time.Millisecond, FullSweepEvery: time.Second, Logger: quiet(), Metrics: metrics})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -74,8 +80,26 @@ func TestPipelineAddsUpExactly(t *testing.T) {
 	addr := startBroker(t)
 	run := pipelineRun(30_000)
 	produce(t, addr, run)
-	runProcessor(t, addr, "only")
+	metrics := NewMetrics(prometheus.NewRegistry())
+	runProcessorWith(t, addr, "only", metrics)
 	pipelinetest.AwaitFinals(t, addr, pipelinetest.Expected(t, run), 90*time.Second)
+	// and the consumer lag gauges say so: one per input partition, all zero
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		series, lag := testutil.CollectAndCount(metrics.lag), 0.0
+		for _, topic := range []string{kafka.TopicChat, kafka.TopicViewer, kafka.TopicTransactions, kafka.TopicStreamMeta} {
+			for p := range 3 {
+				lag += testutil.ToFloat64(metrics.lag.WithLabelValues(topic, strconv.Itoa(p)))
+			}
+		}
+		if series >= 12 && lag == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processor lag gauges: %d series, %v records behind after the finals were complete", series, lag)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // TestTwoInstancesSharePartitions: two processors in one group split the partitions (goka

@@ -3,6 +3,7 @@ package aggregator
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -21,6 +22,7 @@ type lagTracker struct {
 	now       func() time.Time
 	history   []endsAt   // oldest first
 	frontiers *frontiers // receives the offsets too
+	metrics   *Metrics   // nil: no lag gauges
 }
 
 type endsAt struct {
@@ -50,6 +52,13 @@ func (t *lagTracker) caughtUp(ctx context.Context) (map[int32]bool, error) {
 	})
 	if t.frontiers != nil {
 		t.frontiers.setOffsets(cur, done)
+	}
+	if t.metrics != nil {
+		for topic, parts := range cur {
+			for p, end := range parts {
+				t.metrics.lag.WithLabelValues(topic, strconv.Itoa(int(p))).Set(float64(max(end-done[topic][p], 0)))
+			}
+		}
 	}
 	now := t.now()
 	t.history = append(t.history, endsAt{at: now, ends: cur})

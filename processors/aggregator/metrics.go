@@ -14,6 +14,7 @@ type Metrics struct {
 	recovery      prometheus.Gauge       // seconds from start until the state was recovered
 	sweeps        *prometheus.CounterVec // tick sweeps, by kind (due/full) and outcome
 	lagging       *prometheus.GaugeVec   // 1 while a partition is not caught up (idle closes held back)
+	lag           *prometheus.GaugeVec   // end offset − committed offset, by topic and partition
 }
 
 // Outcomes of an input event.
@@ -55,7 +56,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		lagging: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "telemetra_processor_partition_lagging", Help: "1 while a partition has unprocessed input older than a sweep interval; idle closes wait.",
 		}, []string{"partition"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "telemetra_processor_lag_records", Help: "Input records not yet committed by the group (end offset − committed offset), by topic and partition.",
+		}, []string{"topic", "partition"}),
 	}
-	reg.MustRegister(m.events, m.windowsClosed, m.provisional, m.moments, m.emitLag, m.recovery, m.sweeps, m.lagging)
+	reg.MustRegister(m.events, m.windowsClosed, m.provisional, m.moments, m.emitLag, m.recovery, m.sweeps, m.lagging, m.lag)
 	return m
 }

@@ -156,7 +156,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer admin.Close()
 	lag := &lagTracker{adm: kadm.NewClient(admin), group: string(cfg.Group), topics: logic.inputTopics(),
-		tolerance: cfg.LagTolerance, now: time.Now, frontiers: logic.frontiers}
+		tolerance: cfg.LagTolerance, now: time.Now, frontiers: logic.frontiers, metrics: cfg.Metrics}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

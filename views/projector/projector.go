@@ -348,8 +348,15 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, records []*kgo.R
 		m.rows.WithLabelValues("moments").Add(float64(moments))
 		m.batch.Observe(time.Since(started).Seconds())
 		now := cfg.Now()
+		var newest time.Time
 		for _, t := range lastEvents {
 			m.freshness.Observe(now.Sub(t).Seconds())
+			if t.After(newest) {
+				newest = t
+			}
+		}
+		if !newest.IsZero() {
+			m.wallClockLag.Set(now.Sub(newest).Seconds())
 		}
 	}
 	return nil
@@ -408,7 +415,10 @@ type Metrics struct {
 	batch     prometheus.Histogram
 	lag       *prometheus.GaugeVec
 	freshness prometheus.Histogram
-	retries   prometheus.Counter
+	// wallClockLag is how far behind the wall clock the projection is, like Materialize's
+	// wall-clock lag: commit time minus the newest event time committed.
+	wallClockLag prometheus.Gauge
+	retries      prometheus.Counter
 }
 
 // NewMetrics registers the projector's metrics on reg.
@@ -428,10 +438,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "telemetra_projector_event_to_row_seconds", Help: "Commit time of a window row minus the event time of its latest event.",
 			Buckets: prometheus.ExponentialBuckets(0.05, 2, 16),
 		}),
+		wallClockLag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "telemetra_projector_wall_clock_lag_seconds", Help: "At the last commit: commit time minus the newest event time it made queryable.",
+		}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "telemetra_projector_retries_total", Help: "Failed PostgreSQL operations that were retried.",
 		}),
 	}
-	reg.MustRegister(m.rows, m.batch, m.lag, m.freshness, m.retries)
+	reg.MustRegister(m.rows, m.batch, m.lag, m.freshness, m.wallClockLag, m.retries)
 	return m
 }

@@ -309,4 +309,8 @@ func TestPostgresRestartMidStream(t *testing.T) {
 	if retries := testutil.ToFloat64(metrics.retries); retries < 1 {
 		t.Fatalf("the restart was not noticed (%v retries): the test did not test it", retries)
 	}
+	// the stream's windows are from 2025: the projection is that far behind the wall clock
+	if lag := testutil.ToFloat64(metrics.wallClockLag); lag < time.Since(t0.Add(24*time.Hour)).Seconds() {
+		t.Fatalf("wall-clock lag %.0fs", lag)
+	}
 }
