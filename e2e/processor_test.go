@@ -54,3 +54,44 @@ func TestProcessorOnRealKafkaAddsUp(t *testing.T) {
 	}
 	pipelinetest.AwaitFinals(t, addr, pipelinetest.Expected(t, run), 3*time.Minute)
 }
+
+// TestTwoProcessorsOneKilledOnRealKafka runs two processor instances in one group; one is
+// killed with SIGKILL mid-stream and not restarted. The survivor takes its partitions over
+// (rebalance, state recovered from the table) and the final windows are still exact.
+func TestTwoProcessorsOneKilledOnRealKafka(t *testing.T) {
+	addr := realKafka(t)
+	suffix := strconv.FormatInt(time.Now().UnixNano()%1_000_000, 10)
+	channels := []string{"reb_a_" + suffix, "reb_b_" + suffix, "reb_c_" + suffix, "reb_d_" + suffix}
+	run := producer.RunConfig{
+		Sim:   producer.Config{Channels: channels, Seed: 11},
+		Count: 20_000, StartTime: time.Date(2025, 10, 16, 10, 0, 0, 0, time.UTC), TimeStep: 30 * time.Millisecond,
+	}
+	group := "e2e-rebalance-" + suffix
+	start := func(id string) *exec.Cmd {
+		cmd := exec.Command(binary, "process", "--brokers", addr, "--group", group, "--idle-timeout", "3s",
+			"--client-id", id, "--metrics-addr", "", "--log-level", "warn")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	victim, survivor := start("victim"), start("survivor")
+	t.Cleanup(func() { _ = survivor.Process.Signal(syscall.SIGTERM); _ = survivor.Wait() })
+	produced := make(chan []byte, 1)
+	go func() {
+		out, _ := exec.Command(binary, "produce", "--brokers", addr, "--channels", strings.Join(channels, ","),
+			"--count", "20000", "--rate", "2500", "--seed", "11", "--start-time", "2025-10-16T10:00:00Z",
+			"--time-step", "30ms", "--log-level", "warn").CombinedOutput()
+		produced <- out
+	}()
+	time.Sleep(5 * time.Second) // both have joined and are processing
+	if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = victim.Wait()
+	if out := <-produced; strings.Contains(string(out), "level=ERROR") {
+		t.Fatalf("producer: %s", out)
+	}
+	pipelinetest.AwaitFinals(t, addr, pipelinetest.Expected(t, run), 3*time.Minute)
+}
