@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/telemetra/telemetra/internal/pgtest"
 )
 
 // binary is the telemetra binary built once for the whole package.
@@ -40,7 +42,7 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "build telemetra:", err)
 		return 1
 	}
-	return m.Run()
+	return pgtest.Run(m)
 }
 
 // realKafka returns the real broker's bootstrap address or skips the test.

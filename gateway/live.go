@@ -52,6 +52,10 @@ func (stateCodec) Decode(data []byte) (any, error) {
 // NewView connects a view of generation's group table.
 func NewView(ctx context.Context, brokers []string, generation int, clientID string, logger *slog.Logger) (*View, error) {
 	table := goka.GroupTable(aggregator.GroupFor(generation))
+	// the gateway may start before the processors created the topics
+	if err := kafka.EnsureTopics(ctx, brokers, append(kafka.AllTopics(), kafka.OutputsFor(generation).Specs()...)); err != nil {
+		return nil, err
+	}
 	partitions, err := kafka.PartitionCount(ctx, brokers, kafka.TopicChat)
 	if err != nil {
 		return nil, err

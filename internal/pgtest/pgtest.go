@@ -27,12 +27,15 @@ var (
 )
 
 // Main runs the package's tests and stops the private cluster afterwards.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain with more to do: it returns the exit code.
+func Run(m *testing.M) int {
 	code := m.Run()
 	if cluster != nil {
 		cluster.Stop()
 	}
-	os.Exit(code)
+	return code
 }
 
 // Cluster is the private cluster, or nil when DATABASE_URL is used (fault tests skip then).

@@ -111,6 +111,13 @@ func Run(ctx context.Context, cfg Config) error {
 			offsets[topic][p] = kgo.NewOffset().At(next)
 		}
 	}
+	// the projector may start before any processor created its output topics
+	if err := kafka.EnsureTopics(ctx, cfg.Brokers, append(kafka.AllTopics(), kafka.OutputsFor(cfg.Generation).Specs()...)); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	for _, topic := range Topics(cfg.Generation) {
 		n, err := kafka.PartitionCount(ctx, cfg.Brokers, topic)
 		if err != nil {
