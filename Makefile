@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/bin:$(PATH)
 
 GO_FILES = $(shell find . -name '*.go' -not -path './.cache/*' -not -path '*/node_modules/*')
 
-.PHONY: run test build tools generate check-generated fmt lint vet unit e2e fuzz bench kafka kafka-stop clean
+.PHONY: run test build tools dashboard generate check-generated fmt lint vet unit e2e fuzz bench kafka kafka-stop clean
 
 ## run: the whole pipeline on embedded defaults (in-process Kafka, producer, ...).
 run:
@@ -21,6 +21,10 @@ build:
 ## tools: install pinned code generators (buf, protoc plugins) into bin/.
 tools:
 	scripts/tools.sh
+
+## dashboard: rebuild the browser dashboard (web/ → gateway/dashboard/dist, committed).
+dashboard:
+	cd web && npm ci --no-audit --no-fund && npm run build
 
 ## generate: regenerate Go and OpenAPI from proto/.
 generate: tools

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/telemetra/telemetra/gateway/dashboard"
 	"github.com/telemetra/telemetra/gateway/hub"
 	"github.com/telemetra/telemetra/gateway/openapi"
 	"github.com/telemetra/telemetra/gateway/store"
@@ -195,6 +196,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		_, _ = w.Write(openapi.JSON())
 	})
 	httpMux.Handle("GET /v1/events:sse", sseHandler(client, cfg.Logger))
+	httpMux.Handle("GET "+dashboard.Path, dashboard.Handler())
+	httpMux.Handle("GET /{$}", http.RedirectHandler(dashboard.Path, http.StatusFound))
 	hs := &http.Server{Handler: httpMux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg}
 
 	srv := &Server{grpcLis: grpcLis, httpLis: httpLis, done: make(chan struct{})}

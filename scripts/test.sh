@@ -10,6 +10,8 @@ step() { printf '\n=== %s\n' "$*"; }
 need() { command -v "$1" >/dev/null || { echo "test.sh: $1 is not installed ($2)" >&2; exit 1; }; }
 need kcat "apt-get install kcat"
 need curl "apt-get install curl"
+need npm "apt-get install npm"
+[[ -x /usr/bin/chromium ]] || { echo "test.sh: /usr/bin/chromium is not installed (apt-get install chromium)" >&2; exit 1; }
 scripts/tools.sh # buf and the protoc plugins, grpcurl: pinned, into bin/ (quick when present)
 need java "apt-get install openjdk-17-jre-headless"
 need mvn "apt-get install maven"
@@ -20,6 +22,15 @@ fi
 
 step "generated code is up to date; buf lint and format"
 scripts/check-generated.sh
+
+step "dashboard: npm packages, and the committed build (gateway/dashboard/dist) is up to date"
+(cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+if ! git diff --quiet -- gateway/dashboard/dist || [[ -n $(git ls-files --others --exclude-standard gateway/dashboard/dist) ]]; then
+	echo "test.sh: gateway/dashboard/dist is stale: run 'make dashboard' and commit it" >&2
+	git --no-pager diff --stat -- gateway/dashboard/dist >&2
+	exit 1
+fi
+export TELEMETRA_BROWSER_TEST=1 # cmd/telemetra's TestDashboardInChromium; screenshot in artifacts/
 
 step "gofmt and go vet"
 make -s lint

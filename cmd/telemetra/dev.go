@@ -107,6 +107,7 @@ func (d *devCmd) Run(g *globals, ctx context.Context) error {
 	}
 	fmt.Fprintf(g.stdout, `
 Telemetra dev pipeline is up (Ctrl-C stops everything).
+  Dashboard:        http://%[6]s/dashboard/
   REST:             http://%[6]s/v1/channels   (OpenAPI: http://%[6]s/openapi.json)
   gRPC:             %[7]s (reflection on)
   Kafka bootstrap:  %[1]s

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -12,13 +13,15 @@ import (
 	"time"
 )
 
-// TestDevServesLiveDataAndStopsCleanly is `make run` from a user's point of view: the dev
-// pipeline prints its REST URL, curl on it returns a live channel within seconds, and SIGINT
-// (Ctrl-C) stops everything with exit status 0.
-func TestDevServesLiveDataAndStopsCleanly(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the whole pipeline")
-	}
+// devPipeline is `telemetra dev` running as its own process on free ports.
+type devPipeline struct {
+	cmd  *exec.Cmd
+	base string // the printed REST base URL
+}
+
+// startDev builds the binary and starts `telemetra dev`, returning once it printed its URLs.
+func startDev(t *testing.T) *devPipeline {
+	t.Helper()
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("curl is not installed (apt-get install curl)")
 	}
@@ -43,39 +46,55 @@ func TestDevServesLiveDataAndStopsCleanly(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill() }()
-
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	restURL := regexp.MustCompile(`REST:\s+(http://\S+)/v1/channels`)
-	var base string
+	d := &devPipeline{cmd: cmd}
 	lines := bufio.NewScanner(stdout)
-	for base == "" && lines.Scan() {
+	for d.base == "" && lines.Scan() {
 		if m := restURL.FindStringSubmatch(lines.Text()); m != nil {
-			base = m[1]
+			d.base = m[1]
 		}
 	}
-	if base == "" {
+	if d.base == "" {
 		t.Fatal("dev printed no REST URL")
 	}
 	go func() { // keep draining stdout
 		for lines.Scan() {
 		}
 	}()
-	deadline := time.Now().Add(30 * time.Second)
+	return d
+}
+
+// awaitLiveData waits until some channel has a window in progress.
+func (d *devPipeline) awaitLiveData(t *testing.T, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for {
-		out, _ := exec.Command("curl", "-sS", base+"/v1/channels").Output()
+		out, _ := exec.Command("curl", "-sS", d.base+"/v1/channels").Output()
 		if strings.Contains(string(out), `"currentWindow"`) {
-			break // some channel has a window in progress: live data
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no live data from %s/v1/channels within 30s: %s", base, out)
+			t.Fatalf("no live data from %s/v1/channels within %s: %s", d.base, within, out)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+}
+
+// TestDevServesLiveDataAndStopsCleanly is `make run` from a user's point of view: the dev
+// pipeline prints its REST URL, curl on it returns a live channel within seconds, and SIGINT
+// (Ctrl-C) stops everything with exit status 0.
+func TestDevServesLiveDataAndStopsCleanly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole pipeline")
+	}
+	d := startDev(t)
+	d.awaitLiveData(t, 30*time.Second)
+	if err := d.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { done <- d.cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -83,5 +102,33 @@ func TestDevServesLiveDataAndStopsCleanly(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("dev did not stop within 30s of Ctrl-C")
+	}
+}
+
+// TestDashboardInChromium opens the dashboard of a running dev pipeline in Debian's headless
+// Chromium (web/test/dashboard.test.mjs, playwright-core): charts render with data, a live
+// update arrives, the channel list works from the keyboard. The screenshot is saved to
+// artifacts/dashboard.png. scripts/test.sh installs the npm packages and sets
+// TELEMETRA_BROWSER_TEST=1; without it the test is skipped.
+func TestDashboardInChromium(t *testing.T) {
+	if os.Getenv("TELEMETRA_BROWSER_TEST") == "" {
+		t.Skip("TELEMETRA_BROWSER_TEST not set (make test sets it after installing web/'s npm packages)")
+	}
+	d := startDev(t)
+	d.awaitLiveData(t, 30*time.Second)
+	artifacts, err := filepath.Abs("../../artifacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	test := exec.Command("node", "test/dashboard.test.mjs")
+	test.Dir = "../../web"
+	test.Env = append(os.Environ(), "DASHBOARD_URL="+d.base+"/dashboard/", "SCREENSHOT="+filepath.Join(artifacts, "dashboard.png"))
+	out, err := test.CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("browser test: %v", err)
 	}
 }
