@@ -85,7 +85,14 @@ func TestTwoProcessorsOneKilledOnRealKafka(t *testing.T) {
 		return cmd
 	}
 	victim, survivor := start("victim"), start("survivor")
-	t.Cleanup(func() { _ = survivor.Process.Signal(syscall.SIGTERM); _ = survivor.Wait() })
+	t.Cleanup(func() {
+		if t.Failed() {
+			_ = survivor.Process.Signal(syscall.SIGQUIT) // goroutine dump on stderr, for the stall below
+		} else {
+			_ = survivor.Process.Signal(syscall.SIGTERM)
+		}
+		_ = survivor.Wait()
+	})
 	produced := make(chan []byte, 1)
 	go func() {
 		out, _ := exec.Command(binary, "produce", "--brokers", addr, "--channels", strings.Join(channels, ","),
