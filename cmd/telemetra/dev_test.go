@@ -15,8 +15,24 @@ import (
 
 // devPipeline is `telemetra dev` running as its own process on free ports.
 type devPipeline struct {
-	cmd  *exec.Cmd
-	base string // the printed REST base URL
+	cmd    *exec.Cmd
+	base   string        // the printed REST base URL
+	exited chan struct{} // closed when the process has exited; err is then set
+	err    error
+}
+
+// stop sends Ctrl-C (so dev stops its private PostgreSQL cluster too) and waits up to timeout,
+// then kills it. It reports whether the process stopped by itself, and its exit error.
+func (d *devPipeline) stop(timeout time.Duration) (stopped bool, err error) {
+	_ = d.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-d.exited:
+		return true, d.err
+	case <-time.After(timeout):
+		_ = d.cmd.Process.Kill()
+		<-d.exited
+		return false, d.err
+	}
 }
 
 // startDev builds the binary and starts `telemetra dev`, returning once it printed its URLs.
@@ -46,9 +62,10 @@ func startDev(t *testing.T) *devPipeline {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	d := &devPipeline{cmd: cmd, exited: make(chan struct{})}
+	go func() { d.err = cmd.Wait(); close(d.exited) }()
+	t.Cleanup(func() { d.stop(30 * time.Second) })
 	restURL := regexp.MustCompile(`REST:\s+(http://\S+)/v1/channels`)
-	d := &devPipeline{cmd: cmd}
 	lines := bufio.NewScanner(stdout)
 	for d.base == "" && lines.Scan() {
 		if m := restURL.FindStringSubmatch(lines.Text()); m != nil {
@@ -90,18 +107,12 @@ func TestDevServesLiveDataAndStopsCleanly(t *testing.T) {
 	}
 	d := startDev(t)
 	d.awaitLiveData(t, 30*time.Second)
-	if err := d.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- d.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("dev after Ctrl-C: %v", err)
-		}
-	case <-time.After(30 * time.Second):
+	stopped, err := d.stop(30 * time.Second)
+	if !stopped {
 		t.Fatal("dev did not stop within 30s of Ctrl-C")
+	}
+	if err != nil {
+		t.Fatalf("dev after Ctrl-C: %v", err)
 	}
 }
 

@@ -226,10 +226,17 @@ func TestReplayRebuildsTheStateIntoANewGeneration(t *testing.T) {
 	awaitProjected(t, pool, "telemetra", want)
 
 	cfg := Config{Brokers: []string{addr}, DatabaseURL: dbURL, Schema: "telemetra", Generation: 2,
-		RebuildState: true, Window: testWindow(), Settle: 10 * time.Second,
+		// windows that close by idleness need the idle timeout (2 s) plus the caught-up check
+		// (5 s of lag tolerance) after the inputs are done; generous for loaded CI machines
+		RebuildState: true, Window: testWindow(), Settle: 25 * time.Second,
 		Verify: true, Swap: true, KeepPrevious: true, Logger: kafkatest.Quiet()}
 	rep, err := Run(ctx, cfg)
 	if err != nil {
+		if rep.Diff != nil {
+			for _, s := range rep.Diff.Samples {
+				t.Log(s)
+			}
+		}
 		t.Fatalf("replay: %v (report %+v)", err, rep)
 	}
 	var events int64
