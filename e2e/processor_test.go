@@ -61,11 +61,13 @@ func TestProcessorOnRealKafkaAddsUp(t *testing.T) {
 func TestTwoProcessorsOneKilledOnRealKafka(t *testing.T) {
 	addr := realKafka(t)
 	if os.Getenv("TELEMETRA_E2E_REBALANCE") == "" {
-		// Known bug, open: in about one run of three the survivor stops making progress after
-		// the takeover. Its finals stay short (some inputs fully applied, chat not), nothing
-		// is logged as an error, and it does not recover within 3 minutes. Suspects: deferred
-		// commits or frontier marks carried across the reassignment. Run it with
-		// TELEMETRA_E2E_REBALANCE=1 while fixing it.
+		// Known bug, open: in about one run of three, thousands of chat (and viewer) events
+		// re-read by the survivor after the takeover are judged late, so the finals stay
+		// short. At that point the group is caught up (lag 0), and the goroutines are idle.
+		// Forgetting the frontier marks on each rebalance (frontiers.reset) was not enough. Next
+		// suspect: the watermark and closed windows of the states restored from the table,
+		// against events re-read from older committed offsets. The failure output prints the
+		// survivor's event counters by outcome. TELEMETRA_E2E_REBALANCE=1 runs it.
 		t.Skip("known flaky: processor stalls after a rebalance that follows a SIGKILL (TELEMETRA_E2E_REBALANCE=1 runs it)")
 	}
 	suffix := strconv.FormatInt(time.Now().UnixNano()%1_000_000, 10)
@@ -75,19 +77,29 @@ func TestTwoProcessorsOneKilledOnRealKafka(t *testing.T) {
 		Count: 20_000, StartTime: time.Date(2025, 10, 16, 10, 0, 0, 0, time.UTC), TimeStep: 30 * time.Millisecond,
 	}
 	group := "e2e-rebalance-" + suffix
-	start := func(id string) *exec.Cmd {
+	metricsAddr := freeAddr(t) // the survivor's, read when the test fails
+	start := func(id, metrics string) *exec.Cmd {
 		cmd := exec.Command(binary, "process", "--brokers", addr, "--group", group, "--idle-timeout", "3s",
-			"--client-id", id, "--metrics-addr", "", "--log-level", "warn")
+			"--client-id", id, "--metrics-addr", metrics, "--log-level", "warn")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		return cmd
 	}
-	victim, survivor := start("victim"), start("survivor")
+	victim, survivor := start("victim", ""), start("survivor", metricsAddr)
 	t.Cleanup(func() {
 		if t.Failed() {
-			_ = survivor.Process.Signal(syscall.SIGQUIT) // goroutine dump on stderr, for the stall below
+			// the survivor's view of its lag, and a goroutine dump on stderr, for the stall below
+			if out, err := exec.Command("curl", "-sS", "http://"+metricsAddr+"/metrics").Output(); err == nil {
+				for _, line := range strings.Split(string(out), "\n") {
+					if strings.HasPrefix(line, "telemetra_processor_lag_records") || strings.HasPrefix(line, "telemetra_processor_partition_lagging") ||
+						strings.HasPrefix(line, "telemetra_processor_events_total") {
+						t.Log(line)
+					}
+				}
+			}
+			_ = survivor.Process.Signal(syscall.SIGQUIT)
 		} else {
 			_ = survivor.Process.Signal(syscall.SIGTERM)
 		}

@@ -102,6 +102,18 @@ func (f *frontiers) observe(partition int32, topic string, offset int64, eventTi
 	marks[topic] = m
 }
 
+// reset forgets what was read: after a rebalance every partition is read again from its
+// committed offset, which may lie before what this instance read in an earlier session, and
+// marks from that session would put the frontier ahead of the records being read again (their
+// windows would close early and the re-read events turn late).
+func (f *frontiers) reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.read = map[int32]map[string]progressMark{}
+	f.inFlight = map[routedKey]time.Time{}
+	f.inFlightMin = time.Time{}
+}
+
 // setOffsets takes the latest end and committed offsets (topic → partition → offset).
 func (f *frontiers) setOffsets(ends, committed map[string]map[int32]int64) {
 	f.mu.Lock()

@@ -77,6 +77,28 @@ func TestFrontier(t *testing.T) {
 	}
 }
 
+// TestFrontierForgetsReadsOnRebalance: after a rebalance the partition is read again from its
+// committed offset; what an earlier session read must not hold the frontier up there.
+func TestFrontierForgetsReadsOnRebalance(t *testing.T) {
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	f := newFrontiers([]string{"chat", "viewer"})
+	f.setOffsets(map[string]map[int32]int64{"chat": {0: 1000}, "viewer": {0: 1000}}, map[string]map[int32]int64{"chat": {0: 100}, "viewer": {0: 100}})
+	f.observe(0, "chat", 899, at(900))
+	f.observe(0, "viewer", 899, at(900))
+	if got := f.frontier(0); !got.Equal(at(900)) {
+		t.Fatalf("before the rebalance: %s", got)
+	}
+	f.reset()
+	f.observe(0, "viewer", 120, at(120)) // read again from the committed offset
+	if got := f.frontier(0); !got.IsZero() {
+		t.Fatalf("after the rebalance, with chat not read again yet: frontier %s, want nothing closed", got)
+	}
+	f.observe(0, "chat", 110, at(110))
+	if got := f.frontier(0); !got.Equal(at(110)) {
+		t.Fatalf("after the rebalance: frontier %s, want %s", got, at(110))
+	}
+}
+
 func TestCaughtUp(t *testing.T) {
 	type offsets = map[string]map[int32]int64
 	for _, tc := range []struct {

@@ -129,6 +129,9 @@ func Run(ctx context.Context, cfg Config) error {
 		goka.WithLogger(gokaLogger{cfg.Logger}),
 		goka.WithStorageBuilder(storage.MemoryBuilder()),
 		goka.WithRebalanceCallback(func(a goka.Assignment) {
+			if logic.frontiers != nil {
+				logic.frontiers.reset() // every partition is read again from its committed offset
+			}
 			cfg.Logger.Info("partitions assigned", "group", cfg.Group, "assignment", fmt.Sprint(map[int32]int64(a)))
 		}),
 	}
