@@ -5,7 +5,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/telemetra/telemetra/processors/window"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
@@ -67,11 +66,4 @@ func statusChange(prev, next *pb.StreamStatus) (pb.StatusChangeReason, bool) {
 		return pb.StatusChangeReason_STATUS_CHANGE_REASON_TITLE_CHANGE, true
 	}
 	return 0, false
-}
-
-func timestampOrNil(t time.Time) *timestamppb.Timestamp {
-	if t.IsZero() {
-		return nil
-	}
-	return timestamppb.New(t)
 }

@@ -70,7 +70,7 @@ func NewView(ctx context.Context, brokers []string, generation int, clientID str
 		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(scfg)),
 		goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(scfg, aggregator.TopicManagerConfig())),
 		goka.WithViewAutoReconnect(),
-		goka.WithViewLogger(gokaLogger{logger}),
+		goka.WithViewLogger(aggregator.GokaLogger{Logger: logger, Component: "goka-view"}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("view of %s: %w", table, err)
@@ -110,13 +110,4 @@ func (v *View) Each(fn func(*pb.ChannelState) bool) error {
 		}
 	}
 	return nil
-}
-
-// gokaLogger sends goka's chatter to slog at debug level.
-type gokaLogger struct{ l *slog.Logger }
-
-func (g gokaLogger) Print(v ...any)   { g.l.Debug(fmt.Sprint(v...), "component", "goka-view") }
-func (g gokaLogger) Println(v ...any) { g.l.Debug(fmt.Sprint(v...), "component", "goka-view") }
-func (g gokaLogger) Printf(format string, v ...any) {
-	g.l.Debug(fmt.Sprintf(format, v...), "component", "goka-view")
 }

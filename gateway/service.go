@@ -308,14 +308,15 @@ func (s *service) SubscribeChannelEvents(req *pb.SubscribeChannelEventsRequest, 
 		}
 		filter.Channels[channel] = struct{}{}
 	}
-	if err := eventTypes("types", req.GetTypes()); err != nil {
-		return err
-	}
 	if len(req.GetTypes()) > 0 {
 		filter.Kinds = map[hub.Kind]struct{}{}
-		for _, t := range req.GetTypes() {
-			filter.Kinds[kindOf(t)] = struct{}{}
+	}
+	for k, t := range req.GetTypes() {
+		kind, err := hub.KindFromEventType(t)
+		if err != nil {
+			return invalid(fmt.Sprintf("types[%d]", k), "unknown or unspecified event type %d", t)
 		}
+		filter.Kinds[kind] = struct{}{}
 	}
 	var snapshot []hub.Event
 	if req.GetIncludeSnapshot() {
@@ -344,19 +345,6 @@ func (s *service) SubscribeChannelEvents(req *pb.SubscribeChannelEventsRequest, 
 		if err := stream.Send(ev); err != nil {
 			return err
 		}
-	}
-}
-
-func kindOf(t pb.ChannelEventType) hub.Kind {
-	switch t {
-	case pb.ChannelEventType_CHANNEL_EVENT_TYPE_FINAL_WINDOW:
-		return hub.KindFinal
-	case pb.ChannelEventType_CHANNEL_EVENT_TYPE_MOMENT:
-		return hub.KindMoment
-	case pb.ChannelEventType_CHANNEL_EVENT_TYPE_STATUS:
-		return hub.KindStatus
-	default:
-		return hub.KindProvisional
 	}
 }
 

@@ -143,12 +143,3 @@ func liveFilter(f pb.LiveFilter) (pb.LiveFilter, error) {
 	}
 	return f, nil
 }
-
-func eventTypes(field string, types []pb.ChannelEventType) error {
-	for k, t := range types {
-		if _, known := pb.ChannelEventType_name[int32(t)]; !known || t == pb.ChannelEventType_CHANNEL_EVENT_TYPE_UNSPECIFIED {
-			return invalid(fmt.Sprintf("%s[%d]", field, k), "unknown or unspecified event type %d", t)
-		}
-	}
-	return nil
-}

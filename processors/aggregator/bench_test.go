@@ -52,7 +52,7 @@ func gokaOptions(clientID string) []goka.ProcessorOption {
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(scfg)),
 		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(scfg, TopicManagerConfig())),
 		goka.WithStorageBuilder(storage.MemoryBuilder()),
-		goka.WithLogger(gokaLogger{quiet()}),
+		goka.WithLogger(GokaLogger{quiet(), "goka"}),
 	}
 }
 

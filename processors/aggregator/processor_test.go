@@ -51,7 +51,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	tt := tester.New(t)
 	proc, err := goka.NewProcessor(nil, logic.Graph(), goka.WithTester(tt),
-		goka.WithLogger(gokaLogger{slog.New(slog.NewTextHandler(io.Discard, nil))}))
+		goka.WithLogger(GokaLogger{slog.New(slog.NewTextHandler(io.Discard, nil)), "goka"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,7 +126,7 @@ func Run(ctx context.Context, cfg Config) error {
 		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(scfg)),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(scfg)),
 		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(scfg, TopicManagerConfig())),
-		goka.WithLogger(gokaLogger{cfg.Logger}),
+		goka.WithLogger(GokaLogger{cfg.Logger, "goka"}),
 		goka.WithStorageBuilder(storage.MemoryBuilder()),
 		goka.WithRebalanceCallback(func(a goka.Assignment) {
 			if logic.frontiers != nil {
@@ -255,11 +255,14 @@ func sweep(ctx context.Context, proc *goka.Processor, logic *Logic, lag *lagTrac
 	}
 }
 
-// gokaLogger sends goka's and Sarama's chatter to slog at debug level.
-type gokaLogger struct{ l *slog.Logger }
+// GokaLogger sends goka's and Sarama's chatter to slog at debug level, tagged with Component.
+type GokaLogger struct {
+	Logger    *slog.Logger
+	Component string
+}
 
-func (g gokaLogger) Print(v ...any)   { g.l.Debug(fmt.Sprint(v...), "component", "goka") }
-func (g gokaLogger) Println(v ...any) { g.l.Debug(fmt.Sprint(v...), "component", "goka") }
-func (g gokaLogger) Printf(format string, v ...any) {
-	g.l.Debug(fmt.Sprintf(format, v...), "component", "goka")
+func (g GokaLogger) Print(v ...any)   { g.Logger.Debug(fmt.Sprint(v...), "component", g.Component) }
+func (g GokaLogger) Println(v ...any) { g.Logger.Debug(fmt.Sprint(v...), "component", g.Component) }
+func (g GokaLogger) Printf(format string, v ...any) {
+	g.Logger.Debug(fmt.Sprintf(format, v...), "component", g.Component)
 }
