@@ -209,16 +209,27 @@ func (l *Logic) onRouted(ctx goka.Context, msg any) {
 func (l *Logic) eventTime(topic string, raw []byte) time.Time {
 	if kind, ok := schemas.KindForTopic(topic); ok {
 		if ev, err := schemas.Decode(kind, raw); err == nil {
-			return ev.EventTime()
+			return l.trusted(ev.EventTime())
 		}
 	}
 	return time.Time{}
 }
 
+// trusted is the event time an input's progress may be measured by: zero for a time too far
+// in the future (dead-lettered). One such record would otherwise lift its input's frontier
+// mark for good, and that input would stop holding back windows it is behind on.
+func (l *Logic) trusted(eventTime time.Time) time.Time {
+	if l.engine.TooFarAhead(eventTime, l.now()) {
+		return time.Time{}
+	}
+	return eventTime
+}
+
 // read records the progress of the record being processed: the input it came from directly
-// (the loopback for re-routed events) and its event time, or zero if it did not decode.
+// (the loopback for re-routed events) and its event time, or zero if it did not decode or is
+// not to be trusted.
 func (l *Logic) read(ctx goka.Context, eventTime time.Time) {
-	l.observe(ctx.Partition(), string(ctx.Topic()), ctx.Offset(), eventTime)
+	l.observe(ctx.Partition(), string(ctx.Topic()), ctx.Offset(), l.trusted(eventTime))
 }
 
 // handle applies one input event, read at topic/partition/offset, to its channel's state.

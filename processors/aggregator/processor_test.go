@@ -42,10 +42,14 @@ type harness struct {
 
 var t0 = time.Date(2025, 10, 16, 10, 0, 0, 0, time.UTC)
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, configure ...func(*LogicConfig)) *harness {
 	t.Helper()
 	clock := &fakeClock{now: t0}
-	logic, err := NewLogic(LogicConfig{Window: window.DefaultConfig(), Now: clock.Now})
+	cfg := LogicConfig{Window: window.DefaultConfig(), Now: clock.Now}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	logic, err := NewLogic(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,5 +319,30 @@ func TestOutOfOrderEventsWithinTheLatenessCount(t *testing.T) {
 		"10:00 final v4 chat=2", "10:01 prov v5 chat=2")
 	if _, _, late := h.late.Next(); late {
 		t.Fatal("an event within the allowed lateness was routed to the late topic")
+	}
+}
+
+// TestAFutureTimestampDoesNotMoveTheFrontier: an event dead-lettered for a timestamp far in the
+// future is no progress of its input. If it counted, the input would stop holding back windows
+// it is behind on, and its next events would turn late whenever another input ran ahead.
+func TestAFutureTimestampDoesNotMoveTheFrontier(t *testing.T) {
+	h := newHarness(t, func(c *LogicConfig) { c.TrackFrontiers = true })
+	ends := map[string]map[int32]int64{}
+	for _, topic := range h.logic.inputTopics() {
+		ends[topic] = map[int32]int64{0: 0} // nothing to read there
+	}
+	ends[kafka.TopicChat][0], ends[kafka.TopicViewer][0] = 1000, 1000 // records left on both
+	h.logic.frontiers.setOffsets(ends, nil)
+
+	h.chat("10s", "alice", t0.Add(10*time.Minute))
+	h.raw(kafka.TopicChat, "demo_stream", `{"message_id":"123e4567-e89b-12d3-a456-426614174000","channel":"demo_stream","username":"bob","message":"hi","emotes":[],"sentiment_hint":"neutral","timestamp":"`+
+		t0.Add(24*time.Hour).Format(time.RFC3339)+`"}`)
+	h.raw(kafka.TopicViewer, "demo_stream", `{"event_id":"123e4567-e89b-12d3-a456-426614174000","channel":"demo_stream","viewer_count":5,"chatter_count":1,"timestamp":"`+
+		t0.Add(10*time.Minute).Format(time.RFC3339)+`"}`)
+	if _, _, ok := h.dlq.Next(); !ok {
+		t.Fatal("the future event was not dead-lettered")
+	}
+	if got, want := h.logic.frontier(0), t0.Add(10*time.Second); !got.Equal(want) {
+		t.Fatalf("frontier = %s, want %s (chat read up to its last trusted event)", got, want)
 	}
 }

@@ -52,6 +52,12 @@ type Result struct {
 // NoFrontier is the frontier of an input that holds nothing back (a single ordered input).
 var NoFrontier = time.Unix(1<<62, 0)
 
+// TooFarAhead reports an event time further ahead of processing time than MaxFutureSkew:
+// Apply refuses such events, and nothing else may trust their time either.
+func (e *Engine) TooFarAhead(eventTime, now time.Time) bool {
+	return eventTime.Sub(now) > e.cfg.MaxFutureSkew
+}
+
 // Apply adds one decoded event to the channel's state. now is processing time. frontier is the
 // event time up to which every input that feeds this channel has been read (see the package
 // doc of aggregator); windows close only when both the channel's watermark and the frontier
@@ -60,7 +66,8 @@ var NoFrontier = time.Unix(1<<62, 0)
 func (e *Engine) Apply(st *pb.ChannelState, ev schemas.Event, now, frontier time.Time) (Result, error) {
 	var res Result
 	t := ev.EventTime().UTC()
-	if ahead := t.Sub(now); ahead > e.cfg.MaxFutureSkew {
+	if e.TooFarAhead(t, now) {
+		ahead := t.Sub(now)
 		return res, fmt.Errorf("%w: %s is %s ahead of processing time (limit %s)",
 			ErrFutureTimestamp, t.Format(time.RFC3339Nano), ahead.Round(time.Second), e.cfg.MaxFutureSkew)
 	}
