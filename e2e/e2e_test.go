@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,6 +44,30 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	return pgtest.Run(m)
+}
+
+// eventClock hands out the event-time ranges of this package's producer runs, one after the
+// other. Every test's processor group reads the shared input topics from the start, earlier
+// tests' records included, and the processor assumes that each input partition is roughly in
+// event-time order (docs/processors.md): a run that went back in time after an earlier test's
+// run would be judged late wherever one input is read ahead of another, as after a rebalance.
+// The ranges begin six hours ago, so a rerun needs a fresh broker, which make test starts.
+var eventClock struct {
+	sync.Mutex
+	next time.Time
+}
+
+// eventStart returns the start of a producer run that spans span of event time: a minute
+// boundary after the end of every range handed out before.
+func eventStart(span time.Duration) time.Time {
+	eventClock.Lock()
+	defer eventClock.Unlock()
+	if eventClock.next.IsZero() {
+		eventClock.next = time.Now().UTC().Add(-6 * time.Hour).Truncate(time.Hour)
+	}
+	start := eventClock.next
+	eventClock.next = start.Add(span + 2*time.Minute).Truncate(time.Minute)
+	return start
 }
 
 // realKafka returns the real broker's bootstrap address or skips the test.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,7 +31,7 @@ func TestRawInputWrittenWithKcat(t *testing.T) {
 	otherKey := "kcat_other_" + suffix
 
 	// valid events: a seeded simulation of one channel, one minute of event time
-	start := time.Date(2025, 10, 16, 10, 0, 0, 0, time.UTC)
+	start := eventStart(time.Minute)
 	valid := producer.RunConfig{Sim: producer.Config{Channels: []string{ch}, Seed: 3}, Count: 600, StartTime: start, TimeStep: 100 * time.Millisecond}
 	want := pipelinetest.Expected(t, valid)
 	g, err := producer.NewGenerator(valid.Sim)
@@ -57,6 +58,10 @@ func TestRawInputWrittenWithKcat(t *testing.T) {
 		}
 		return strings.Replace(aChat, old, new, 1)
 	}
+	// the same message at another event time
+	chatAt := func(at time.Time) string {
+		return timestampField.ReplaceAllString(aChat, `"timestamp":"`+at.Format(time.RFC3339Nano)+`"`)
+	}
 	msgField := aChat[strings.Index(aChat, `"message":`):]
 	msgField = msgField[:strings.Index(msgField[len(`"message":"`):], `"`)+len(`"message":"`)+1]
 	type bad struct {
@@ -64,12 +69,12 @@ func TestRawInputWrittenWithKcat(t *testing.T) {
 	}
 	malformed := []bad{
 		{"broken JSON", kafka.TopicChat, ch, `{"message_id": "x", "channel": `, "invalid_event"},
-		{"missing fields", kafka.TopicChat, ch, fmt.Sprintf(`{"channel":%q,"timestamp":"2025-10-16T10:00:30Z"}`, ch), "invalid_event"},
+		{"missing fields", kafka.TopicChat, ch, fmt.Sprintf(`{"channel":%q,"timestamp":%q}`, ch, start.Add(30*time.Second).Format(time.RFC3339)), "invalid_event"},
 		{"wrong type", kafka.TopicChat, ch, chatWith(`"message_id":"`, `"message_id":123,"x":"`), "invalid_event"},
 		{"huge value", kafka.TopicChat, ch, chatWith(msgField, `"message":"`+strings.Repeat("a", 5000)+`"`), "invalid_event"},
 		{"non-UTF-8", kafka.TopicChat, ch, chatWith(msgField, "\"message\":\"\xff\xfe\""), "invalid_event"},
-		{"unknown transaction type", kafka.TopicTransactions, ch, fmt.Sprintf(`{"transaction_id":"txn_abcdefgh%s","channel":%q,"username":"x","transaction_type":"refund","amount":5,"currency":"USD","timestamp":"2025-10-16T10:00:30Z"}`, suffix, ch), "invalid_event"},
-		{"far future", kafka.TopicChat, ch, chatWith(`"timestamp":"2025-10-16T`, `"timestamp":"2099-10-16T`), "future_timestamp"},
+		{"unknown transaction type", kafka.TopicTransactions, ch, fmt.Sprintf(`{"transaction_id":"txn_abcdefgh%s","channel":%q,"username":"x","transaction_type":"refund","amount":5,"currency":"USD","timestamp":%q}`, suffix, ch, start.Add(30*time.Second).Format(time.RFC3339)), "invalid_event"},
+		{"far future", kafka.TopicChat, ch, chatAt(start.AddDate(70, 0, 0)), "future_timestamp"},
 		{"key is not the channel", kafka.TopicChat, otherKey, aChat, "key_mismatch"},
 	}
 	validator, err := schemas.NewValidator()
@@ -106,7 +111,7 @@ func TestRawInputWrittenWithKcat(t *testing.T) {
 	pipelinetest.AwaitFinals(t, addr, want, 2*time.Minute)
 
 	// an event for a window that is final by now
-	kcatProduce(t, addr, kafka.TopicChat, ch, []string{chatWith(`"timestamp":"2025-10-16T10:`, `"timestamp":"2025-10-16T09:`)})
+	kcatProduce(t, addr, kafka.TopicChat, ch, []string{chatAt(start.Add(-time.Hour))})
 	late := awaitKcat(t, addr, kafka.TopicLate, func(key string) bool { return key == ch }, 1)
 	if !strings.Contains(late[0], "telemetra-reason=late") {
 		t.Fatalf("late record headers: %s", late[0])
@@ -128,6 +133,8 @@ func TestRawInputWrittenWithKcat(t *testing.T) {
 	// and the finals still add up exactly: nothing malformed or late was counted
 	pipelinetest.AwaitFinals(t, addr, want, 30*time.Second)
 }
+
+var timestampField = regexp.MustCompile(`"timestamp":"[^"]*"`)
 
 // kcatProduce writes values with key to the partition goka's partitioner gives the key.
 func kcatProduce(t *testing.T, addr, topic, key string, values []string) {

@@ -58,7 +58,7 @@ func TestWholePipelineOnRealKafka(t *testing.T) {
 	dbURL := pgtest.Database(t)
 	suffix := strconv.FormatInt(time.Now().UnixNano()%1_000_000, 10)
 	channels := []string{"pipe_a_" + suffix, "pipe_b_" + suffix}
-	start := time.Now().Add(-3 * time.Hour).Truncate(time.Hour)
+	start := eventStart(10_000 * 20 * time.Millisecond)
 	runCfg := producer.RunConfig{Sim: producer.Config{Channels: channels, Seed: 5}, Count: 10_000, StartTime: start, TimeStep: 20 * time.Millisecond}
 	want := pipelinetest.Expected(t, runCfg)
 
@@ -151,10 +151,14 @@ func TestWholePipelineOnRealKafka(t *testing.T) {
 	_ = gw.Wait()
 	serve()
 	sub = subscribe()
+	// event time continues after the first run's (see eventStart), not at the wall clock
+	liveDone := make(chan struct{})
 	go func() {
+		defer close(liveDone)
 		_, _ = exec.Command(binary, "produce", "--brokers", addr, "--channels", channels[0], "--count", "2000",
-			"--rate", "500", "--seed", "6", "--log-level", "warn").CombinedOutput()
+			"--rate", "500", "--seed", "6", "--start-time", eventStart(4*time.Second).Format(time.RFC3339), "--log-level", "warn").CombinedOutput()
 	}()
+	defer func() { <-liveDone }() // done before the next test's groups read the topics
 	for {
 		ev, err := sub.Recv()
 		if err != nil {

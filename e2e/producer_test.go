@@ -21,7 +21,7 @@ func TestProducerToRealKafkaReadByKcat(t *testing.T) {
 	channels := []string{"e2e_a_" + suffix, "e2e_b_" + suffix, "e2e_c_" + suffix}
 	const count = 3000
 	run(t, 2*time.Minute, binary, "produce", "--brokers", addr, "--channels", strings.Join(channels, ","),
-		"--count", strconv.Itoa(count), "--unthrottled", "--seed", "42", "--start-time", "2025-10-16T10:00:00Z")
+		"--count", strconv.Itoa(count), "--unthrottled", "--seed", "42", "--start-time", eventStart(count*time.Millisecond).Format(time.RFC3339))
 
 	validator, err := schemas.NewValidator()
 	if err != nil {
