@@ -54,16 +54,9 @@ fuzz:
 	for f in FuzzDecodeChat FuzzDecodeViewer FuzzDecodeTransaction FuzzDecodeStreamMeta; do \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./schemas/ || exit 1; done
 
-## bench: benchmarks, figures in docs/ (processors.md, views.md, api.md) and the README.
-bench: tools
-	$(GO) test -run '^$$' -bench . -benchtime 500000x ./producer/
-	$(GO) test -run '^$$' -bench . ./schemas/ ./processors/sentiment/
-	$(GO) test -run '^$$' -bench BenchmarkThroughput -benchtime 1x ./processors/aggregator/
-	$(GO) test -run '^$$' -bench BenchmarkProjector -benchtime 1x ./views/projector/
-	$(GO) test -run '^$$' -bench BenchmarkReplay -benchtime 1x ./views/replay/
-	$(GO) test -run '^$$' -bench . ./gateway/hub/
-	$(GO) test -run '^$$' -bench BenchmarkSubscriptionFanout -benchtime 1x ./gateway/
-	$(GO) test -run '^$$' -bench BenchmarkGatewayQueries -benchtime 1x ./gateway/ # needs wrk (apt-get install wrk)
+## bench: the whole benchmark suite, one summary table (docs/performance.md); BENCH_ARGS go to telemetra bench.
+bench:
+	scripts/bench.sh $(BENCH_ARGS)
 
 ## kafka: start a real Apache Kafka broker (KRaft, single node) on 127.0.0.1:19092.
 kafka:

@@ -21,17 +21,19 @@ var version = "dev"
 type cli struct {
 	globals
 
-	Dev      devCmd      `cmd:"" help:"Run the whole pipeline in one process on embedded defaults (what make run starts)."`
-	Broker   brokerCmd   `cmd:"" help:"Run an embedded, in-process Kafka broker with Telemetra's topics."`
-	Process  processCmd  `cmd:"" help:"Run the windowing processor (goka group telemetra-windows)."`
-	Project  projectCmd  `cmd:"" help:"Run the projector: window aggregates and moments into PostgreSQL."`
-	Produce  produceCmd  `cmd:"" help:"Run the mock Twitch producer: chat, viewers, transactions and stream lifecycle events."`
-	Migrate  migrateCmd  `cmd:"" help:"Apply the PostgreSQL migrations (embedded) to the database."`
-	Serve    serveCmd    `cmd:"" help:"Run the API gateway: gRPC (reflection, health), REST via grpc-gateway, streaming subscriptions (NDJSON, SSE), OpenAPI."`
-	Replay   replayCmd   `cmd:"" help:"Rebuild the PostgreSQL projection from the topics into a shadow schema, verify it and swap it in (optionally reprocessing the state into a new generation first)."`
-	Validate validateCmd `cmd:"" help:"Validate a JSON event against one of the embedded schemas."`
-	Tail     tailCmd     `cmd:"" help:"Pretty-print messages from a topic."`
-	Version  versionCmd  `cmd:"" help:"Print the version."`
+	Dev          devCmd          `cmd:"" help:"Run the whole pipeline in one process on embedded defaults (what make run starts)."`
+	Broker       brokerCmd       `cmd:"" help:"Run an embedded, in-process Kafka broker with Telemetra's topics."`
+	Process      processCmd      `cmd:"" help:"Run the windowing processor (goka group telemetra-windows)."`
+	Project      projectCmd      `cmd:"" help:"Run the projector: window aggregates and moments into PostgreSQL."`
+	Produce      produceCmd      `cmd:"" help:"Run the mock Twitch producer: chat, viewers, transactions and stream lifecycle events."`
+	Migrate      migrateCmd      `cmd:"" help:"Apply the PostgreSQL migrations (embedded) to the database."`
+	Serve        serveCmd        `cmd:"" help:"Run the API gateway: gRPC (reflection, health), REST via grpc-gateway, streaming subscriptions (NDJSON, SSE), OpenAPI."`
+	Replay       replayCmd       `cmd:"" help:"Rebuild the PostgreSQL projection from the topics into a shadow schema, verify it and swap it in (optionally reprocessing the state into a new generation first)."`
+	Bench        benchCmd        `cmd:"" help:"Measure the whole pipeline on this machine: throughput per stage against a raw consumer, freshness at fixed rates, CPU and memory per role."`
+	BenchConsume benchConsumeCmd `cmd:"" name:"bench-consume" hidden:"" help:"The bench's raw consumer baseline."`
+	Validate     validateCmd     `cmd:"" help:"Validate a JSON event against one of the embedded schemas."`
+	Tail         tailCmd         `cmd:"" help:"Pretty-print messages from a topic."`
+	Version      versionCmd      `cmd:"" help:"Print the version."`
 }
 
 // globals are flags every command accepts.
