@@ -268,8 +268,7 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, records []*kgo.R
 	out := kafka.OutputsFor(cfg.Generation)
 	var windows, moments int
 	var lastEvents []time.Time
-	var windowChannels []string
-	var windowStarts []time.Time
+	var aggs []*pb.WindowAggregate
 	momentsAt := map[sessionKey]time.Time{} // moments' channels and times, once each
 	for _, r := range records {
 		if next[r.Topic] == nil {
@@ -283,19 +282,13 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, records []*kgo.R
 				cfg.Logger.Error("undecodable aggregate skipped", "partition", r.Partition, "offset", r.Offset, "err", err)
 				continue
 			}
-			if err := queueWindow(b, a); err != nil {
-				return err
-			}
-			queueChannel(b, a)
-			windowChannels = append(windowChannels, a.GetChannel())
-			windowStarts = append(windowStarts, a.GetWindowStart().AsTime())
+			aggs = append(aggs, a)
 			if sid := a.GetStatus().GetSessionId(); sid != "" {
 				sessions[sessionKey{a.GetChannel(), sid}] = struct{}{}
 			}
 			if t := a.GetLastEventTime(); t != nil {
 				lastEvents = append(lastEvents, t.AsTime())
 			}
-			windows++
 		case out.Moments:
 			m := new(pb.Moment)
 			if err := proto.Unmarshal(r.Value, m); err != nil {
@@ -307,6 +300,20 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, records []*kgo.R
 			momentsAt[sessionKey{m.GetChannel(), at.String()}] = at
 			moments++
 		}
+	}
+	// each window and channel once, with the version its upserts would have ended with
+	newest := newestWindows(aggs)
+	windows = len(newest)
+	windowChannels := make([]string, len(newest))
+	windowStarts := make([]time.Time, len(newest))
+	for i, a := range newest {
+		if err := queueWindow(b, a); err != nil {
+			return err
+		}
+		windowChannels[i], windowStarts[i] = a.GetChannel(), a.GetWindowStart().AsTime()
+	}
+	for _, a := range newestStatuses(aggs) {
+		queueChannel(b, a)
 	}
 	// a window re-emitted with another session (its first version was projected before the
 	// stream's start was) leaves its old session: that one is recomputed too

@@ -1,0 +1,72 @@
+package projector
+
+import (
+	"time"
+
+	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
+)
+
+// A batch holds many versions of the same windows: the processor emits a provisional update
+// of an open window about once a second. The upserts keep only the newest anyway (their WHERE
+// clauses), so a batch writes each window and each channel once, with the record its upserts
+// would have ended with.
+
+type windowKey struct {
+	channel string
+	start   time.Time
+}
+
+// newestWindows returns, per (channel, window start), the aggregate the window upsert keeps
+// when they are applied in order: a final one over a provisional one, then the higher version;
+// on a tie the earlier. The result is in order of first appearance.
+func newestWindows(aggs []*pb.WindowAggregate) []*pb.WindowAggregate {
+	at := make(map[windowKey]int, len(aggs))
+	out := make([]*pb.WindowAggregate, 0, len(aggs))
+	for _, a := range aggs {
+		k := windowKey{a.GetChannel(), a.GetWindowStart().AsTime()}
+		i, seen := at[k]
+		if !seen {
+			at[k] = len(out)
+			out = append(out, a)
+			continue
+		}
+		if supersedes(a, out[i]) {
+			out[i] = a
+		}
+	}
+	return out
+}
+
+// supersedes mirrors upsertWindow's WHERE clause.
+func supersedes(a, old *pb.WindowAggregate) bool {
+	if a.GetFinal() != old.GetFinal() {
+		return a.GetFinal()
+	}
+	return a.GetVersion() > old.GetVersion()
+}
+
+// newestStatuses returns, per channel, the aggregate whose status the channel upsert keeps
+// when they are applied in order: the latest event time, and on a tie the later record.
+func newestStatuses(aggs []*pb.WindowAggregate) []*pb.WindowAggregate {
+	at := map[string]int{}
+	var out []*pb.WindowAggregate
+	for _, a := range aggs {
+		i, seen := at[a.GetChannel()]
+		if !seen {
+			at[a.GetChannel()] = len(out)
+			out = append(out, a)
+			continue
+		}
+		if !lastSeen(a).Before(lastSeen(out[i])) {
+			out[i] = a
+		}
+	}
+	return out
+}
+
+func lastSeen(a *pb.WindowAggregate) time.Time {
+	if t := a.GetLastEventTime(); t != nil {
+		return t.AsTime()
+	}
+	return time.Time{}
+}
