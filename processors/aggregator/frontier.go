@@ -20,8 +20,10 @@ type frontiers struct {
 	mu     sync.Mutex
 	inputs []string
 	read   map[int32]map[string]progressMark
-	// from the sweeper: end offsets and the group's committed offsets, per topic and partition
+	// from the sweeper: end offsets and the group's committed offsets, per topic and partition,
+	// and the end offsets of the sweep before
 	ends      map[string]map[int32]int64
+	prevEnds  map[string]map[int32]int64
 	committed map[string]map[int32]int64
 	// re-routed events read here but not applied yet, by source, and the earliest of their
 	// event times (recomputed when that one is applied)
@@ -118,7 +120,7 @@ func (f *frontiers) reset() {
 func (f *frontiers) setOffsets(ends, committed map[string]map[int32]int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.ends, f.committed = ends, committed
+	f.prevEnds, f.ends, f.committed = f.ends, ends, committed
 	// the offsets were listed a moment ago: records read since, past them, keep their cap
 	for p, marks := range f.read {
 		for topic, m := range marks {
@@ -157,10 +159,15 @@ func (f *frontiers) frontier(partition int32) time.Time {
 	return out
 }
 
-// drained reports that topic/partition has no record left to read (as of the last offsets).
+// drained reports that topic/partition has no record left to read (as of the last offsets)
+// and is quiet: its end did not move since the sweep before. An input still being written is
+// never drained, even when read to its end: a producer flushes each topic's batches on its
+// own, so records written after the offsets were listed may be older in event time than
+// records of another input already read (a fast burst), and they must not find their windows
+// closed.
 func (f *frontiers) drained(partition int32, topic string, mark progressMark, seen bool) bool {
 	end, known := f.ends[topic][partition]
-	if !known {
+	if prev, quiet := f.prevEnds[topic][partition]; !known || !quiet || prev != end {
 		return false
 	}
 	next := f.committed[topic][partition] // the group's next offset to read (0 if none)
