@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,6 +53,7 @@ func BenchmarkGatewayQueries(b *testing.B) {
 			}
 			r := decode[ghzReport](b, out)
 			b.Logf("gRPC %-26s %8.0f req/s  p50 %7s  p99 %7s  errors %d", tc.name, r.RPS, r.percentile(50), r.percentile(99), r.errors())
+			reportQuery(b, "grpc-"+tc.name, r.RPS, r.percentile(99))
 		}
 		for _, tc := range []struct{ name, path string }{
 			{"GET channel", "/v1/channels/demo_stream"},
@@ -64,8 +66,19 @@ func BenchmarkGatewayQueries(b *testing.B) {
 			}
 			b.Logf("REST %-26s %8s req/s  p50 %7s  p99 %7s  non-2xx %s", tc.name, wrkField(out, `Requests/sec:\s+([\d.]+)`),
 				wrkField(out, `\s50%\s+(\S+)`), wrkField(out, `\s99%\s+(\S+)`), orZero(wrkField(out, `Non-2xx or 3xx responses: (\d+)`)))
+			rps, _ := strconv.ParseFloat(wrkField(out, `Requests/sec:\s+([\d.]+)`), 64)
+			p99, _ := time.ParseDuration(wrkField(out, `\s99%\s+(\S+)`))
+			reportQuery(b, "rest-"+tc.name, rps, p99)
 		}
 	}
+}
+
+// reportQuery adds a query's figures to the benchmark result line, so make bench's summary
+// table has them ("grpc-GetChannel-req/s", "rest-GET-metrics-24h-at-1h-p99-ms").
+func reportQuery(b *testing.B, name string, rps float64, p99 time.Duration) {
+	slug := strings.NewReplacer(" ", "-", "@", "-at-").Replace(name)
+	b.ReportMetric(rps, slug+"-req/s")
+	b.ReportMetric(float64(p99)/float64(time.Millisecond), slug+"-p99-ms")
 }
 
 type ghzReport struct {
