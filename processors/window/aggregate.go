@@ -4,11 +4,9 @@ import (
 	"cmp"
 	"hash/fnv"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/axiomhq/hyperloglog"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/telemetra/telemetra/processors/sentiment"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
@@ -110,29 +108,18 @@ func addTransaction(agg *pb.WindowAggregate, t schemas.Transaction) {
 	}
 }
 
-// applyMeta updates the channel's status from a lifecycle event; it reports a stream end.
-func (e *Engine) applyMeta(st *pb.ChannelState, m schemas.StreamMeta, t, now time.Time, res *Result) (streamEnded bool) {
-	status := cowStatus(st)
-	status.LastEventTime = timestamppb.New(t)
-	if m.Title != "" {
-		status.Title = m.Title
-	}
-	if m.Category != "" {
-		status.Category = m.Category
-	}
+// applyMeta updates the channel's current status from a lifecycle event (change is the event
+// as a StatusEvent); it reports a stream end.
+func (e *Engine) applyMeta(st *pb.ChannelState, m schemas.StreamMeta, change *pb.StatusEvent, now time.Time, res *Result) (streamEnded bool) {
+	status := currentStatus(st)
+	applyStatusEvent(status, change)
 	switch m.EventType {
 	case schemas.StreamStart:
-		status.Live = true
 		st.CloseAfter = nil // a new stream before the old one's windows closed: they close by watermark
-		status.StartedAt = timestamppb.New(t)
-		status.EndedAt = nil
-		status.SessionId = strconv.FormatInt(t.Unix(), 10)
 	case schemas.StreamEnd:
-		status.Live = false
-		status.EndedAt = timestamppb.New(t)
 		return true
 	case schemas.RaidIncoming:
-		status.LastRaid = &pb.RaidInfo{FromChannel: m.RaidFrom, Viewers: m.RaidViewers, At: timestamppb.New(t)}
+		t := change.At.AsTime()
 		start := t.Truncate(e.cfg.Size)
 		res.Moments = append(res.Moments, raidMoment(st.Channel, status.LastRaid, start, start.Add(e.cfg.Size), now))
 	}

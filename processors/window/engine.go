@@ -99,13 +99,16 @@ func (e *Engine) Apply(st *pb.ChannelState, ev schemas.Event, now, frontier time
 		addChat(w, ev)
 	case schemas.ViewerCount:
 		addViewers(w, ev)
-		status := cowStatus(st)
-		status.Viewers, status.Chatters, status.LastEventTime = ev.ViewerCount, ev.ChatterCount, timestamppb.New(t)
+		change := viewerStatusEvent(ev, t)
+		applyStatusEvent(currentStatus(st), change)
+		recordStatusEvent(w, change)
 	case schemas.Transaction:
 		addTransaction(w.Aggregate, ev)
 	case schemas.StreamMeta:
 		res.StatusChanged = true
-		streamEnded = e.applyMeta(st, ev, t, now, &res)
+		change := metaStatusEvent(ev, t)
+		streamEnded = e.applyMeta(st, ev, change, now, &res)
+		recordStatusEvent(w, change)
 	default:
 		return res, fmt.Errorf("unknown event type %T", ev)
 	}
@@ -117,12 +120,7 @@ func (e *Engine) Apply(st *pb.ChannelState, ev schemas.Event, now, frontier time
 	if agg.LastEventTime == nil || t.After(agg.LastEventTime.AsTime()) {
 		agg.LastEventTime = timestamppb.New(t)
 	}
-	// the window's status is the channel's as of the window's latest event (a pointer: status
-	// changes copy first, see cowStatus)
-	if st.Status == nil {
-		st.Status = &pb.StreamStatus{}
-	}
-	agg.Status = st.Status
+	currentStatus(st)
 	w.Dirty = true
 
 	if streamEnded {
@@ -236,8 +234,10 @@ func (e *Engine) close(st *pb.ChannelState, n int, now time.Time, res *Result) {
 	if n == 0 {
 		return
 	}
+	status := statusBefore(st)
 	for _, w := range st.OpenWindows[:n] {
-		agg := e.finish(st, w, true, now)
+		status = advance(status, w)
+		agg := e.finish(st, w, status, true, now)
 		res.Aggregates = append(res.Aggregates, agg)
 		res.Moments = append(res.Moments, e.detect(st, agg, now)...)
 		// the state keeps the last window for snapshots, without the sketch (kilobytes that
@@ -256,11 +256,13 @@ func (e *Engine) emitProvisional(st *pb.ChannelState, now time.Time, res *Result
 	if now.Sub(lastProvisional(st)) < e.cfg.ProvisionalInterval {
 		return
 	}
+	status := statusBefore(st)
 	for _, w := range st.OpenWindows {
+		status = advance(status, w)
 		if !w.Dirty {
 			continue
 		}
-		res.Aggregates = append(res.Aggregates, e.finish(st, w, false, now))
+		res.Aggregates = append(res.Aggregates, e.finish(st, w, status, false, now))
 		w.Dirty = false
 		w.LastProvisionalEmit = timestamppb.New(now)
 	}
@@ -268,11 +270,12 @@ func (e *Engine) emitProvisional(st *pb.ChannelState, now time.Time, res *Result
 
 // finish makes the record to emit for a window: a copy for a provisional update (the window
 // goes on changing), the window's own aggregate for a final one (it leaves the state).
-func (e *Engine) finish(st *pb.ChannelState, w *pb.OpenWindow, final bool, now time.Time) *pb.WindowAggregate {
+func (e *Engine) finish(st *pb.ChannelState, w *pb.OpenWindow, status *pb.StreamStatus, final bool, now time.Time) *pb.WindowAggregate {
 	agg := w.Aggregate
 	if !final {
 		agg = proto.Clone(agg).(*pb.WindowAggregate)
 	}
+	agg.Status = status
 	st.NextVersion++
 	agg.Version = st.NextVersion
 	w.EmittedVersion = agg.Version
@@ -292,13 +295,11 @@ func lastProvisional(st *pb.ChannelState) time.Time {
 	return last
 }
 
-// cowStatus returns the channel's status ready to be changed: a copy, because the open
-// windows may point at the current one as their "status at window end".
-func cowStatus(st *pb.ChannelState) *pb.StreamStatus {
+// currentStatus returns the channel's current status, to be changed in place: emitted records
+// never point at it (a window's status is computed, see status.go).
+func currentStatus(st *pb.ChannelState) *pb.StreamStatus {
 	if st.Status == nil {
 		st.Status = &pb.StreamStatus{}
-	} else {
-		st.Status = proto.Clone(st.Status).(*pb.StreamStatus)
 	}
 	return st.Status
 }
@@ -324,8 +325,13 @@ func Preview(st *pb.ChannelState, topEmotes int) *pb.WindowAggregate {
 	if n == 0 {
 		return nil
 	}
+	status := statusBefore(st)
+	for _, w := range st.OpenWindows {
+		status = advance(status, w)
+	}
 	w := st.OpenWindows[n-1]
 	agg := proto.Clone(w.Aggregate).(*pb.WindowAggregate)
+	agg.Status = status
 	agg.Final = false
 	agg.Version = max(w.EmittedVersion, agg.Version)
 	derive(agg, w, topEmotes)

@@ -1784,7 +1784,12 @@ type OpenWindow struct {
 	ChatterHashes []uint64 `protobuf:"fixed64,6,rep,packed,name=chatter_hashes,json=chatterHashes,proto3" json:"chatter_hashes,omitempty"`
 	// Uses per emote in this window (all emotes, not only the top ones), in
 	// order of first use.
-	Emotes        []*EmoteCount `protobuf:"bytes,7,rep,name=emotes,proto3" json:"emotes,omitempty"`
+	Emotes []*EmoteCount `protobuf:"bytes,7,rep,name=emotes,proto3" json:"emotes,omitempty"`
+	// The status changes whose event time falls in this window: its stream
+	// lifecycle events, and its latest viewer sample. A window's status is the
+	// previous window's with these applied in event-time order, so it does not
+	// depend on the order in which the processor read its input topics.
+	StatusEvents  []*StatusEvent `protobuf:"bytes,8,rep,name=status_events,json=statusEvents,proto3" json:"status_events,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1869,6 +1874,118 @@ func (x *OpenWindow) GetEmotes() []*EmoteCount {
 	return nil
 }
 
+func (x *OpenWindow) GetStatusEvents() []*StatusEvent {
+	if x != nil {
+		return x.StatusEvents
+	}
+	return nil
+}
+
+// StatusEvent is one event that changes a channel's StreamStatus, kept with
+// its event time.
+type StatusEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Event time.
+	At *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=at,proto3" json:"at,omitempty"`
+	// The stream_meta event_type ("stream_start", "stream_end", ...), or
+	// "viewers" for a viewer sample.
+	EventType     string `protobuf:"bytes,2,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	Title         string `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	Category      string `protobuf:"bytes,4,opt,name=category,proto3" json:"category,omitempty"`
+	RaidFrom      string `protobuf:"bytes,5,opt,name=raid_from,json=raidFrom,proto3" json:"raid_from,omitempty"`
+	RaidViewers   int64  `protobuf:"varint,6,opt,name=raid_viewers,json=raidViewers,proto3" json:"raid_viewers,omitempty"`
+	Viewers       int64  `protobuf:"varint,7,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	Chatters      int64  `protobuf:"varint,8,opt,name=chatters,proto3" json:"chatters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatusEvent) Reset() {
+	*x = StatusEvent{}
+	mi := &file_telemetra_v1_records_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatusEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatusEvent) ProtoMessage() {}
+
+func (x *StatusEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_records_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatusEvent.ProtoReflect.Descriptor instead.
+func (*StatusEvent) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *StatusEvent) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *StatusEvent) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *StatusEvent) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *StatusEvent) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *StatusEvent) GetRaidFrom() string {
+	if x != nil {
+		return x.RaidFrom
+	}
+	return ""
+}
+
+func (x *StatusEvent) GetRaidViewers() int64 {
+	if x != nil {
+		return x.RaidViewers
+	}
+	return 0
+}
+
+func (x *StatusEvent) GetViewers() int64 {
+	if x != nil {
+		return x.Viewers
+	}
+	return 0
+}
+
+func (x *StatusEvent) GetChatters() int64 {
+	if x != nil {
+		return x.Chatters
+	}
+	return 0
+}
+
 // Baseline is a bounded history of one metric over the most recent closed
 // windows, used to compute mean and standard deviation for z-scores.
 type Baseline struct {
@@ -1884,7 +2001,7 @@ type Baseline struct {
 
 func (x *Baseline) Reset() {
 	*x = Baseline{}
-	mi := &file_telemetra_v1_records_proto_msgTypes[17]
+	mi := &file_telemetra_v1_records_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1896,7 +2013,7 @@ func (x *Baseline) String() string {
 func (*Baseline) ProtoMessage() {}
 
 func (x *Baseline) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_records_proto_msgTypes[17]
+	mi := &file_telemetra_v1_records_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1909,7 +2026,7 @@ func (x *Baseline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Baseline.ProtoReflect.Descriptor instead.
 func (*Baseline) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{17}
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Baseline) GetValues() []float64 {
@@ -2087,7 +2204,7 @@ const file_telemetra_v1_records_proto_rawDesc = "" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x14\n" +
-	"\x05value\x18\x04 \x01(\fR\x05value\"\xc3\x03\n" +
+	"\x05value\x18\x04 \x01(\fR\x05value\"\x83\x04\n" +
 	"\n" +
 	"OpenWindow\x12;\n" +
 	"\taggregate\x18\x01 \x01(\v2\x1d.telemetra.v1.WindowAggregateR\taggregate\x12P\n" +
@@ -2096,10 +2213,21 @@ const file_telemetra_v1_records_proto_rawDesc = "" +
 	"\x0femitted_version\x18\x04 \x01(\x04R\x0eemittedVersion\x12\x14\n" +
 	"\x05dirty\x18\x05 \x01(\bR\x05dirty\x12%\n" +
 	"\x0echatter_hashes\x18\x06 \x03(\x06R\rchatterHashes\x120\n" +
-	"\x06emotes\x18\a \x03(\v2\x18.telemetra.v1.EmoteCountR\x06emotes\x1a>\n" +
+	"\x06emotes\x18\a \x03(\v2\x18.telemetra.v1.EmoteCountR\x06emotes\x12>\n" +
+	"\rstatus_events\x18\b \x03(\v2\x19.telemetra.v1.StatusEventR\fstatusEvents\x1a>\n" +
 	"\x10EmoteCountsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\">\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x80\x02\n" +
+	"\vStatusEvent\x12*\n" +
+	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1d\n" +
+	"\n" +
+	"event_type\x18\x02 \x01(\tR\teventType\x12\x14\n" +
+	"\x05title\x18\x03 \x01(\tR\x05title\x12\x1a\n" +
+	"\bcategory\x18\x04 \x01(\tR\bcategory\x12\x1b\n" +
+	"\traid_from\x18\x05 \x01(\tR\braidFrom\x12!\n" +
+	"\fraid_viewers\x18\x06 \x01(\x03R\vraidViewers\x12\x18\n" +
+	"\aviewers\x18\a \x01(\x03R\aviewers\x12\x1a\n" +
+	"\bchatters\x18\b \x01(\x03R\bchatters\">\n" +
 	"\bBaseline\x12\x16\n" +
 	"\x06values\x18\x01 \x03(\x01R\x06values\x12\x1a\n" +
 	"\bcapacity\x18\x02 \x01(\rR\bcapacity*\xac\x01\n" +
@@ -2125,7 +2253,7 @@ func file_telemetra_v1_records_proto_rawDescGZIP() []byte {
 }
 
 var file_telemetra_v1_records_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_telemetra_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_telemetra_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_telemetra_v1_records_proto_goTypes = []any{
 	(MomentKind)(0),               // 0: telemetra.v1.MomentKind
 	(*WindowAggregate)(nil),       // 1: telemetra.v1.WindowAggregate
@@ -2145,19 +2273,20 @@ var file_telemetra_v1_records_proto_goTypes = []any{
 	(*AppliedOffset)(nil),         // 15: telemetra.v1.AppliedOffset
 	(*RoutedEvent)(nil),           // 16: telemetra.v1.RoutedEvent
 	(*OpenWindow)(nil),            // 17: telemetra.v1.OpenWindow
-	(*Baseline)(nil),              // 18: telemetra.v1.Baseline
-	nil,                           // 19: telemetra.v1.Moment.DetailsEntry
-	nil,                           // 20: telemetra.v1.ChannelState.LastMomentAtEntry
-	nil,                           // 21: telemetra.v1.ChannelState.InputOffsetsEntry
-	nil,                           // 22: telemetra.v1.OpenWindow.EmoteCountsEntry
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*StatusEvent)(nil),           // 18: telemetra.v1.StatusEvent
+	(*Baseline)(nil),              // 19: telemetra.v1.Baseline
+	nil,                           // 20: telemetra.v1.Moment.DetailsEntry
+	nil,                           // 21: telemetra.v1.ChannelState.LastMomentAtEntry
+	nil,                           // 22: telemetra.v1.ChannelState.InputOffsetsEntry
+	nil,                           // 23: telemetra.v1.OpenWindow.EmoteCountsEntry
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
 }
 var file_telemetra_v1_records_proto_depIdxs = []int32{
-	23, // 0: telemetra.v1.WindowAggregate.window_start:type_name -> google.protobuf.Timestamp
-	23, // 1: telemetra.v1.WindowAggregate.window_end:type_name -> google.protobuf.Timestamp
-	23, // 2: telemetra.v1.WindowAggregate.emitted_at:type_name -> google.protobuf.Timestamp
-	23, // 3: telemetra.v1.WindowAggregate.first_event_time:type_name -> google.protobuf.Timestamp
-	23, // 4: telemetra.v1.WindowAggregate.last_event_time:type_name -> google.protobuf.Timestamp
+	24, // 0: telemetra.v1.WindowAggregate.window_start:type_name -> google.protobuf.Timestamp
+	24, // 1: telemetra.v1.WindowAggregate.window_end:type_name -> google.protobuf.Timestamp
+	24, // 2: telemetra.v1.WindowAggregate.emitted_at:type_name -> google.protobuf.Timestamp
+	24, // 3: telemetra.v1.WindowAggregate.first_event_time:type_name -> google.protobuf.Timestamp
+	24, // 4: telemetra.v1.WindowAggregate.last_event_time:type_name -> google.protobuf.Timestamp
 	2,  // 5: telemetra.v1.WindowAggregate.chat:type_name -> telemetra.v1.ChatStats
 	5,  // 6: telemetra.v1.WindowAggregate.viewers:type_name -> telemetra.v1.ViewerStats
 	6,  // 7: telemetra.v1.WindowAggregate.transactions:type_name -> telemetra.v1.TransactionStats
@@ -2168,42 +2297,44 @@ var file_telemetra_v1_records_proto_depIdxs = []int32{
 	8,  // 12: telemetra.v1.TransactionStats.subscriptions:type_name -> telemetra.v1.SubscriptionStats
 	9,  // 13: telemetra.v1.TransactionStats.bits:type_name -> telemetra.v1.BitsStats
 	10, // 14: telemetra.v1.TransactionStats.gift_subs:type_name -> telemetra.v1.GiftSubStats
-	23, // 15: telemetra.v1.StreamStatus.started_at:type_name -> google.protobuf.Timestamp
-	23, // 16: telemetra.v1.StreamStatus.ended_at:type_name -> google.protobuf.Timestamp
-	23, // 17: telemetra.v1.StreamStatus.last_event_time:type_name -> google.protobuf.Timestamp
+	24, // 15: telemetra.v1.StreamStatus.started_at:type_name -> google.protobuf.Timestamp
+	24, // 16: telemetra.v1.StreamStatus.ended_at:type_name -> google.protobuf.Timestamp
+	24, // 17: telemetra.v1.StreamStatus.last_event_time:type_name -> google.protobuf.Timestamp
 	12, // 18: telemetra.v1.StreamStatus.last_raid:type_name -> telemetra.v1.RaidInfo
-	23, // 19: telemetra.v1.RaidInfo.at:type_name -> google.protobuf.Timestamp
+	24, // 19: telemetra.v1.RaidInfo.at:type_name -> google.protobuf.Timestamp
 	0,  // 20: telemetra.v1.Moment.kind:type_name -> telemetra.v1.MomentKind
-	23, // 21: telemetra.v1.Moment.at:type_name -> google.protobuf.Timestamp
-	23, // 22: telemetra.v1.Moment.window_start:type_name -> google.protobuf.Timestamp
-	23, // 23: telemetra.v1.Moment.window_end:type_name -> google.protobuf.Timestamp
-	19, // 24: telemetra.v1.Moment.details:type_name -> telemetra.v1.Moment.DetailsEntry
-	23, // 25: telemetra.v1.Moment.emitted_at:type_name -> google.protobuf.Timestamp
+	24, // 21: telemetra.v1.Moment.at:type_name -> google.protobuf.Timestamp
+	24, // 22: telemetra.v1.Moment.window_start:type_name -> google.protobuf.Timestamp
+	24, // 23: telemetra.v1.Moment.window_end:type_name -> google.protobuf.Timestamp
+	20, // 24: telemetra.v1.Moment.details:type_name -> telemetra.v1.Moment.DetailsEntry
+	24, // 25: telemetra.v1.Moment.emitted_at:type_name -> google.protobuf.Timestamp
 	12, // 26: telemetra.v1.Moment.raid:type_name -> telemetra.v1.RaidInfo
-	23, // 27: telemetra.v1.ChannelState.watermark:type_name -> google.protobuf.Timestamp
-	23, // 28: telemetra.v1.ChannelState.max_event_time:type_name -> google.protobuf.Timestamp
+	24, // 27: telemetra.v1.ChannelState.watermark:type_name -> google.protobuf.Timestamp
+	24, // 28: telemetra.v1.ChannelState.max_event_time:type_name -> google.protobuf.Timestamp
 	17, // 29: telemetra.v1.ChannelState.open_windows:type_name -> telemetra.v1.OpenWindow
-	18, // 30: telemetra.v1.ChannelState.chat_rate_baseline:type_name -> telemetra.v1.Baseline
-	18, // 31: telemetra.v1.ChannelState.viewer_baseline:type_name -> telemetra.v1.Baseline
+	19, // 30: telemetra.v1.ChannelState.chat_rate_baseline:type_name -> telemetra.v1.Baseline
+	19, // 31: telemetra.v1.ChannelState.viewer_baseline:type_name -> telemetra.v1.Baseline
 	11, // 32: telemetra.v1.ChannelState.status:type_name -> telemetra.v1.StreamStatus
-	23, // 33: telemetra.v1.ChannelState.last_event_processing_time:type_name -> google.protobuf.Timestamp
+	24, // 33: telemetra.v1.ChannelState.last_event_processing_time:type_name -> google.protobuf.Timestamp
 	1,  // 34: telemetra.v1.ChannelState.last_final:type_name -> telemetra.v1.WindowAggregate
-	23, // 35: telemetra.v1.ChannelState.last_final_window_end:type_name -> google.protobuf.Timestamp
-	20, // 36: telemetra.v1.ChannelState.last_moment_at:type_name -> telemetra.v1.ChannelState.LastMomentAtEntry
-	21, // 37: telemetra.v1.ChannelState.input_offsets:type_name -> telemetra.v1.ChannelState.InputOffsetsEntry
-	18, // 38: telemetra.v1.ChannelState.transactions_baseline:type_name -> telemetra.v1.Baseline
-	23, // 39: telemetra.v1.ChannelState.close_after:type_name -> google.protobuf.Timestamp
+	24, // 35: telemetra.v1.ChannelState.last_final_window_end:type_name -> google.protobuf.Timestamp
+	21, // 36: telemetra.v1.ChannelState.last_moment_at:type_name -> telemetra.v1.ChannelState.LastMomentAtEntry
+	22, // 37: telemetra.v1.ChannelState.input_offsets:type_name -> telemetra.v1.ChannelState.InputOffsetsEntry
+	19, // 38: telemetra.v1.ChannelState.transactions_baseline:type_name -> telemetra.v1.Baseline
+	24, // 39: telemetra.v1.ChannelState.close_after:type_name -> google.protobuf.Timestamp
 	15, // 40: telemetra.v1.ChannelState.applied_offsets:type_name -> telemetra.v1.AppliedOffset
 	1,  // 41: telemetra.v1.OpenWindow.aggregate:type_name -> telemetra.v1.WindowAggregate
-	22, // 42: telemetra.v1.OpenWindow.emote_counts:type_name -> telemetra.v1.OpenWindow.EmoteCountsEntry
-	23, // 43: telemetra.v1.OpenWindow.last_provisional_emit:type_name -> google.protobuf.Timestamp
+	23, // 42: telemetra.v1.OpenWindow.emote_counts:type_name -> telemetra.v1.OpenWindow.EmoteCountsEntry
+	24, // 43: telemetra.v1.OpenWindow.last_provisional_emit:type_name -> google.protobuf.Timestamp
 	3,  // 44: telemetra.v1.OpenWindow.emotes:type_name -> telemetra.v1.EmoteCount
-	23, // 45: telemetra.v1.ChannelState.LastMomentAtEntry.value:type_name -> google.protobuf.Timestamp
-	46, // [46:46] is the sub-list for method output_type
-	46, // [46:46] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	18, // 45: telemetra.v1.OpenWindow.status_events:type_name -> telemetra.v1.StatusEvent
+	24, // 46: telemetra.v1.StatusEvent.at:type_name -> google.protobuf.Timestamp
+	24, // 47: telemetra.v1.ChannelState.LastMomentAtEntry.value:type_name -> google.protobuf.Timestamp
+	48, // [48:48] is the sub-list for method output_type
+	48, // [48:48] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_telemetra_v1_records_proto_init() }
@@ -2217,7 +2348,7 @@ func file_telemetra_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_telemetra_v1_records_proto_rawDesc), len(file_telemetra_v1_records_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

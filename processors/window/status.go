@@ -1,0 +1,100 @@
+package window
+
+import (
+	"slices"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
+	"github.com/telemetra/telemetra/schemas"
+)
+
+// A window's status (live, title, category, session, viewers) is the channel's as of the
+// window's latest event, by event time. The processor reads its input topics independently:
+// live, stream_meta is read alongside chat, but a replay may read all of stream_meta first. So
+// the status changes are kept with their event time in the window they fall in, and a
+// window's status is the previous window's with its own changes applied in event-time order.
+// The channel's current status (ChannelState.status) follows processing order: it is what the
+// channel looks like now.
+
+// viewerSample is the StatusEvent type of a viewer sample.
+const viewerSample = "viewers"
+
+func metaStatusEvent(m schemas.StreamMeta, t time.Time) *pb.StatusEvent {
+	return &pb.StatusEvent{At: timestamppb.New(t), EventType: string(m.EventType), Title: m.Title, Category: m.Category,
+		RaidFrom: m.RaidFrom, RaidViewers: m.RaidViewers}
+}
+
+func viewerStatusEvent(v schemas.ViewerCount, t time.Time) *pb.StatusEvent {
+	return &pb.StatusEvent{At: timestamppb.New(t), EventType: viewerSample, Viewers: v.ViewerCount, Chatters: v.ChatterCount}
+}
+
+// applyStatusEvent changes s as ev says.
+func applyStatusEvent(s *pb.StreamStatus, ev *pb.StatusEvent) {
+	s.LastEventTime = ev.At
+	if ev.EventType == viewerSample {
+		s.Viewers, s.Chatters = ev.Viewers, ev.Chatters
+		return
+	}
+	if ev.Title != "" {
+		s.Title = ev.Title
+	}
+	if ev.Category != "" {
+		s.Category = ev.Category
+	}
+	switch schemas.StreamEventType(ev.EventType) {
+	case schemas.StreamStart:
+		s.Live = true
+		s.StartedAt = ev.At
+		s.EndedAt = nil
+		s.SessionId = strconv.FormatInt(ev.At.AsTime().Unix(), 10)
+	case schemas.StreamEnd:
+		s.Live = false
+		s.EndedAt = ev.At
+	case schemas.RaidIncoming:
+		s.LastRaid = &pb.RaidInfo{FromChannel: ev.RaidFrom, Viewers: ev.RaidViewers, At: ev.At}
+	}
+}
+
+// recordStatusEvent keeps ev in the window, in event-time order (an equal time after the ones
+// already there): every lifecycle event, and of the viewer samples only the latest.
+func recordStatusEvent(w *pb.OpenWindow, ev *pb.StatusEvent) {
+	if ev.EventType == viewerSample {
+		i := slices.IndexFunc(w.StatusEvents, func(e *pb.StatusEvent) bool { return e.EventType == viewerSample })
+		if i >= 0 {
+			if ev.At.AsTime().Before(w.StatusEvents[i].At.AsTime()) {
+				return
+			}
+			w.StatusEvents = slices.Delete(w.StatusEvents, i, i+1)
+		}
+	}
+	t := ev.At.AsTime()
+	k := len(w.StatusEvents)
+	for k > 0 && w.StatusEvents[k-1].At.AsTime().After(t) {
+		k--
+	}
+	w.StatusEvents = slices.Insert(w.StatusEvents, k, ev)
+}
+
+// statusBefore is the status the oldest open window starts from: the last closed window's.
+func statusBefore(st *pb.ChannelState) *pb.StreamStatus {
+	if s := st.GetLastFinal().GetStatus(); s != nil {
+		return proto.Clone(s).(*pb.StreamStatus)
+	}
+	return &pb.StreamStatus{}
+}
+
+// advance returns the status after window w: s (which it may change) with w's events applied.
+func advance(s *pb.StreamStatus, w *pb.OpenWindow) *pb.StreamStatus {
+	if len(w.StatusEvents) == 0 {
+		return s
+	}
+	s = proto.Clone(s).(*pb.StreamStatus)
+	for _, ev := range w.StatusEvents {
+		applyStatusEvent(s, ev)
+	}
+	return s
+}
