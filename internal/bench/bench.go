@@ -57,17 +57,16 @@ type Config struct {
 
 // Report is everything measured.
 type Report struct {
-	Machine    string             `json:"machine"`
-	StartedAt  time.Time          `json:"started_at"`
-	Broker     string             `json:"broker"`
-	Events     int64              `json:"events"`
-	Channels   int                `json:"channels"`
-	Pipeline   []StageResult      `json:"pipeline"`
-	EndToEnd   float64            `json:"end_to_end_events_per_second"`
-	Freshness  []FreshnessResult  `json:"freshness"`
-	Capacity   []StageResult      `json:"capacity"`
-	GoBench    []GoBenchResult    `json:"go_bench,omitempty"`
-	RoleUsages map[string][]Usage `json:"-"`
+	Machine   string            `json:"machine"`
+	StartedAt time.Time         `json:"started_at"`
+	Broker    string            `json:"broker"`
+	Events    int64             `json:"events"`
+	Channels  int               `json:"channels"`
+	Pipeline  []StageResult     `json:"pipeline"`
+	EndToEnd  float64           `json:"end_to_end_events_per_second"`
+	Freshness []FreshnessResult `json:"freshness"`
+	Capacity  []StageResult     `json:"capacity"`
+	GoBench   []GoBenchResult   `json:"go_bench,omitempty"`
 }
 
 // StageResult is one stage (or baseline) of a phase.
