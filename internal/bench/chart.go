@@ -29,7 +29,7 @@ func barChart(title, unit string, series []string, groups []barGroup) string {
 	if maxV == 0 {
 		maxV = 1
 	}
-	plotW := float64(width - labelW - 90)
+	plotW := float64(width - labelW - 170) // room for the value after the longest bar
 	height := top + len(groups)*(len(series)*barH+gap) + 30
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", width, height)
