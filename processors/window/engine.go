@@ -152,8 +152,13 @@ func (e *Engine) Tick(st *pb.ChannelState, now, frontier time.Time, mayCloseIdle
 	idle := last == nil || now.Sub(last.AsTime()) >= e.cfg.IdleTimeout
 	ended := st.CloseAfter != nil && !now.Before(st.CloseAfter.AsTime())
 	if mayCloseIdle && (idle || ended) {
-		st.CloseAfter = nil
-		e.closeAll(st, now, &res)
+		// The channel's own watermark stands still, so the partition's inputs bound what may
+		// close: a window whose end plus the lateness they have not all been read past can
+		// still get events (a burst just landed, one topic is read before another).
+		e.closeUpTo(st, frontier.Add(-e.cfg.AllowedLateness), now, &res)
+		if len(st.OpenWindows) == 0 {
+			st.CloseAfter = nil
+		}
 		return res
 	}
 	e.emitProvisional(st, now, &res)
@@ -223,10 +228,6 @@ func (e *Engine) closeUpTo(st *pb.ChannelState, t time.Time, now time.Time, res 
 		n++
 	}
 	e.close(st, n, now, res)
-}
-
-func (e *Engine) closeAll(st *pb.ChannelState, now time.Time, res *Result) {
-	e.close(st, len(st.OpenWindows), now, res)
 }
 
 // close finalizes the first n open windows, oldest first: final emit, moments, baselines.
