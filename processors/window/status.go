@@ -60,23 +60,28 @@ func applyStatusEvent(s *pb.StreamStatus, ev *pb.StatusEvent) {
 }
 
 // recordStatusEvent keeps ev in the window, in event-time order (an equal time after the ones
-// already there): every lifecycle event, and of the viewer samples only the latest.
+// already there). Each status event sets a fixed set of fields to its own values, so of the
+// events that set the same fields only the latest counts for the window's status: the others
+// are dropped. A window thus holds a handful of events, however many title changes or viewer
+// samples it sees.
 func recordStatusEvent(w *pb.OpenWindow, ev *pb.StatusEvent) {
-	if ev.EventType == viewerSample {
-		i := slices.IndexFunc(w.StatusEvents, func(e *pb.StatusEvent) bool { return e.EventType == viewerSample })
-		if i >= 0 {
-			if ev.At.AsTime().Before(w.StatusEvents[i].At.AsTime()) {
-				return
-			}
-			w.StatusEvents = slices.Delete(w.StatusEvents, i, i+1)
-		}
-	}
 	t := ev.At.AsTime()
+	if i := slices.IndexFunc(w.StatusEvents, func(e *pb.StatusEvent) bool { return sameFields(e, ev) }); i >= 0 {
+		if t.Before(w.StatusEvents[i].At.AsTime()) {
+			return
+		}
+		w.StatusEvents = slices.Delete(w.StatusEvents, i, i+1)
+	}
 	k := len(w.StatusEvents)
 	for k > 0 && w.StatusEvents[k-1].At.AsTime().After(t) {
 		k--
 	}
 	w.StatusEvents = slices.Insert(w.StatusEvents, k, ev)
+}
+
+// sameFields reports that a and b set the same status fields (see applyStatusEvent).
+func sameFields(a, b *pb.StatusEvent) bool {
+	return a.EventType == b.EventType && (a.Title != "") == (b.Title != "") && (a.Category != "") == (b.Category != "")
 }
 
 // statusBefore is the status the oldest open window starts from: the last closed window's.

@@ -3,6 +3,7 @@ package window
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,4 +107,30 @@ func finalsOf(t *testing.T, events []schemas.Event) []*pb.WindowAggregate {
 	keep(e.Tick(st, now.Add(time.Hour), NoFrontier, true))
 	slices.SortFunc(finals, func(a, b *pb.WindowAggregate) int { return a.WindowStart.AsTime().Compare(b.WindowStart.AsTime()) })
 	return finals
+}
+
+// TestAWindowKeepsOnlyTheStatusEventsThatCount: of the events setting the same fields only the
+// latest by event time decides the window's status, so the rest are not kept.
+func TestAWindowKeepsOnlyTheStatusEventsThatCount(t *testing.T) {
+	w := &pb.OpenWindow{}
+	title := func(s, title string) *pb.StatusEvent {
+		return metaStatusEvent(schemas.StreamMeta{EventType: schemas.TitleChange, Title: title, Timestamp: at(s)}, at(s))
+	}
+	for k := range 100 {
+		recordStatusEvent(w, title(fmt.Sprintf("%dms", 500*k), fmt.Sprintf("title %d", k)))
+		recordStatusEvent(w, viewerStatusEvent(viewers(at(fmt.Sprintf("%dms", 500*k+1)), int64(k), 1), at(fmt.Sprintf("%dms", 500*k+1))))
+	}
+	recordStatusEvent(w, title("10s", "older, read late")) // superseded by a later title change
+	recordStatusEvent(w, metaStatusEvent(schemas.StreamMeta{EventType: schemas.TitleChange, Title: "t", Category: "c", Timestamp: at("20s")}, at("20s")))
+	var got []string
+	for _, ev := range w.StatusEvents {
+		got = append(got, fmt.Sprintf("%s@%s", ev.EventType, ev.At.AsTime().Sub(t0)))
+	}
+	if want := "title_change@20s title_change@49.5s viewers@49.501s"; fmt.Sprint(strings.Join(got, " ")) != want {
+		t.Fatalf("kept %v, want %s", got, want)
+	}
+	s := advance(&pb.StreamStatus{}, w)
+	if s.Title != "title 99" || s.Category != "c" || s.Viewers != 99 {
+		t.Fatalf("status %v", s)
+	}
 }
