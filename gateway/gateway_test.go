@@ -78,7 +78,6 @@ func startPipelineWith(t testing.TB, run producer.RunConfig, span time.Duration)
 		t.Fatal(err)
 	}
 	wcfg := window.DefaultConfig()
-	wcfg.IdleTimeout = 2 * time.Second
 	background(t, func(ctx context.Context) error {
 		return aggregator.Run(ctx, aggregator.Config{Brokers: []string{addr}, Window: wcfg, Logger: kafkatest.Quiet()})
 	})

@@ -101,6 +101,9 @@ func (v *View) Each(fn func(*pb.ChannelState) bool) error {
 	}
 	defer it.Release()
 	for it.Next() {
+		if aggregator.IsClockKey(it.Key()) {
+			continue // a partition's arrival clock, not a channel
+		}
 		val, err := it.Value()
 		if err != nil {
 			return err

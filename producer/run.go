@@ -157,7 +157,9 @@ func Run(ctx context.Context, cfg RunConfig) (Stats, error) {
 			}
 			rec := gen.Next(at)
 			generated++
-			cl.Produce(produceCtx, &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value}, p.promise)
+			// The record's timestamp is when the event reaches Kafka: now, or in simulated time
+			// the event's own moment. The processor judges lateness by it (processors/eventtime).
+			cl.Produce(produceCtx, &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value, Timestamp: at}, p.promise)
 		}
 	}
 

@@ -26,10 +26,11 @@ type processCmd struct {
 // windowFlags tune the windowing; shared by process and dev.
 type windowFlags struct {
 	Window          time.Duration `name:"window" default:"1m" help:"Tumbling window size (event time)."`
-	AllowedLateness time.Duration `name:"allowed-lateness" default:"10s" help:"Watermark = latest event time - this; later events go to telemetra.late."`
-	IdleTimeout     time.Duration `name:"idle-timeout" default:"30s" help:"Close a channel's windows after this long without events (processing time)."`
+	AllowedLateness time.Duration `name:"allowed-lateness" default:"10s" help:"An event may reach Kafka (its record's timestamp) up to this long after its window's end; later ones go to telemetra.late."`
 	Provisional     time.Duration `name:"provisional-interval" default:"1s" help:"Least time between provisional updates of a channel."`
-	MaxFutureSkew   time.Duration `name:"max-future-skew" default:"5m" help:"Dead-letter events further than this ahead of the clock."`
+	MaxFutureSkew   time.Duration `name:"max-future-skew" default:"5m" help:"Dead-letter events timestamped further than this after their record's Kafka timestamp."`
+	MaxPastSkew     time.Duration `name:"max-past-skew" default:"168h" help:"Dead-letter events timestamped further than this before their record's Kafka timestamp (not believable, rather than late)."`
+	ProducerDelay   time.Duration `name:"producer-delay" default:"2s" help:"How long producers may take to get a record into Kafka; a marker that lets a silent input's windows close waits this long."`
 	BaselineWindows int           `name:"baseline-windows" default:"30" help:"Closed windows in each anomaly baseline."`
 	ChatSpikeZ      float64       `name:"chat-spike-z" default:"3" help:"z-score of chat messages per window for a chat spike."`
 	ViewerZ         float64       `name:"viewer-z" default:"3" help:"z-score of average viewers for a viewer spike or drop."`
@@ -38,8 +39,8 @@ type windowFlags struct {
 
 func (w windowFlags) config() window.Config {
 	cfg := window.DefaultConfig()
-	cfg.Size, cfg.AllowedLateness, cfg.IdleTimeout = w.Window, w.AllowedLateness, w.IdleTimeout
-	cfg.ProvisionalInterval, cfg.MaxFutureSkew = w.Provisional, w.MaxFutureSkew
+	cfg.Size, cfg.AllowedLateness = w.Window, w.AllowedLateness
+	cfg.ProvisionalInterval, cfg.MaxFutureSkew, cfg.MaxPastSkew, cfg.ProducerDelay = w.Provisional, w.MaxFutureSkew, w.MaxPastSkew, w.ProducerDelay
 	cfg.Anomaly.BaselineWindows = w.BaselineWindows
 	cfg.Anomaly.ChatSpikeZ, cfg.Anomaly.ViewerZ, cfg.Anomaly.HypeZ = w.ChatSpikeZ, w.ViewerZ, w.HypeZ
 	return cfg

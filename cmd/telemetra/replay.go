@@ -18,7 +18,7 @@ type replayCmd struct {
 	Consumer          string        `name:"consumer" default:"telemetra-projector" help:"The live projector's --consumer: the rebuild catches up to its stored offsets and it resumes from the rebuilt ones."`
 	Generation        int           `name:"generation" env:"TELEMETRA_GENERATION" default:"1" help:"Project the output topics of this processor generation."`
 	RebuildState      bool          `name:"rebuild-state" help:"First reprocess the input topics into --generation (a new one, with the --window-* settings given here), then project it."`
-	Settle            time.Duration `name:"settle" help:"With --rebuild-state: keep processing this long after catching up with the inputs, so idle windows close (default: --idle-timeout + 10s)."`
+	Settle            time.Duration `name:"settle" help:"With --rebuild-state: keep processing this long after catching up with the inputs, so the last windows close (default: --allowed-lateness + 2 × --producer-delay + 5s)."`
 	NoSwap            bool          `name:"no-swap" help:"Build (and verify) the shadow schema but leave the live one in place."`
 	KeepPrevious      bool          `name:"keep-previous" help:"Keep the replaced schema as <schema>_previous instead of dropping it."`
 	Verify            bool          `name:"verify" help:"Compare the rebuilt projection with the live one, row by row, at the same position; differences cancel the swap."`
@@ -35,7 +35,7 @@ func (r *replayCmd) Run(g *globals, ctx context.Context) error {
 	}
 	settle := r.Settle
 	if settle <= 0 {
-		settle = wcfg.IdleTimeout + 10*time.Second
+		settle = wcfg.AllowedLateness + 2*wcfg.ProducerDelay + 5*time.Second
 	}
 	rep, err := replay.Run(ctx, replay.Config{
 		Brokers: r.Brokers, DatabaseURL: r.url(), Schema: r.Schema, Shadow: r.Shadow, Consumer: r.Consumer,

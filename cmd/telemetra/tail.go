@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/telemetra/telemetra/internal/kafka"
+	"github.com/telemetra/telemetra/processors/aggregator"
 	telemetrav1 "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
@@ -76,7 +77,7 @@ func (t *tailCmd) Run(g *globals, ctx context.Context) error {
 // printRecord writes one record for a person: metadata, headers and the value, indented when it
 // is JSON.
 func printRecord(w io.Writer, r *kgo.Record, raw bool) error {
-	value := formatValue(r.Topic, r.Value)
+	value := formatValue(r.Topic, string(r.Key), r.Value)
 	if raw {
 		_, err := fmt.Fprintln(w, value)
 		return err
@@ -93,29 +94,30 @@ func printRecord(w io.Writer, r *kgo.Record, raw bool) error {
 	return err
 }
 
-func formatValue(topic string, v []byte) string {
+func formatValue(topic, key string, v []byte) string {
 	var out bytes.Buffer
 	if json.Valid(v) && json.Indent(&out, v, "", "  ") == nil {
 		return out.String()
 	}
-	if s, ok := decodeRecord(topic, v); ok {
+	if s, ok := decodeRecord(topic, key, v); ok {
 		return s
 	}
 	return printable(v)
 }
 
 // decodeRecord renders Telemetra's own protobuf records as JSON.
-func decodeRecord(topic string, v []byte) (string, bool) {
+func decodeRecord(topic, key string, v []byte) (string, bool) {
 	var m proto.Message
-	switch topic {
-	case kafka.TopicAggregates:
+	switch {
+	case topic == kafka.TopicAggregates:
 		m = new(telemetrav1.WindowAggregate)
-	case kafka.TopicMoments:
+	case topic == kafka.TopicMoments:
 		m = new(telemetrav1.Moment)
-	default:
-		if !strings.HasSuffix(topic, "-table") { // goka group tables hold ChannelState
-			return "", false
-		}
+	case !strings.HasSuffix(topic, "-table"):
+		return "", false
+	case aggregator.IsClockKey(key): // a partition's arrival clock
+		m = new(telemetrav1.PartitionClock)
+	default: // goka group tables hold ChannelState
 		m = new(telemetrav1.ChannelState)
 	}
 	if err := proto.Unmarshal(v, m); err != nil {

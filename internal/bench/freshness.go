@@ -221,7 +221,8 @@ func (e *env) freshnessAt(ctx context.Context, l *live, client pb.TelemetraServi
 	for _, r := range measured {
 		res.Usage[r.name] = r.usage()
 	}
-	// the last windows close when their channels are idle (2 s) and the lateness passed
+	// the last windows close once markers move the quiet inputs past their end plus the
+	// lateness (the producer delay after it)
 	e.log.Info("freshness: waiting for the last final windows", "rate", rate)
 	_ = retry(ctx, time.Minute, func() error {
 		mu.Lock()

@@ -42,7 +42,7 @@ func (e *env) startProcessor(ctx context.Context, name string, args ...string) (
 	if err != nil {
 		return nil, "", err
 	}
-	args = append([]string{"process", "--brokers", e.brokers[0], "--idle-timeout", "2s", "--metrics-addr", metrics,
+	args = append([]string{"process", "--brokers", e.brokers[0], "--metrics-addr", metrics,
 		"--client-id", name, "--log-level", "warn"}, args...)
 	r, err := e.start(name, args...)
 	if err != nil {

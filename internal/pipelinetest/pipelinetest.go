@@ -4,9 +4,11 @@ package pipelinetest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
@@ -33,9 +35,18 @@ func Expected(t testing.TB, run producer.RunConfig) map[string]Totals {
 	if step <= 0 {
 		t.Fatal("pipelinetest: the run needs an explicit TimeStep")
 	}
-	want := map[string]Totals{}
+	records := make([]producer.Record, 0, run.Count)
 	for k := range run.Count {
-		r := g.Next(run.StartTime.Add(time.Duration(k) * step))
+		records = append(records, g.Next(run.StartTime.Add(time.Duration(k)*step)))
+	}
+	return ExpectedOf(t, records)
+}
+
+// ExpectedOf counts what each channel's windows must hold for the given input records.
+func ExpectedOf(t testing.TB, records []producer.Record) map[string]Totals {
+	t.Helper()
+	want := map[string]Totals{}
+	for _, r := range records {
 		kind, _ := schemas.KindForTopic(r.Topic)
 		ev, err := schemas.Decode(kind, r.Value)
 		if err != nil {
@@ -86,7 +97,7 @@ func AwaitFinals(t testing.TB, addr string, want map[string]Totals, timeout time
 			if err := proto.Unmarshal(r.Value, agg); err != nil {
 				t.Fatalf("undecodable aggregate: %v", err)
 			}
-			if _, ours := want[agg.Channel]; !ours || !agg.Final {
+			if _, ours := want[agg.Channel]; !ours || !agg.Final || agg.LateCorrection {
 				return
 			}
 			id := agg.Channel + "@" + agg.WindowStart.AsTime().Format(time.RFC3339)
@@ -108,10 +119,12 @@ func AwaitFinals(t testing.TB, addr string, want map[string]Totals, timeout time
 }
 
 // sameCounts compares two records of a window, ignoring when and as which version they were
-// emitted.
+// emitted, and their late counts: a late event read before or after the close counts in the
+// final or in a correction, and consumers keep the larger count.
 func sameCounts(a, b *pb.WindowAggregate) bool {
 	a, b = proto.Clone(a).(*pb.WindowAggregate), proto.Clone(b).(*pb.WindowAggregate)
 	a.EmittedAt, b.EmittedAt, a.Version, b.Version = nil, nil, 0, 0
+	a.LateEvents, b.LateEvents = 0, 0
 	return proto.Equal(a, b)
 }
 
@@ -125,4 +138,29 @@ func equal(a, b map[string]Totals) bool {
 		}
 	}
 	return true
+}
+
+// Committed sums a group's committed offsets over the given topics: how many of their records
+// the group has processed for good. A kill test checks it right after the kill to show that
+// the kill landed mid-stream (some records, not all).
+func Committed(t testing.TB, addr, group string, topics ...string) int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	offsets, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+	if err != nil {
+		t.Fatalf("fetch the offsets of group %s: %v", group, err)
+	}
+	var n int64
+	offsets.Each(func(o kadm.OffsetResponse) {
+		if o.Err == nil && slices.Contains(topics, o.Topic) {
+			n += o.At
+		}
+	})
+	return n
 }

@@ -53,5 +53,4 @@ func (stateTableCodec) Decode(data []byte) (any, error) { return storedState(dat
 var (
 	aggregateCodec = protoCodec[*pb.WindowAggregate]{newMsg: func() *pb.WindowAggregate { return new(pb.WindowAggregate) }}
 	momentCodec    = protoCodec[*pb.Moment]{newMsg: func() *pb.Moment { return new(pb.Moment) }}
-	routedCodec    = protoCodec[*pb.RoutedEvent]{newMsg: func() *pb.RoutedEvent { return new(pb.RoutedEvent) }}
 )

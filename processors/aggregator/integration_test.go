@@ -38,11 +38,7 @@ func quiet() *slog.Logger { return kafkatest.Quiet() }
 
 func startBroker(t *testing.T) string { return kafkatest.StartBroker(t) }
 
-func testWindowConfig() window.Config {
-	cfg := window.DefaultConfig()
-	cfg.IdleTimeout = 2 * time.Second
-	return cfg
-}
+func testWindowConfig() window.Config { return window.DefaultConfig() }
 
 // runProcessor runs a processor instance in this process until the test ends.
 func runProcessor(t *testing.T, addr, clientID string) { runProcessorWith(t, addr, clientID, nil) }
@@ -129,7 +125,7 @@ func TestKilledProcessorRestartsWithoutLossOrDoubleCounting(t *testing.T) {
 	}
 	addr := startBroker(t)
 	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "process", "--brokers", addr, "--idle-timeout", "2s", "--metrics-addr", "", "--log-level", "warn")
+		cmd := exec.Command(bin, "process", "--brokers", addr, "--metrics-addr", "", "--log-level", "warn")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -148,6 +144,10 @@ func TestKilledProcessorRestartsWithoutLossOrDoubleCounting(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = first.Wait()
+	// the kill landed mid-stream: some input was processed for good, not all of it
+	if done := pipelinetest.Committed(t, addr, string(DefaultGroup), kafka.InputTopics()...); done == 0 || done >= run.Count {
+		t.Fatalf("the kill did not land mid-stream: %d of %d input records committed", done, run.Count)
+	}
 	second := start()
 	t.Cleanup(func() { _ = second.Process.Kill(); _ = second.Wait() })
 	wg.Wait()
@@ -155,10 +155,11 @@ func TestKilledProcessorRestartsWithoutLossOrDoubleCounting(t *testing.T) {
 	t.Logf("after a SIGKILL mid-stream: %v", got)
 }
 
-// TestMisPartitionedInputIsRerouted writes the run with a round-robin partitioner, so most of a
-// channel's events land on partitions that do not own its state (as with kcat's default
-// partitioner): they go through the loopback topic and still add up exactly.
-func TestMisPartitionedInputIsRerouted(t *testing.T) {
+// TestMisPartitionedInputIsDeadLettered writes the run with a round-robin partitioner, so most
+// of a channel's events land on partitions that do not own its state (as with kcat's default
+// partitioner): those go to the DLQ with reason wrong_partition, and the ones that landed
+// right add up exactly.
+func TestMisPartitionedInputIsDeadLettered(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
@@ -172,16 +173,33 @@ func TestMisPartitionedInputIsRerouted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer cl.Close()
+	var right []producer.Record
+	wrong := 0
 	for k := range run.Count {
-		r := g.Next(run.StartTime.Add(time.Duration(k) * run.TimeStep))
-		cl.Produce(context.Background(), &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}, nil)
+		at := run.StartTime.Add(time.Duration(k) * run.TimeStep)
+		r := g.Next(at)
+		res := cl.ProduceSync(context.Background(), &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Timestamp: at})
+		rec, err := res.First()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int(rec.Partition) == kafka.PartitionForKey(r.Key, kafka.DefaultPartitions) {
+			right = append(right, r)
+		} else {
+			wrong++
+		}
 	}
-	if err := cl.Flush(context.Background()); err != nil {
-		t.Fatal(err)
+	metrics := NewMetrics(prometheus.NewRegistry())
+	runProcessorWith(t, addr, "strict", metrics)
+	pipelinetest.AwaitFinals(t, addr, pipelinetest.ExpectedOf(t, right), 90*time.Second)
+	dlq := 0.0
+	for _, topic := range kafka.InputTopics() {
+		dlq += testutil.ToFloat64(metrics.events.WithLabelValues(topic, outcomeDLQ))
 	}
-	cl.Close()
-	runProcessor(t, addr, "rerouting")
-	pipelinetest.AwaitFinals(t, addr, pipelinetest.Expected(t, run), 90*time.Second)
+	if int(dlq) != wrong {
+		t.Fatalf("%v events dead-lettered, want the %d on the wrong partition", dlq, wrong)
+	}
 }
 
 // TestABurstAfterAQuietSpellIsNotLate: after the processor caught up and idled, a backlog lands

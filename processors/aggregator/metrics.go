@@ -6,15 +6,17 @@ import (
 
 // Metrics are the processor's Prometheus metrics.
 type Metrics struct {
-	events        *prometheus.CounterVec // by topic and outcome
-	windowsClosed prometheus.Counter     // final records emitted
-	provisional   prometheus.Counter     // provisional records emitted
-	moments       *prometheus.CounterVec // by kind
-	emitLag       prometheus.Histogram   // processing time at emit − window's latest event time
-	recovery      prometheus.Gauge       // seconds from start until the state was recovered
-	sweeps        *prometheus.CounterVec // tick sweeps, by kind (due/full) and outcome
-	lagging       *prometheus.GaugeVec   // 1 while a partition is not caught up (idle closes held back)
-	lag           *prometheus.GaugeVec   // end offset − committed offset, by topic and partition
+	events          *prometheus.CounterVec // by topic and outcome
+	windowsClosed   prometheus.Counter     // final records emitted
+	provisional     prometheus.Counter     // provisional records emitted
+	moments         *prometheus.CounterVec // by kind
+	emitLag         prometheus.Histogram   // processing time at emit − window's latest event time
+	recovery        prometheus.Gauge       // seconds from start until the state was recovered
+	sweeps          *prometheus.CounterVec // tick sweeps, by kind (due/full) and outcome
+	lag             *prometheus.GaugeVec   // end offset − committed offset, by topic and partition
+	frontierLag     *prometheus.GaugeVec   // processing time − the partition's arrival frontier
+	markers         *prometheus.CounterVec // markers written, by input topic
+	lateCorrections prometheus.Counter     // late-event corrections emitted
 }
 
 // Outcomes of an input event.
@@ -23,7 +25,7 @@ const (
 	outcomeLate      = "late"
 	outcomeDLQ       = "dlq"
 	outcomeDuplicate = "duplicate"
-	outcomeRerouted  = "rerouted"
+	outcomeMarker    = "marker"
 )
 
 // NewMetrics registers the processor's metrics on reg.
@@ -31,7 +33,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "telemetra_processor_events_total",
-			Help: "Input events by topic and outcome (applied, late, dlq, duplicate, rerouted).",
+			Help: "Input records by topic and outcome (applied, late, dlq, duplicate, marker).",
 		}, []string{"topic", "outcome"}),
 		windowsClosed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "telemetra_processor_windows_closed_total", Help: "Windows closed (final records emitted).",
@@ -53,13 +55,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		sweeps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "telemetra_processor_sweeps_total", Help: "Tick sweeps over the channels (idle close, provisional flush).",
 		}, []string{"kind"}),
-		lagging: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "telemetra_processor_partition_lagging", Help: "1 while a partition has unprocessed input older than a sweep interval; idle closes wait.",
+		frontierLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "telemetra_processor_frontier_lag_seconds", Help: "Processing time minus the partition's arrival frontier (the least Kafka timestamp read across its inputs); windows close once it passes their end plus the allowed lateness.",
 		}, []string{"partition"}),
+		markers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "telemetra_processor_markers_written_total", Help: "Markers written into input partitions that held their partition's frontier back, by topic.",
+		}, []string{"topic"}),
+		lateCorrections: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "telemetra_processor_late_corrections_total", Help: "Late-event corrections emitted (late events for windows already final).",
+		}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "telemetra_processor_lag_records", Help: "Input records not yet committed by the group (end offset − committed offset), by topic and partition.",
 		}, []string{"topic", "partition"}),
 	}
-	reg.MustRegister(m.events, m.windowsClosed, m.provisional, m.moments, m.emitLag, m.recovery, m.sweeps, m.lagging, m.lag)
+	reg.MustRegister(m.events, m.windowsClosed, m.provisional, m.moments, m.emitLag, m.recovery, m.sweeps, m.lag, m.frontierLag, m.markers, m.lateCorrections)
 	return m
 }

@@ -1,8 +1,10 @@
 // Package aggregator is Telemetra's windowing processor: the goka group "telemetra-windows"
 // reads the four input topics keyed by channel, keeps each channel's ChannelState in the group
-// table and emits window aggregates and moments. The windowing rules themselves live in
-// processors/window; this package is the goka wiring around them: decoding and dead-lettering,
-// partition routing, exactly-once application, emits and ticks.
+// table and emits window aggregates and moments. The rules themselves live in the pure packages
+// processors/eventtime (lateness, closing, markers) and processors/window (what a window
+// counts); this package is the goka wiring around them: decoding and dead-lettering, each
+// partition's arrival clock, exactly-once application through the state cache, emits, ticks
+// and markers.
 package aggregator
 
 import (
@@ -20,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/telemetra/telemetra/internal/kafka"
+	"github.com/telemetra/telemetra/processors/eventtime"
 	"github.com/telemetra/telemetra/processors/window"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 	"github.com/telemetra/telemetra/schemas"
@@ -42,51 +45,59 @@ const (
 	tickVisitor = "tick"
 )
 
-// Headers on dead-lettered and late records.
+// Headers on dead-lettered and late records, and the marker header.
 const (
 	HeaderSourceTopic     = "telemetra-source-topic"
 	HeaderSourcePartition = "telemetra-source-partition"
 	HeaderSourceOffset    = "telemetra-source-offset"
 	HeaderReason          = "telemetra-reason"
 	HeaderError           = "telemetra-error"
+	// HeaderMarker marks a record of an input topic that carries no event, only its Kafka
+	// timestamp: a marker (see eventtime.MarkerPolicy). Its value is "1".
+	HeaderMarker = "telemetra-marker"
 )
 
 // DLQ reasons (the HeaderReason value; HeaderError has the details).
 const (
-	ReasonInvalid     = "invalid_event"    // not JSON, or does not match the topic's schema
-	ReasonKeyMismatch = "key_mismatch"     // the record key is not the event's channel
-	ReasonFuture      = "future_timestamp" // too far ahead of processing time
-	ReasonUnknownKind = "unknown_topic"
+	ReasonInvalid        = "invalid_event"    // not JSON, or does not match the topic's schema
+	ReasonKeyMismatch    = "key_mismatch"     // the record key is not the event's channel
+	ReasonWrongPartition = "wrong_partition"  // not on the partition goka's hash gives its key
+	ReasonFuture         = "future_timestamp" // timestamp too far after the record's arrival
+	ReasonPast           = "past_timestamp"   // timestamp too far before the record's arrival
+	ReasonUnknownKind    = "unknown_topic"
 )
 
 // Logic is the processor's callbacks and their collaborators. It has no Kafka connection of its
-// own: goka drives it, in production and in goka's tester.
+// own: goka drives it, in production and in goka's tester, and it writes through a Sink.
 type Logic struct {
 	group      goka.Group
 	engine     *window.Engine
-	partitions int // of the input topics; 0 disables re-routing (goka's tester has one partition)
+	partitions int // of the input topics
+	inputs     []string
 	now        func() time.Time
 	logger     *slog.Logger
 	metrics    *Metrics
 	schedule   *schedule
-	frontiers  *frontiers // nil: a single ordered input, nothing to hold back (goka's tester)
-	wb         *writeBack // nil: write each state through goka's SetValue (goka's tester)
+	markers    eventtime.MarkerPolicy
+	wb         *writeBack
 	out        kafka.Outputs
+	// tableGet reads goka's local copy of the group table (Processor.Get), for the clocks
+	tableGet func(key string) (any, error)
 }
 
 // LogicConfig configures the callbacks.
 type LogicConfig struct {
-	Group      goka.Group
-	Window     window.Config
+	Group  goka.Group
+	Window window.Config
+	// Partitions of the input topics (at least 1).
 	Partitions int
 	// Outputs are the topics written (default: generation 1's).
 	Outputs kafka.Outputs
+	// Sink writes emits, states, clocks and markers.
+	Sink    Sink
 	Now     func() time.Time
 	Logger  *slog.Logger
 	Metrics *Metrics
-	// TrackFrontiers holds windows open while an input is behind the others (see frontiers).
-	// It needs the end and committed offsets that Run's sweeper feeds in.
-	TrackFrontiers bool
 }
 
 // NewLogic validates the config and builds the callbacks.
@@ -94,6 +105,12 @@ func NewLogic(cfg LogicConfig) (*Logic, error) {
 	engine, err := window.New(cfg.Window)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Partitions < 1 {
+		return nil, fmt.Errorf("processor logic: %d input partitions", cfg.Partitions)
+	}
+	if cfg.Sink == nil {
+		return nil, errors.New("processor logic: no sink")
 	}
 	if cfg.Group == "" {
 		cfg.Group = DefaultGroup
@@ -108,45 +125,30 @@ func NewLogic(cfg LogicConfig) (*Logic, error) {
 		cfg.Outputs = kafka.OutputsFor(1)
 	}
 	l := &Logic{
-		group: cfg.Group, engine: engine, partitions: cfg.Partitions, now: cfg.Now,
+		group: cfg.Group, engine: engine, partitions: cfg.Partitions, inputs: kafka.InputTopics(), now: cfg.Now,
 		logger: cfg.Logger, metrics: cfg.Metrics, schedule: newSchedule(), out: cfg.Outputs,
+		markers: engine.Config().Markers(),
 	}
-	if cfg.TrackFrontiers {
-		l.frontiers = newFrontiers(l.inputTopics())
-	}
+	newPart := func() *window.Partition { return engine.NewPartition(l.inputs) }
+	l.wb = newWriteBack(cfg.Sink, string(goka.GroupTable(cfg.Group)), newPart, newClockKeys(cfg.Partitions), cfg.Logger)
 	return l, nil
 }
 
-// inputTopics are the topics whose progress bounds the watermark: the inputs and the loopback.
-func (l *Logic) inputTopics() []string {
-	return append(kafka.InputTopics(), string(l.group)+"-loop")
-}
+// attach gives the callbacks goka's local copy of the table, where the clocks are recovered.
+func (l *Logic) attach(proc *goka.Processor) { l.tableGet = proc.Get }
 
-func (l *Logic) frontier(partition int32) time.Time {
-	if l.frontiers == nil {
-		return window.NoFrontier
-	}
-	return l.frontiers.frontier(partition)
-}
-
-func (l *Logic) observe(partition int32, topic string, offset int64, eventTime time.Time) {
-	if l.frontiers != nil {
-		l.frontiers.observe(partition, topic, offset, eventTime)
-	}
-}
-
-// Table is the group table holding one ChannelState per channel.
+// Table is the group table holding one ChannelState per channel (and one PartitionClock per
+// partition, under IsClockKey keys).
 func (l *Logic) Table() goka.Table { return goka.GroupTable(l.group) }
 
 // Graph defines the goka group.
 func (l *Logic) Graph() *goka.GroupGraph {
 	edges := []goka.Edge{}
-	for _, topic := range kafka.InputTopics() {
+	for _, topic := range l.inputs {
 		edges = append(edges, goka.Input(goka.Stream(topic), new(codec.Bytes), l.onEvent))
 	}
 	edges = append(edges,
-		goka.Loop(routedCodec, l.onRouted),
-		goka.Visitor(tickVisitor, l.onTick),
+		goka.Visitor(tickVisitor, l.onVisit),
 		goka.Persist(stateTableCodec{}),
 		goka.Output(goka.Stream(l.out.Aggregates), aggregateCodec),
 		goka.Output(goka.Stream(l.out.Moments), momentCodec),
@@ -156,349 +158,295 @@ func (l *Logic) Graph() *goka.GroupGraph {
 	return goka.DefineGroup(l.group, edges...)
 }
 
-// begin starts processing one input record. In write-back mode it holds the partition's states
-// until end is called, and defers the record's commit until the states are written.
-func (l *Logic) begin(ctx goka.Context) (ps *partitionStates, end func()) {
-	if l.wb == nil {
-		return nil, func() {}
-	}
-	ps = l.wb.partition(ctx.Partition(), ctx.Context())
+// task returns the partition's task for goka's current assignment, locked, recovering the
+// partition's clock when the assignment is new.
+func (l *Logic) task(ctx goka.Context) *partitionTask {
+	ps, fresh := l.wb.partition(ctx.Partition(), ctx.Context())
 	ps.mu.Lock()
+	if fresh {
+		l.restoreClock(ctx, ps)
+	}
+	return ps
+}
+
+// restoreClock raises a new assignment's clock to the one stored in the table.
+func (l *Logic) restoreClock(ctx goka.Context, ps *partitionTask) {
+	if l.tableGet == nil {
+		return
+	}
+	v, err := l.tableGet(l.wb.keys.key(ctx.Partition()))
+	if err != nil {
+		ctx.Fail(fmt.Errorf("read the clock of partition %d: %w", ctx.Partition(), err))
+	}
+	raw, _ := v.(storedState)
+	if raw == nil {
+		return
+	}
+	clock := new(pb.PartitionClock)
+	if err := proto.Unmarshal(raw, clock); err != nil {
+		ctx.Fail(fmt.Errorf("decode the clock of partition %d: %w", ctx.Partition(), err))
+	}
+	ps.part.Clock().Restore(clock)
+}
+
+// begin starts processing one input record: it holds the partition's task until end, and
+// defers the record's commit until what it changed is written.
+func (l *Logic) begin(ctx goka.Context) *partitionTask {
+	ps := l.task(ctx)
 	if !ps.closed {
 		ps.pending = append(ps.pending, ctx.DeferCommit())
 	}
-	// else goka is stopping the partition after its last flush: the states in memory are still
-	// the current ones, and store and emit write through goka for this record
-	return ps, ps.mu.Unlock
+	return ps
+}
+
+// end releases the task. After the partition's final flush (goka is stopping it), a callback
+// still running writes its changes at once: goka commits its record when it returns.
+func (l *Logic) end(ctx goka.Context, ps *partitionTask) {
+	if !ps.closed {
+		ps.mu.Unlock()
+		return
+	}
+	b, err := l.wb.take(ctx.Partition(), ps)
+	ps.mu.Unlock()
+	if err == nil {
+		err = l.wb.write(context.WithoutCancel(ctx.Context()), ctx.Partition(), b)
+	}
+	if err != nil {
+		ctx.Fail(err)
+	}
 }
 
 func (l *Logic) onEvent(ctx goka.Context, msg any) {
-	ps, end := l.begin(ctx)
-	defer end()
+	ps := l.begin(ctx)
+	defer l.end(ctx, ps)
 	raw, _ := msg.([]byte)
 	topic := string(ctx.Topic())
-	if l.partitions > 0 {
-		if want := int32(kafka.PartitionForKey([]byte(ctx.Key()), l.partitions)); want != ctx.Partition() && ctx.Key() != "" {
-			// The producer partitioned differently than goka: this partition does not own the
-			// channel's state. Send the event through the loopback topic, which goka partitions
-			// by key, so it is applied with the right state.
-			ctx.Loopback(ctx.Key(), &pb.RoutedEvent{Topic: topic, Partition: ctx.Partition(), Offset: ctx.Offset(), Value: raw})
-			l.count(topic, outcomeRerouted)
-			t := l.eventTime(topic, raw)
-			l.observe(ctx.Partition(), topic, ctx.Offset(), t)
-			if l.frontiers != nil && !t.IsZero() {
-				l.frontiers.routed(routedKey{topic, ctx.Partition(), ctx.Offset()}, t)
-			}
-			return
-		}
+	now := l.now()
+	arrival := ps.read(topic, ctx.Offset(), ctx.Timestamp(), now)
+	if _, marker := ctx.Headers()[HeaderMarker]; marker {
+		l.count(topic, outcomeMarker)
+	} else {
+		l.handle(ctx, ps, topic, raw, arrival, now)
 	}
-	l.handle(ctx, ps, topic, ctx.Partition(), ctx.Offset(), raw)
+	l.closeDue(ps, now)
 }
 
-func (l *Logic) onRouted(ctx goka.Context, msg any) {
-	ps, end := l.begin(ctx)
-	defer end()
-	r := msg.(*pb.RoutedEvent)
-	l.handle(ctx, ps, r.Topic, r.Partition, r.Offset, r.Value)
-	if l.frontiers != nil {
-		l.frontiers.arrived(routedKey{r.Topic, r.Partition, r.Offset})
+// handle applies one input event, read at arrival, to its channel's state.
+func (l *Logic) handle(ctx goka.Context, ps *partitionTask, topic string, raw []byte, arrival, now time.Time) {
+	partition, offset, key := ctx.Partition(), ctx.Offset(), ctx.Key()
+	if want := int32(kafka.PartitionForKey([]byte(key), l.partitions)); want != partition {
+		// goka keeps a channel's state on the partition its hash gives the key; an event on
+		// another partition cannot be applied there, and re-routing it would make its place
+		// among the owning partition's inputs a matter of timing
+		l.deadLetter(ctx, topic, raw, ReasonWrongPartition, fmt.Errorf(
+			"channel %q is on partition %d of %s, but goka's hash (FNV-1a, internal/kafka.PartitionForKey) puts it on partition %d: "+
+				"write with that partitioner (kcat: -p %d)", key, partition, topic, want, want))
+		return
 	}
-}
-
-// eventTime is the timestamp of an input record, or zero if it does not decode.
-func (l *Logic) eventTime(topic string, raw []byte) time.Time {
-	if kind, ok := schemas.KindForTopic(topic); ok {
-		if ev, err := schemas.Decode(kind, raw); err == nil {
-			return l.trusted(ev.EventTime())
-		}
-	}
-	return time.Time{}
-}
-
-// trusted is the event time an input's progress may be measured by: zero for a time too far
-// in the future (dead-lettered). One such record would otherwise lift its input's frontier
-// mark for good, and that input would stop holding back windows it is behind on.
-func (l *Logic) trusted(eventTime time.Time) time.Time {
-	if l.engine.TooFarAhead(eventTime, l.now()) {
-		return time.Time{}
-	}
-	return eventTime
-}
-
-// read records the progress of the record being processed: the input it came from directly
-// (the loopback for re-routed events) and its event time, or zero if it did not decode or is
-// not to be trusted.
-func (l *Logic) read(ctx goka.Context, eventTime time.Time) {
-	l.observe(ctx.Partition(), string(ctx.Topic()), ctx.Offset(), l.trusted(eventTime))
-}
-
-// handle applies one input event, read at topic/partition/offset, to its channel's state.
-func (l *Logic) handle(ctx goka.Context, ps *partitionStates, topic string, partition int32, offset int64, raw []byte) {
 	kind, ok := schemas.KindForTopic(topic)
 	if !ok {
-		l.deadLetter(ctx, topic, partition, offset, raw, ReasonUnknownKind, fmt.Errorf("no schema for topic %q", topic))
+		l.deadLetter(ctx, topic, raw, ReasonUnknownKind, fmt.Errorf("no schema for topic %q", topic))
 		return
 	}
 	ev, err := schemas.Decode(kind, raw)
 	if err != nil {
-		l.read(ctx, time.Time{})
-		l.deadLetter(ctx, topic, partition, offset, raw, ReasonInvalid, err)
+		l.deadLetter(ctx, topic, raw, ReasonInvalid, err)
 		return
 	}
-	l.read(ctx, ev.EventTime())
-	if ev.EventChannel() != ctx.Key() {
-		l.deadLetter(ctx, topic, partition, offset, raw, ReasonKeyMismatch,
-			fmt.Errorf("record key %q is not the event's channel %q", ctx.Key(), ev.EventChannel()))
+	if ev.EventChannel() != key {
+		l.deadLetter(ctx, topic, raw, ReasonKeyMismatch,
+			fmt.Errorf("record key %q is not the event's channel %q", key, ev.EventChannel()))
 		return
 	}
 
-	st := l.state(ctx, ps)
-	// goka delivers at least once; the offset is stored with the state it produced, so a
-	// redelivery after a crash is recognized and skipped instead of counted twice.
-	applied := appliedOffset(st, topic, partition)
-	if applied.Offset >= offset {
+	l.load(ctx, ps, key)
+	outcome, res, err := ps.part.Apply(key, topic, partition, offset, ev, arrival, now)
+	switch outcome {
+	case window.Duplicate:
 		l.count(topic, outcomeDuplicate)
 		return
-	}
-	now := l.now()
-	res, err := l.engine.Apply(st, ev, now, l.frontier(ctx.Partition()))
-	if errors.Is(err, window.ErrFutureTimestamp) {
-		l.deadLetter(ctx, topic, partition, offset, raw, ReasonFuture, err)
-		return
-	}
-	if err != nil {
-		l.deadLetter(ctx, topic, partition, offset, raw, ReasonInvalid, err)
-		return
-	}
-	applied.Offset = offset
-	if res.Late {
-		headers := sourceHeaders(topic, partition, offset, "late",
-			fmt.Sprintf("window already final: closed %s before this event's window end", res.LateBy))
-		if ps != nil && !ps.closed {
-			ps.outbox = append(ps.outbox, rawRecord(l.out.Late, ctx.Key(), raw, headers, l.partitions))
-		} else {
-			ctx.Emit(goka.Stream(l.out.Late), ctx.Key(), raw, goka.WithCtxEmitHeaders(headers))
+	case window.Refused:
+		ps.dirty[key] = struct{}{} // the refusal is recorded in the state (see Partition.Apply)
+		reason := ReasonInvalid
+		switch {
+		case errors.Is(err, window.ErrFutureTimestamp):
+			reason = ReasonFuture
+		case errors.Is(err, window.ErrPastTimestamp):
+			reason = ReasonPast
 		}
+		l.deadLetter(ctx, topic, raw, reason, err)
+		return
+	case window.Late:
+		headers := sourceHeaders(topic, partition, offset, "late", res.LateDetail)
+		ps.outbox = append(ps.outbox, rawRecord(l.out.Late, key, raw, headers, l.partitions))
 		l.count(topic, outcomeLate)
-	} else {
+	default:
 		l.count(topic, outcomeApplied)
 	}
-	l.emit(ctx, ps, res, now)
-	l.store(ctx, ps, st)
-	l.reschedule(ctx.Key(), st)
+	ps.dirty[key] = struct{}{}
+	l.emit(ctx, ps, key, res.Aggregates, res.Moments, now)
+	l.reschedule(key, ps)
 }
 
-// tickWriteBack runs the ticks of the channels held in memory (write-back mode): idle closes
-// and pending provisional updates. Their emits are written before the partition is unlocked, so
-// no flush can write a state whose emits might still be lost.
-func (l *Logic) tickWriteBack(ctx context.Context, sweep Sweep, outputPartitions int) error {
-	l.wb.mu.Lock()
-	parts := make(map[int32]*partitionStates, len(l.wb.parts))
-	for p, ps := range l.wb.parts {
-		parts[p] = ps
+// closeDue closes, on every channel of the partition held in memory, the windows its frontier
+// has passed.
+func (l *Logic) closeDue(ps *partitionTask, now time.Time) {
+	for _, e := range ps.part.CloseDue(now) {
+		ps.dirty[e.Channel] = struct{}{}
+		l.emit(nil, ps, e.Channel, e.Aggregates, e.Moments, now)
+		l.reschedule(e.Channel, ps)
 	}
-	l.wb.mu.Unlock()
-	for p, ps := range parts {
-		if err := l.tickPartition(ctx, p, ps, sweep, outputPartitions); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
-func (l *Logic) tickPartition(ctx context.Context, p int32, ps *partitionStates, sweep Sweep, outputPartitions int) error {
+// tickPartition emits the provisional updates due on a partition and closes what its frontier
+// allows (the channels loaded since the last event), then says which markers are due.
+func (l *Logic) tickPartition(p int32, ps *partitionTask, now time.Time, ends, committed map[string]int64) []eventtime.Marker {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if ps.closed {
 		return nil
 	}
-	frontier := l.frontier(p)
-	var records []*kgo.Record
-	for key, st := range ps.states {
-		if !sweep.Full && !l.schedule.isDue(key, sweep.Now) {
+	for key, st := range ps.part.Channels() {
+		if !l.schedule.isDue(key, now) {
 			continue
 		}
-		res := l.engine.Tick(st, sweep.Now, frontier, sweep.CaughtUp[p])
-		for _, agg := range res.Aggregates {
-			r, err := emitRecord(l.out.Aggregates, key, agg, outputPartitions)
-			if err != nil {
-				return err
-			}
-			records = append(records, r)
-		}
-		for _, m := range res.Moments {
-			r, err := emitRecord(l.out.Moments, key, m, outputPartitions)
-			if err != nil {
-				return err
-			}
-			records = append(records, r)
-		}
-		if len(res.Aggregates) > 0 || len(res.Moments) > 0 {
+		if res := l.engine.Tick(st, now); len(res.Aggregates) > 0 {
 			ps.dirty[key] = struct{}{}
-			l.observeEmits(res, sweep.Now)
+			l.emit(nil, ps, key, res.Aggregates, nil, now)
 		}
-		l.reschedule(key, st)
+		l.reschedule(key, ps)
 	}
-	if len(records) == 0 {
-		return nil
-	}
-	if err := l.wb.cl.ProduceSync(ctx, records...).FirstErr(); err != nil {
-		return fmt.Errorf("emit %d tick records: %w", len(records), err)
-	}
-	return nil
-}
-
-// appliedOffset returns the state's record of the last offset applied from topic/partition,
-// adding one (at offset -1) if there is none yet.
-func appliedOffset(st *pb.ChannelState, topic string, partition int32) *pb.AppliedOffset {
-	for _, a := range st.AppliedOffsets {
-		if a.Partition == partition && a.Topic == topic {
-			return a
+	l.closeDue(ps, now)
+	if l.metrics != nil {
+		if f := ps.part.Clock().Frontier(); !f.IsZero() {
+			l.metrics.frontierLag.WithLabelValues(strconv.Itoa(int(p))).Set(now.Sub(f).Seconds())
 		}
 	}
-	a := &pb.AppliedOffset{Topic: topic, Partition: partition, Offset: -1}
-	st.AppliedOffsets = append(st.AppliedOffsets, a)
-	return a
+	return l.markers.Due(ps.progress(l.inputs, ends, committed, now, l.markers.ProducerDelay), now)
 }
 
-// Sweep is the meta value of a tick visit: when it runs and which partitions are caught up.
-type Sweep struct {
-	Now time.Time
-	// CaughtUp lists the partitions whose input was fully processed as of the previous sweep:
-	// only there may an idle channel be closed, or a fast replay would make its own events late.
-	CaughtUp map[int32]bool
-	// Full visits every channel; otherwise only the channels with something due.
-	Full bool
+// sweep runs one round of ticks over every partition held, writes the markers due, and
+// flushes the changed states. ends and committed are the latest end offsets and the group's
+// committed offsets (topic → partition → offset); either may be empty (unknown).
+func (l *Logic) sweep(ctx context.Context, now time.Time, ends, committed offsetTable) error {
+	for p, ps := range l.wb.tasks() {
+		due := l.tickPartition(p, ps, now, ends.partition(p), committed.partition(p))
+		if len(due) == 0 {
+			continue
+		}
+		records := make([]*kgo.Record, len(due))
+		for k, m := range due {
+			records[k] = &kgo.Record{Topic: m.Topic, Partition: p, Key: []byte(l.wb.keys.key(p)), Value: []byte{},
+				Timestamp: m.Timestamp, Headers: []kgo.RecordHeader{{Key: HeaderMarker, Value: []byte("1")}}}
+		}
+		if err := l.wb.sink.Produce(ctx, records...); err != nil {
+			// nothing depends on a marker: the next sweep tries again
+			l.logger.Warn("write markers failed", "partition", p, "err", err)
+			continue
+		}
+		ps.mu.Lock()
+		ps.markerSent(due, now)
+		ps.mu.Unlock()
+		if l.metrics != nil {
+			for _, m := range due {
+				l.metrics.markers.WithLabelValues(m.Topic).Inc()
+			}
+		}
+	}
+	return l.wb.flush(ctx)
 }
 
-func (l *Logic) onTick(ctx goka.Context, msg any) {
-	sweep, ok := msg.(Sweep)
-	if !ok {
+// onVisit brings a channel that this instance has not touched since the assignment into
+// memory, so the ticks and closes see its open windows (after a restart or a rebalance).
+func (l *Logic) onVisit(ctx goka.Context, _ any) {
+	if IsClockKey(ctx.Key()) {
 		return
 	}
-	if l.wb != nil {
-		l.load(ctx)
-		return
-	}
-	if !sweep.Full && !l.schedule.isDue(ctx.Key(), sweep.Now) {
-		return // nothing due: skip without decoding the state
-	}
-	st := l.state(ctx, nil)
-	res := l.engine.Tick(st, sweep.Now, l.frontier(ctx.Partition()), sweep.CaughtUp[ctx.Partition()])
-	if len(res.Aggregates) > 0 || len(res.Moments) > 0 {
-		l.emit(ctx, nil, res, sweep.Now)
-		l.store(ctx, nil, st)
-	}
-	l.reschedule(ctx.Key(), st)
-}
-
-// load brings a channel that this instance has not touched since the assignment into memory, so
-// the write-back ticks see its open windows (after a restart or a rebalance).
-func (l *Logic) load(ctx goka.Context) {
-	ps := l.wb.partition(ctx.Partition(), ctx.Context())
-	ps.mu.Lock()
+	ps := l.task(ctx)
 	defer ps.mu.Unlock()
-	if _, ok := ps.states[ctx.Key()]; ok || ps.closed {
-		return
+	if !ps.closed {
+		l.load(ctx, ps, ctx.Key())
 	}
-	st := l.state(ctx, nil)
-	ps.states[ctx.Key()] = st
-	l.reschedule(ctx.Key(), st)
 }
 
-func (l *Logic) reschedule(channel string, st *pb.ChannelState) {
+// load makes the partition hold a channel's state, from goka's copy of the table (decoded here:
+// the table codec leaves values as bytes) if it does not hold it yet.
+func (l *Logic) load(ctx goka.Context, ps *partitionTask, channel string) {
+	if _, ok := ps.part.State(channel); ok {
+		return
+	}
+	raw, _ := ctx.Value().(storedState)
+	if raw == nil {
+		return // a new channel: Partition.Apply starts its state
+	}
+	st := new(pb.ChannelState)
+	if err := proto.Unmarshal(raw, st); err != nil {
+		ctx.Fail(fmt.Errorf("decode state of channel %q: %w", channel, err))
+	}
+	ps.part.Hold(channel, st)
+	l.reschedule(channel, ps)
+}
+
+func (l *Logic) reschedule(channel string, ps *partitionTask) {
+	st, _ := ps.part.State(channel)
 	due, ok := l.engine.NextDue(st)
 	l.schedule.set(channel, due, ok)
 }
 
-// state returns the channel's state: the one in memory (write-back mode), else goka's copy of
-// the table, decoded here (the table codec leaves values as bytes).
-func (l *Logic) state(ctx goka.Context, ps *partitionStates) *pb.ChannelState {
-	if ps != nil {
-		if st, ok := ps.states[ctx.Key()]; ok {
-			return st
-		}
+// emit queues what a state change produced in the partition's outbox, written before the state
+// itself. ctx is nil outside a callback.
+func (l *Logic) emit(ctx goka.Context, ps *partitionTask, key string, aggs []*pb.WindowAggregate, moments []*pb.Moment, now time.Time) {
+	for _, agg := range aggs {
+		l.enqueue(ctx, ps, l.out.Aggregates, key, agg)
 	}
-	raw, _ := ctx.Value().(storedState)
-	if raw == nil {
-		return &pb.ChannelState{Channel: ctx.Key()}
+	for _, m := range moments {
+		l.enqueue(ctx, ps, l.out.Moments, key, m)
 	}
-	st := new(pb.ChannelState)
-	if err := proto.Unmarshal(raw, st); err != nil {
-		ctx.Fail(fmt.Errorf("decode state of channel %q: %w", ctx.Key(), err))
-	}
-	return st
+	l.observeEmits(aggs, moments, now)
 }
 
-// store writes the state to the table; in write-back mode it only marks it for the next flush.
-func (l *Logic) store(ctx goka.Context, ps *partitionStates, st *pb.ChannelState) {
-	if ps != nil {
-		ps.states[ctx.Key()] = st
-		if !ps.closed {
-			ps.dirty[ctx.Key()] = struct{}{}
-			return
-		}
-	}
-	raw, err := proto.Marshal(st)
+func (l *Logic) enqueue(ctx goka.Context, ps *partitionTask, topic, key string, m proto.Message) {
+	r, err := emitRecord(topic, key, m, l.partitions)
 	if err != nil {
-		ctx.Fail(fmt.Errorf("encode state of channel %q: %w", ctx.Key(), err))
-	}
-	ctx.SetValue(storedState(raw))
-}
-
-// emit sends what a state change produced: through goka in write-through mode, or into the
-// partition's outbox, written before the state itself, in write-back mode.
-func (l *Logic) emit(ctx goka.Context, ps *partitionStates, res window.Result, now time.Time) {
-	if ps != nil && !ps.closed {
-		for _, agg := range res.Aggregates {
-			l.enqueue(ctx, ps, l.out.Aggregates, agg)
+		// a record of ours that does not encode is a bug, not bad input: stop the processor
+		err = fmt.Errorf("encode %s record: %w", topic, err)
+		if ctx != nil {
+			ctx.Fail(err)
 		}
-		for _, m := range res.Moments {
-			l.enqueue(ctx, ps, l.out.Moments, m)
-		}
-	} else {
-		for _, agg := range res.Aggregates {
-			ctx.Emit(goka.Stream(l.out.Aggregates), ctx.Key(), agg)
-		}
-		for _, m := range res.Moments {
-			ctx.Emit(goka.Stream(l.out.Moments), ctx.Key(), m)
-		}
-	}
-	l.observeEmits(res, now)
-}
-
-func (l *Logic) enqueue(ctx goka.Context, ps *partitionStates, topic string, m proto.Message) {
-	r, err := emitRecord(topic, ctx.Key(), m, l.partitions)
-	if err != nil {
-		ctx.Fail(fmt.Errorf("encode %s record: %w", topic, err))
+		panic(err)
 	}
 	ps.outbox = append(ps.outbox, r)
 }
 
 // observeEmits counts emitted records in the metrics.
-func (l *Logic) observeEmits(res window.Result, now time.Time) {
+func (l *Logic) observeEmits(aggs []*pb.WindowAggregate, moments []*pb.Moment, now time.Time) {
 	if l.metrics == nil {
 		return
 	}
-	for _, agg := range res.Aggregates {
-		if agg.Final {
+	for _, agg := range aggs {
+		switch {
+		case agg.LateCorrection:
+			l.metrics.lateCorrections.Inc()
+			continue
+		case agg.Final:
 			l.metrics.windowsClosed.Inc()
-		} else {
+		default:
 			l.metrics.provisional.Inc()
 		}
 		if last := agg.GetLastEventTime(); last != nil {
 			l.metrics.emitLag.Observe(now.Sub(last.AsTime()).Seconds())
 		}
 	}
-	for _, m := range res.Moments {
+	for _, m := range moments {
 		l.metrics.moments.WithLabelValues(m.Kind.String()).Inc()
 	}
 }
 
-func (l *Logic) deadLetter(ctx goka.Context, topic string, partition int32, offset int64, raw []byte, reason string, err error) {
-	ctx.Emit(goka.Stream(l.out.DLQ), ctx.Key(), raw, goka.WithCtxEmitHeaders(sourceHeaders(topic, partition, offset, reason, err.Error())))
+func (l *Logic) deadLetter(ctx goka.Context, topic string, raw []byte, reason string, err error) {
+	ctx.Emit(goka.Stream(l.out.DLQ), ctx.Key(), raw,
+		goka.WithCtxEmitHeaders(sourceHeaders(topic, ctx.Partition(), ctx.Offset(), reason, err.Error())))
 	l.count(topic, outcomeDLQ)
-	l.logger.Debug("dead-lettered an input event", "topic", topic, "partition", partition, "offset", offset, "reason", reason, "err", err)
+	l.logger.Debug("dead-lettered an input event", "topic", topic, "partition", ctx.Partition(), "offset", ctx.Offset(), "reason", reason, "err", err)
 }
 
 func sourceHeaders(topic string, partition int32, offset int64, reason, detail string) goka.Headers {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -26,14 +25,13 @@ type Config struct {
 	Generation int
 	Group      goka.Group
 	Window     window.Config
-	// SweepEvery is how often ticks look for due channels (provisional flushes, idle closes).
+	// SweepEvery is how often ticks look for due channels (provisional updates), markers are
+	// written and the changed states are flushed.
 	SweepEvery time.Duration
-	// FullSweepEvery visits every channel, not only the scheduled ones: after a restart or a
-	// rebalance the schedule is empty, and this finds the channels with open windows.
+	// FullSweepEvery loads every channel of the assigned partitions into memory: after a
+	// restart or a rebalance, this finds the channels with open windows to close.
 	FullSweepEvery time.Duration
-	// LagTolerance: a partition counts as caught up (idle closes allowed) when its committed
-	// offsets have passed the end offsets of this long ago.
-	LagTolerance time.Duration
+
 	// HotStandby keeps replicas of the other partitions' state for a fast takeover.
 	HotStandby bool
 	// StorageDir keeps the local copy of the table in LevelDB there; empty keeps it in memory
@@ -54,9 +52,6 @@ func (c *Config) defaults() {
 	}
 	if c.SweepEvery <= 0 {
 		c.SweepEvery = 200 * time.Millisecond
-	}
-	if c.LagTolerance <= 0 {
-		c.LagTolerance = 5 * time.Second
 	}
 	if c.FullSweepEvery <= 0 {
 		c.FullSweepEvery = 15 * time.Second
@@ -84,7 +79,7 @@ func SaramaConfig(clientID string) *sarama.Config {
 	return cfg
 }
 
-// TopicManagerConfig makes goka create its own topics (group table, loopback) for a cluster
+// TopicManagerConfig makes goka create its own topics (the group table) for a cluster
 // of any size, with Telemetra's stream retention.
 func TopicManagerConfig() *goka.TopicManagerConfig {
 	tm := goka.NewTopicManagerConfig()
@@ -105,17 +100,21 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	stateClient, err := newProducerClient(cfg.Brokers, cfg.ClientID)
+	if err != nil {
+		return fmt.Errorf("state writer: %w", err)
+	}
+	defer stateClient.Close()
 	logic, err := NewLogic(LogicConfig{
-		Group: cfg.Group, Window: cfg.Window, Partitions: partitions, Outputs: outputs, Now: cfg.Now,
-		Logger: cfg.Logger, Metrics: cfg.Metrics, TrackFrontiers: true,
+		Group: cfg.Group, Window: cfg.Window, Partitions: partitions, Outputs: outputs, Sink: kgoSink{stateClient},
+		Now: cfg.Now, Logger: cfg.Logger, Metrics: cfg.Metrics,
 	})
 	if err != nil {
 		return err
 	}
-	// goka's own topics, created here so instances starting together do not race to create them
+	// goka's table topic, created here so instances starting together do not race to create it
 	if err := kafka.EnsureTopics(ctx, cfg.Brokers, []kafka.TopicSpec{
 		{Name: string(goka.GroupTable(cfg.Group)), Partitions: int32(partitions), Compacted: true},
-		{Name: string(cfg.Group) + "-loop", Partitions: int32(partitions)},
 	}); err != nil {
 		return err
 	}
@@ -129,9 +128,6 @@ func Run(ctx context.Context, cfg Config) error {
 		goka.WithLogger(GokaLogger{cfg.Logger, "goka"}),
 		goka.WithStorageBuilder(storage.MemoryBuilder()),
 		goka.WithRebalanceCallback(func(a goka.Assignment) {
-			if logic.frontiers != nil {
-				logic.frontiers.reset() // every partition is read again from its committed offset
-			}
 			cfg.Logger.Info("partitions assigned", "group", cfg.Group, "assignment", fmt.Sprint(map[int32]int64(a)))
 		}),
 	}
@@ -145,21 +141,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("create processor %s: %w", cfg.Group, err)
 	}
-
-	stateClient, err := newWriteBackClient(cfg.Brokers, cfg.ClientID)
-	if err != nil {
-		return fmt.Errorf("state writer: %w", err)
-	}
-	defer stateClient.Close()
-	logic.wb = newWriteBack(stateClient, string(goka.GroupTable(cfg.Group)), cfg.Logger)
+	logic.attach(proc)
 
 	admin, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
 	if err != nil {
 		return fmt.Errorf("admin client: %w", err)
 	}
 	defer admin.Close()
-	lag := &lagTracker{adm: kadm.NewClient(admin), group: string(cfg.Group), topics: logic.inputTopics(),
-		tolerance: cfg.LagTolerance, now: time.Now, frontiers: logic.frontiers, metrics: cfg.Metrics}
+	offsets := &offsetsTracker{adm: kadm.NewClient(admin), group: string(cfg.Group), topics: logic.inputs, metrics: cfg.Metrics}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -177,7 +166,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if cfg.Ready != nil {
 			cfg.Ready()
 		}
-		if err := sweep(runCtx, proc, logic, lag, cfg, partitions); err != nil {
+		if err := sweep(runCtx, proc, logic, offsets, cfg); err != nil {
 			// a state change whose emits could not be written must not be written itself:
 			// stop, and let the restart recover the state from before it
 			sweepErr <- err
@@ -198,9 +187,10 @@ func Run(ctx context.Context, cfg Config) error {
 	return err
 }
 
-// sweep runs the ticks (idle closes, pending provisional updates) and flushes the changed states
-// periodically, until ctx ends or a tick's emits cannot be written.
-func sweep(ctx context.Context, proc *goka.Processor, logic *Logic, lag *lagTracker, cfg Config, partitions int) error {
+// sweep runs the ticks (provisional updates, closes of channels loaded late), writes the
+// markers due and flushes the changed states periodically, until ctx ends or a write that a
+// state depends on fails.
+func sweep(ctx context.Context, proc *goka.Processor, logic *Logic, offsets *offsetsTracker, cfg Config) error {
 	ticker := time.NewTicker(cfg.SweepEvery)
 	defer ticker.Stop()
 	var lastFull time.Time
@@ -210,27 +200,17 @@ func sweep(ctx context.Context, proc *goka.Processor, logic *Logic, lag *lagTrac
 			return nil
 		case <-ticker.C:
 		}
-		caughtUp, err := lag.caughtUp(ctx)
+		ends, committed, err := offsets.list(ctx)
 		if err != nil {
-			cfg.Logger.Debug("lag check failed; idle closes wait", "err", err)
-		}
-		if cfg.Metrics != nil {
-			for p, ok := range caughtUp {
-				v := 1.0
-				if ok {
-					v = 0
-				}
-				cfg.Metrics.lagging.WithLabelValues(strconv.Itoa(int(p))).Set(v)
-			}
+			// without end offsets no input counts as read to its end: markers wait
+			cfg.Logger.Debug("offset listing failed; markers wait", "err", err)
 		}
 		now := cfg.Now()
-		full := now.Sub(lastFull) >= cfg.FullSweepEvery
-		s := Sweep{Now: now, CaughtUp: caughtUp, Full: full}
 		kind := "due"
-		if full {
+		if now.Sub(lastFull) >= cfg.FullSweepEvery {
 			kind = "full"
 			// bring channels not touched since the assignment into memory (visits only load)
-			if err := proc.VisitAll(ctx, tickVisitor, s); err != nil {
+			if err := proc.VisitAll(ctx, tickVisitor, nil); err != nil {
 				// a rebalance or shutdown aborts a visit; the next sweep tries again
 				cfg.Logger.Debug("sweep aborted", "err", err)
 				kind += "_aborted"
@@ -238,13 +218,7 @@ func sweep(ctx context.Context, proc *goka.Processor, logic *Logic, lag *lagTrac
 				lastFull = now
 			}
 		}
-		if err := logic.tickWriteBack(ctx, s, partitions); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("tick: %w", err)
-		}
-		if err := logic.wb.flush(ctx); err != nil && ctx.Err() == nil {
+		if err := logic.sweep(ctx, now, ends, committed); err != nil && ctx.Err() == nil {
 			// the deferred commits were released with the error: goka stops the processor, and
 			// the inputs are redelivered to the restarted one
 			cfg.Logger.Error("state flush failed", "err", err)

@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/telemetra/telemetra/internal/kafka"
-	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
+	"github.com/telemetra/telemetra/processors/window"
 )
 
 // writeBack is the processor's state cache, like Kafka Streams' record cache. goka writes a
@@ -23,56 +23,70 @@ import (
 // changelog thus never lags a committed offset: after a crash goka redelivers everything the
 // changelog does not reflect, and the applied offsets in each state skip what it does.
 //
-// The writes go straight to the table topic with franz-go, on the partition goka reads them
-// from at recovery; goka's own local copy of the table is read only for a channel this
-// instance has not loaded yet. When goka stops a partition (rebalance, shutdown) it cancels the
-// partition's context and then waits for deferred commits: the partition's watcher flushes and
-// releases them at that moment.
+// A flush writes, per partition and in this order: the records the changed states emitted, the
+// states, the partition's arrival clock, and only then releases the deferred commits. The
+// writes go through a Sink straight to the table topic, on the partition goka reads them from
+// at recovery. When goka stops a partition (rebalance, shutdown) it cancels the partition's
+// context and then waits for deferred commits: the partition's watcher flushes and releases
+// them at that moment.
 type writeBack struct {
-	cl     *kgo.Client
-	table  string
-	logger *slog.Logger
+	sink    Sink
+	table   string
+	newPart func() *window.Partition
+	keys    clockKeys
+	logger  *slog.Logger
 
 	mu    sync.Mutex
-	parts map[int32]*partitionStates
+	parts map[int32]*partitionTask
 }
 
-// partitionStates are one partition's states during one goka assignment. States stay in memory
-// for the whole assignment: goka's local copy of the table is only current for channels this
-// instance has not changed since the assignment.
-type partitionStates struct {
-	mu      sync.Mutex
-	ctx     context.Context // goka's context of the partition; done when goka stops it
-	closed  bool            // flushed for the last time; callbacks now write through
-	states  map[string]*pb.ChannelState
-	dirty   map[string]struct{}
-	outbox  []*kgo.Record // records the changed states emitted (aggregates, moments, late)
-	pending []func(error) // deferred commits, in processing order
+// Sink writes records to Kafka and returns once all are written, or the first error.
+type Sink interface {
+	Produce(ctx context.Context, records ...*kgo.Record) error
 }
 
-func newWriteBack(cl *kgo.Client, table string, logger *slog.Logger) *writeBack {
-	return &writeBack{cl: cl, table: table, logger: logger, parts: map[int32]*partitionStates{}}
+// kgoSink is the production Sink.
+type kgoSink struct{ cl *kgo.Client }
+
+func (s kgoSink) Produce(ctx context.Context, records ...*kgo.Record) error {
+	return s.cl.ProduceSync(ctx, records...).FirstErr()
 }
 
-// partition returns the states of a partition for the assignment whose context is ctx, starting
-// an empty set (and its watcher) for a new assignment.
-func (w *writeBack) partition(partition int32, ctx context.Context) *partitionStates {
+func newWriteBack(sink Sink, table string, newPart func() *window.Partition, keys clockKeys, logger *slog.Logger) *writeBack {
+	return &writeBack{sink: sink, table: table, newPart: newPart, keys: keys, logger: logger, parts: map[int32]*partitionTask{}}
+}
+
+// partition returns the task of a partition for the assignment whose context is ctx, and true
+// when it is new: a new assignment starts an empty set of states and a watcher.
+func (w *writeBack) partition(partition int32, ctx context.Context) (*partitionTask, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	ps := w.parts[partition]
-	if ps == nil || ps.ctx != ctx {
-		ps = &partitionStates{ctx: ctx, states: map[string]*pb.ChannelState{}, dirty: map[string]struct{}{}}
-		w.parts[partition] = ps
-		go w.watch(partition, ps)
+	if ps != nil && ps.ctx == ctx {
+		return ps, false
 	}
-	return ps
+	ps = newPartitionTask(ctx, w.newPart())
+	w.parts[partition] = ps
+	go w.watch(partition, ps)
+	return ps, true
+}
+
+// tasks is a snapshot of the current partition tasks.
+func (w *writeBack) tasks() map[int32]*partitionTask {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[int32]*partitionTask, len(w.parts))
+	for p, ps := range w.parts {
+		out[p] = ps
+	}
+	return out
 }
 
 // watch flushes a partition's states when goka stops it, so goka's wait for the deferred
-// commits ends at once. The closed set stays until a new assignment of the partition replaces
+// commits ends at once. The closed task stays until a new assignment of the partition replaces
 // it: a callback still running for the old assignment must see the current states, not goka's
 // stale local copy; the next owner recovers them from the changelog.
-func (w *writeBack) watch(partition int32, ps *partitionStates) {
+func (w *writeBack) watch(partition int32, ps *partitionTask) {
 	<-ps.ctx.Done()
 	// goka's own context is done: flush with a fresh bound
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -84,13 +98,7 @@ func (w *writeBack) watch(partition int32, ps *partitionStates) {
 
 // flush writes every partition's changed states and then releases the commits they cover.
 func (w *writeBack) flush(ctx context.Context) error {
-	w.mu.Lock()
-	parts := make(map[int32]*partitionStates, len(w.parts))
-	for p, ps := range w.parts {
-		parts[p] = ps
-	}
-	w.mu.Unlock()
-	for p, ps := range parts {
+	for p, ps := range w.tasks() {
 		if err := w.flushPartition(ctx, p, ps, false); err != nil {
 			return err
 		}
@@ -98,54 +106,87 @@ func (w *writeBack) flush(ctx context.Context) error {
 	return nil
 }
 
-func (w *writeBack) flushPartition(ctx context.Context, partition int32, ps *partitionStates, last bool) error {
+// flushPartition writes what changed on one partition; last marks the partition's final flush.
+func (w *writeBack) flushPartition(ctx context.Context, partition int32, ps *partitionTask, last bool) error {
 	ps.mu.Lock()
 	if ps.closed {
 		ps.mu.Unlock()
 		return nil
 	}
-	records := make([]*kgo.Record, 0, len(ps.dirty))
+	ps.closed = last
+	b, err := w.take(partition, ps)
+	ps.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return w.write(ctx, partition, b)
+}
+
+// batch is what one flush of a partition writes, and the commits it releases.
+type batch struct {
+	outbox, states []*kgo.Record
+	clock          *kgo.Record
+	pending        []func(error)
+}
+
+// take moves a partition's changes into a batch; the caller holds ps.mu.
+func (w *writeBack) take(partition int32, ps *partitionTask) (batch, error) {
+	var b batch
+	b.states = make([]*kgo.Record, 0, len(ps.dirty))
 	for key := range ps.dirty {
-		raw, err := proto.Marshal(ps.states[key])
+		st, _ := ps.part.State(key)
+		raw, err := proto.Marshal(st)
 		if err != nil {
-			ps.mu.Unlock()
-			return fmt.Errorf("encode state of channel %q: %w", key, err)
+			return b, fmt.Errorf("encode state of channel %q: %w", key, err)
 		}
-		records = append(records, &kgo.Record{Topic: w.table, Partition: partition, Key: []byte(key), Value: raw})
+		b.states = append(b.states, &kgo.Record{Topic: w.table, Partition: partition, Key: []byte(key), Value: raw})
 	}
 	clear(ps.dirty)
-	outbox := ps.outbox
-	ps.outbox = nil
-	pending := ps.pending
-	ps.pending = nil
-	ps.closed = last
-	ps.mu.Unlock()
+	if ps.clockDirty {
+		raw, err := proto.Marshal(ps.part.Clock().Snapshot())
+		if err != nil {
+			return b, fmt.Errorf("encode clock of partition %d: %w", partition, err)
+		}
+		b.clock = &kgo.Record{Topic: w.table, Partition: partition, Key: []byte(w.keys.key(partition)), Value: raw}
+		ps.clockDirty = false
+	}
+	b.outbox, ps.outbox = ps.outbox, nil
+	b.pending, ps.pending = ps.pending, nil
+	return b, nil
+}
 
+// write writes a batch in order and releases its commits, with the error if a write failed.
+func (w *writeBack) write(ctx context.Context, partition int32, b batch) error {
 	// What the states caused is written before the states: a state that reached the changelog
-	// makes its inputs count as applied, so its emits must not be lost after a crash.
+	// makes its inputs count as applied, so its emits must not be lost after a crash. The clock
+	// goes last: a clock written without its states would judge the records it covers anew.
 	var err error
-	if len(outbox) > 0 {
-		if err = w.cl.ProduceSync(ctx, outbox...).FirstErr(); err != nil {
-			err = fmt.Errorf("emit %d records for partition %d: %w", len(outbox), partition, err)
+	if len(b.outbox) > 0 {
+		if err = w.sink.Produce(ctx, b.outbox...); err != nil {
+			err = fmt.Errorf("emit %d records for partition %d: %w", len(b.outbox), partition, err)
 		}
 	}
-	if err == nil && len(records) > 0 {
-		err = w.cl.ProduceSync(ctx, records...).FirstErr()
-		if err != nil {
-			err = fmt.Errorf("write %d states to %s partition %d: %w", len(records), w.table, partition, err)
+	if err == nil && len(b.states) > 0 {
+		if err = w.sink.Produce(ctx, b.states...); err != nil {
+			err = fmt.Errorf("write %d states to %s partition %d: %w", len(b.states), w.table, partition, err)
+		}
+	}
+	if err == nil && b.clock != nil {
+		if err = w.sink.Produce(ctx, b.clock); err != nil {
+			err = fmt.Errorf("write the clock of %s partition %d: %w", w.table, partition, err)
 		}
 	}
 	// in order, so goka's offsets only ever cover written state; an error fails the processor
 	// (goka stops it), and the inputs are redelivered
-	for _, release := range pending {
+	for _, release := range b.pending {
 		release(err)
 	}
 	return err
 }
 
-// newWriteBackClient is the producer for state writes and tick emits; records carry their
-// partition (the table's is the input partition; outputs use goka's hash).
-func newWriteBackClient(brokers []string, clientID string) (*kgo.Client, error) {
+// newProducerClient is the producer for state writes, emits and markers; records carry their
+// partition (the table's and a marker's is the input partition; outputs use goka's hash).
+func newProducerClient(brokers []string, clientID string) (*kgo.Client, error) {
 	return kgo.NewClient(
 		kgo.SeedBrokers(brokers...),
 		kgo.ClientID(clientID+"-state"),

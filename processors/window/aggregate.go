@@ -109,21 +109,15 @@ func addTransaction(agg *pb.WindowAggregate, t schemas.Transaction) {
 }
 
 // applyMeta updates the channel's current status from a lifecycle event (change is the event
-// as a StatusEvent); it reports a stream end.
-func (e *Engine) applyMeta(st *pb.ChannelState, m schemas.StreamMeta, change *pb.StatusEvent, now time.Time, res *Result) (streamEnded bool) {
+// as a StatusEvent); a raid is a moment at once.
+func (e *Engine) applyMeta(st *pb.ChannelState, m schemas.StreamMeta, change *pb.StatusEvent, now time.Time, res *Result) {
 	status := currentStatus(st)
 	applyStatusEvent(status, change)
-	switch m.EventType {
-	case schemas.StreamStart:
-		st.CloseAfter = nil // a new stream before the old one's windows closed: they close by watermark
-	case schemas.StreamEnd:
-		return true
-	case schemas.RaidIncoming:
+	if m.EventType == schemas.RaidIncoming {
 		t := change.At.AsTime()
 		start := t.Truncate(e.cfg.Size)
 		res.Moments = append(res.Moments, raidMoment(st.Channel, status.LastRaid, start, start.Add(e.cfg.Size), now))
 	}
-	return false
 }
 
 // derive fills the fields computed from the accumulated ones.

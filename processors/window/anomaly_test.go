@@ -69,7 +69,9 @@ func TestMoments(t *testing.T) {
 	var moments []*pb.Moment
 	apply := func(ev schemas.Event) {
 		t.Helper()
-		res, err := e.Apply(st, ev, ev.EventTime(), NoFrontier)
+		// a single input whose records reach Kafka at their event time: the frontier is the
+		// event's own time
+		res, err := e.Apply(st, ev, ev.EventTime(), ev.EventTime(), ev.EventTime())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,8 +98,8 @@ func TestMoments(t *testing.T) {
 	minute(11, 10, 400, 1)   // viewer drop
 	minute(12, 10, 1000, 20) // hype
 	apply(schemas.StreamMeta{Channel: "demo_stream", EventType: schemas.RaidIncoming, RaidFrom: "big_streamer", RaidViewers: 700, Timestamp: t0.Add(13*time.Minute + 5*time.Second)})
-	apply(chat(t0.Add(14*time.Minute), "x", "closes minute 13")) // watermark passes 13:00... and 12
-	apply(chat(t0.Add(15*time.Minute), "x", "closes minute 14"))
+	apply(chat(t0.Add(14*time.Minute+11*time.Second), "x", "closes minute 13")) // the frontier passes 13:00 and 12
+	apply(chat(t0.Add(15*time.Minute+11*time.Second), "x", "closes minute 14"))
 
 	want := []struct {
 		kind pb.MomentKind

@@ -1,6 +1,7 @@
 package window
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,17 +10,23 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/telemetra/telemetra/processors/eventtime"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 	"github.com/telemetra/telemetra/schemas"
 )
 
-// ErrFutureTimestamp marks an event whose time is too far ahead of processing time to trust.
+// ErrFutureTimestamp marks an event timestamped too far after its record's arrival to trust.
 var ErrFutureTimestamp = errors.New("timestamp too far in the future")
 
-// Engine applies events and ticks to a channel's state. It is safe for concurrent use: all
-// state lives in the ChannelState passed in.
+// ErrPastTimestamp marks an event timestamped too far before its record's arrival to believe.
+var ErrPastTimestamp = errors.New("timestamp too far in the past")
+
+// Engine applies events and closes windows on a channel's state, by the event-time rule of
+// package eventtime. It is safe for concurrent use: all state lives in the ChannelState passed
+// in.
 type Engine struct {
-	cfg Config
+	cfg  Config
+	rule eventtime.Rule
 }
 
 // New returns an engine; zero config fields take their defaults.
@@ -28,72 +35,62 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("window config: %w", err)
 	}
-	return &Engine{cfg: cfg}, nil
+	return &Engine{cfg: cfg, rule: cfg.Rule()}, nil
 }
 
 // Config returns the effective configuration.
 func (e *Engine) Config() Config { return e.cfg }
 
+// Rule returns the event-time rule the engine judges by.
+func (e *Engine) Rule() eventtime.Rule { return e.rule }
+
 // Result is what one event or tick produced.
 type Result struct {
-	// Aggregates to emit to telemetra.aggregates, in order: provisional and final records.
+	// Aggregates to emit to telemetra.aggregates, in order: provisional and final records, and
+	// late-event corrections.
 	Aggregates []*pb.WindowAggregate
 	// Moments to emit to telemetra.moments.
 	Moments []*pb.Moment
-	// Late is set when the event belongs to a window that is already final: it was counted but
-	// not applied, and goes to telemetra.late.
+	// Late is set when the event arrived after its window stopped taking events: it was counted
+	// but not applied, and goes to telemetra.late.
 	Late bool
-	// LateBy is how far the event's window end lies behind the point of closing.
-	LateBy time.Duration
+	// LateDetail says by how much, for the late topic's headers.
+	LateDetail string
 	// StatusChanged is set when the channel's live status, title, category or raid changed.
 	StatusChanged bool
 }
 
-// NoFrontier is the frontier of an input that holds nothing back (a single ordered input).
-var NoFrontier = time.Unix(1<<62, 0)
-
-// TooFarAhead reports an event time further ahead of processing time than MaxFutureSkew:
-// Apply refuses such events, and nothing else may trust their time either.
-func (e *Engine) TooFarAhead(eventTime, now time.Time) bool {
-	return eventTime.Sub(now) > e.cfg.MaxFutureSkew
-}
-
-// Apply adds one decoded event to the channel's state. now is processing time. frontier is the
-// event time up to which every input that feeds this channel has been read (see the package
-// doc of aggregator); windows close only when both the channel's watermark and the frontier
-// minus the allowed lateness have passed their end. Apply returns ErrFutureTimestamp (wrapped,
-// with details) for events it refuses; the state is then unchanged.
-func (e *Engine) Apply(st *pb.ChannelState, ev schemas.Event, now, frontier time.Time) (Result, error) {
+// Apply adds one decoded event to the channel's state. arrival is its record's arrival on its
+// input (eventtime.Clock.Observe), frontier its partition's frontier after it, and now the
+// processing time (only for provisional emits and emitted_at). Apply returns
+// ErrFutureTimestamp or ErrPastTimestamp (wrapped, with details) for events it refuses; the
+// state is then unchanged.
+func (e *Engine) Apply(st *pb.ChannelState, ev schemas.Event, arrival, frontier, now time.Time) (Result, error) {
 	var res Result
-	t := ev.EventTime().UTC()
-	if e.TooFarAhead(t, now) {
-		ahead := t.Sub(now)
-		return res, fmt.Errorf("%w: %s is %s ahead of processing time (limit %s)",
-			ErrFutureTimestamp, t.Format(time.RFC3339Nano), ahead.Round(time.Second), e.cfg.MaxFutureSkew)
+	j := e.rule.Judge(ev.EventTime(), arrival)
+	switch j.Verdict {
+	case eventtime.TooFarAhead:
+		return res, fmt.Errorf("%w: %s", ErrFutureTimestamp, j.Detail)
+	case eventtime.TooFarBehind:
+		return res, fmt.Errorf("%w: %s", ErrPastTimestamp, j.Detail)
 	}
 	if st.Channel == "" {
 		st.Channel = ev.EventChannel()
 	}
-	start := t.Truncate(e.cfg.Size)
-	end := start.Add(e.cfg.Size)
-	if closedUpTo := e.closedUpTo(st, frontier); !end.After(closedUpTo) {
-		st.LateTotal++
-		if n := len(st.OpenWindows); n > 0 {
-			st.OpenWindows[n-1].Aggregate.LateEvents++
-		}
-		res.Late, res.LateBy = true, closedUpTo.Sub(end)
+	e.closeUpTo(st, frontier, now, &res)
+	if j.Verdict == eventtime.Late {
+		e.late(st, j, frontier, now, &res)
 		return res, nil
 	}
 
+	t := ev.EventTime().UTC()
 	st.EventsTotal++
 	st.LastEventProcessingTime = timestamppb.New(now)
 	if st.MaxEventTime == nil || t.After(st.MaxEventTime.AsTime()) {
 		st.MaxEventTime = timestamppb.New(t)
-		st.Watermark = timestamppb.New(t.Add(-e.cfg.AllowedLateness))
 	}
 
-	w := e.openWindow(st, start, end)
-	streamEnded := false
+	w := e.openWindow(st, j.WindowStart, j.WindowEnd)
 	switch ev := ev.(type) {
 	case schemas.ChatMessage:
 		addChat(w, ev)
@@ -107,7 +104,7 @@ func (e *Engine) Apply(st *pb.ChannelState, ev schemas.Event, now, frontier time
 	case schemas.StreamMeta:
 		res.StatusChanged = true
 		change := metaStatusEvent(ev, t)
-		streamEnded = e.applyMeta(st, ev, change, now, &res)
+		e.applyMeta(st, ev, change, now, &res)
 		recordStatusEvent(w, change)
 	default:
 		return res, fmt.Errorf("unknown event type %T", ev)
@@ -122,86 +119,109 @@ func (e *Engine) Apply(st *pb.ChannelState, ev schemas.Event, now, frontier time
 	}
 	currentStatus(st)
 	w.Dirty = true
-
-	if streamEnded {
-		st.CloseAfter = timestamppb.New(now.Add(e.cfg.AllowedLateness))
-	}
-	e.closeUpTo(st, e.closePoint(st, frontier), now, &res)
 	e.emitProvisional(st, now, &res)
 	return res, nil
 }
 
-// Tick looks at the channel at processing time now: it closes every open window if the
-// channel has been idle for the idle timeout or its stream ended at least the allowed lateness
-// ago, and mayCloseIdle is set; or else it emits a
-// provisional update if one is due. The caller sets mayCloseIdle only when it knows no input for
-// the channel is still waiting to be processed (see aggregator's sweeps): idleness is measured in
-// processing time, and a processor catching up on a backlog must not close windows whose events
-// are still in the backlog.
-func (e *Engine) Tick(st *pb.ChannelState, now, frontier time.Time, mayCloseIdle bool) Result {
+// late counts a late event on its own window: on the open window while it is not final, so its
+// final record carries the count, or else in a correction record that adds it to the final one.
+// A window whose close point the frontier has not passed is not final yet, even if it holds no
+// event so far: it is opened for the count, and an event that is still on time may follow.
+func (e *Engine) late(st *pb.ChannelState, j eventtime.Judgement, frontier, now time.Time, res *Result) {
+	st.LateTotal++
+	res.Late, res.LateDetail = true, j.Detail
+	if !e.rule.Closes(j.WindowEnd, frontier) {
+		w := e.openWindow(st, j.WindowStart, j.WindowEnd)
+		w.Aggregate.LateEvents++
+		w.Dirty = true
+		e.emitProvisional(st, now, res)
+		return
+	}
+	count := closedLate(st, j.WindowStart)
+	count.LateEvents++
+	st.NextVersion++
+	res.Aggregates = append(res.Aggregates, lateCorrection(st, j.WindowStart, j.WindowEnd, count.LateEvents, now))
+}
+
+// lateCorrection is the record that raises a closed window's late count to lateEvents; it
+// takes the version the caller assigned last.
+func lateCorrection(st *pb.ChannelState, start, end time.Time, lateEvents int64, now time.Time) *pb.WindowAggregate {
+	return &pb.WindowAggregate{
+		Channel: st.Channel, WindowStart: timestamppb.New(start), WindowEnd: timestamppb.New(end),
+		Final: true, LateCorrection: true, LateEvents: lateEvents, Version: st.NextVersion, EmittedAt: timestamppb.New(now),
+	}
+}
+
+// maxClosedLate bounds the closed windows whose late counts a state keeps.
+const maxClosedLate = 256
+
+// closedLate returns the late count kept for a closed window, adding one (at 0) if none is.
+// A correction carries the window's whole count, not one more: a consumer keeps the largest,
+// so a correction redelivered after a crash, whatever its version, counts nothing twice.
+func closedLate(st *pb.ChannelState, start time.Time) *pb.WindowLateCount {
+	unix := start.Unix()
+	k, found := slices.BinarySearchFunc(st.ClosedLate, unix, func(c *pb.WindowLateCount, u int64) int {
+		return cmp.Compare(c.WindowStartUnix, u)
+	})
+	if found {
+		return st.ClosedLate[k]
+	}
+	c := &pb.WindowLateCount{WindowStartUnix: unix}
+	st.ClosedLate = slices.Insert(st.ClosedLate, k, c)
+	if over := len(st.ClosedLate) - maxClosedLate; over > 0 {
+		st.ClosedLate = slices.Delete(st.ClosedLate, 0, over)
+	}
+	return c
+}
+
+// pruneClosedLate forgets the late counts of windows no event can be late for any more: their
+// events are refused as too old at the frontier.
+func (e *Engine) pruneClosedLate(st *pb.ChannelState, frontier time.Time) {
+	if frontier.IsZero() || len(st.ClosedLate) == 0 {
+		return
+	}
+	oldest := frontier.Add(-e.cfg.MaxPastSkew - e.cfg.Size).Unix()
+	n := 0
+	for n < len(st.ClosedLate) && st.ClosedLate[n].WindowStartUnix < oldest {
+		n++
+	}
+	st.ClosedLate = slices.Delete(st.ClosedLate, 0, n)
+}
+
+// Close finalizes the channel's open windows that the frontier has passed (see
+// eventtime.Rule.Closes), oldest first.
+func (e *Engine) Close(st *pb.ChannelState, frontier, now time.Time) Result {
 	var res Result
-	if len(st.OpenWindows) == 0 {
-		return res
-	}
-	// the other inputs may have moved on since this channel's last event
-	e.closeUpTo(st, e.closePoint(st, frontier), now, &res)
-	if len(st.OpenWindows) == 0 {
-		return res
-	}
-	last := st.GetLastEventProcessingTime()
-	idle := last == nil || now.Sub(last.AsTime()) >= e.cfg.IdleTimeout
-	ended := st.CloseAfter != nil && !now.Before(st.CloseAfter.AsTime())
-	if mayCloseIdle && (idle || ended) {
-		// The channel's own watermark stands still, so the partition's inputs bound what may
-		// close: a window whose end plus the lateness they have not all been read past can
-		// still get events (a burst just landed, one topic is read before another).
-		e.closeUpTo(st, frontier.Add(-e.cfg.AllowedLateness), now, &res)
-		if len(st.OpenWindows) == 0 {
-			st.CloseAfter = nil
-		}
-		return res
-	}
+	e.closeUpTo(st, frontier, now, &res)
+	return res
+}
+
+// Tick emits a provisional update of the channel's changed open windows if one is due at
+// processing time now. Ticks never close windows: closing goes by arrival time only.
+func (e *Engine) Tick(st *pb.ChannelState, now time.Time) Result {
+	var res Result
 	e.emitProvisional(st, now, &res)
 	return res
 }
 
 // NextDue is the processing time at which Tick has something to do for this state, and false
-// when it never will (no open windows).
+// when it has nothing to do until the state changes.
 func (e *Engine) NextDue(st *pb.ChannelState) (time.Time, bool) {
+	for _, w := range st.OpenWindows {
+		if w.Dirty && w.Aggregate.Events > 0 {
+			return lastProvisional(st).Add(e.cfg.ProvisionalInterval), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// NextClose is the close point of the channel's earliest open window: the arrival its
+// partition's frontier must pass for it to close. False when no window is open.
+func (e *Engine) NextClose(st *pb.ChannelState) (time.Time, bool) {
 	if len(st.OpenWindows) == 0 {
 		return time.Time{}, false
 	}
-	due := st.GetLastEventProcessingTime().AsTime().Add(e.cfg.IdleTimeout)
-	if st.CloseAfter != nil {
-		due = minTime(due, st.CloseAfter.AsTime())
-	}
-	for _, w := range st.OpenWindows {
-		if w.Dirty {
-			due = minTime(due, lastProvisional(st).Add(e.cfg.ProvisionalInterval))
-			break
-		}
-	}
-	return due, true
-}
-
-// closePoint is the effective watermark: the channel's watermark, held back by the frontier of
-// the inputs (minus the allowed lateness) so an input that is behind the others does not see
-// its events turn late.
-func (e *Engine) closePoint(st *pb.ChannelState, frontier time.Time) time.Time {
-	if st.Watermark == nil {
-		return time.Time{}
-	}
-	return minTime(st.Watermark.AsTime(), frontier.Add(-e.cfg.AllowedLateness))
-}
-
-// closedUpTo is the instant up to which windows are final: the end of the last closed window,
-// or the effective watermark at the time if that is later (no window was open there).
-func (e *Engine) closedUpTo(st *pb.ChannelState, frontier time.Time) time.Time {
-	var t time.Time
-	if st.LastFinalWindowEnd != nil {
-		t = st.LastFinalWindowEnd.AsTime()
-	}
-	return maxTime(t, e.closePoint(st, frontier))
+	return e.rule.CloseAt(st.OpenWindows[0].Aggregate.WindowEnd.AsTime()), true
 }
 
 // openWindow finds or creates the open window starting at start, keeping them sorted.
@@ -221,13 +241,17 @@ func (e *Engine) openWindow(st *pb.ChannelState, start, end time.Time) *pb.OpenW
 	return w
 }
 
-// closeUpTo finalizes the open windows whose end is at or before t.
-func (e *Engine) closeUpTo(st *pb.ChannelState, t time.Time, now time.Time, res *Result) {
+// closeUpTo finalizes the open windows that the frontier has passed.
+func (e *Engine) closeUpTo(st *pb.ChannelState, frontier, now time.Time, res *Result) {
+	if wm := e.rule.Watermark(frontier); !wm.IsZero() && (st.Watermark == nil || wm.After(st.Watermark.AsTime())) {
+		st.Watermark = timestamppb.New(wm)
+	}
 	n := 0
-	for n < len(st.OpenWindows) && !st.OpenWindows[n].Aggregate.WindowEnd.AsTime().After(t) {
+	for n < len(st.OpenWindows) && e.rule.Closes(st.OpenWindows[n].Aggregate.WindowEnd.AsTime(), frontier) {
 		n++
 	}
 	e.close(st, n, now, res)
+	e.pruneClosedLate(st, frontier)
 }
 
 // close finalizes the first n open windows, oldest first: final emit, moments, baselines.
@@ -237,9 +261,23 @@ func (e *Engine) close(st *pb.ChannelState, n int, now time.Time, res *Result) {
 	}
 	status := statusBefore(st)
 	for _, w := range st.OpenWindows[:n] {
+		if w.Aggregate.Events == 0 {
+			// only late events were counted here: no window of the channel's activity, for
+			// the baselines or the snapshot. It closes as a correction, the very record a late
+			// event after the close would have made, so the result does not depend on which
+			// came first.
+			count := closedLate(st, w.Aggregate.WindowStart.AsTime())
+			count.LateEvents = w.Aggregate.LateEvents
+			st.NextVersion++
+			res.Aggregates = append(res.Aggregates, lateCorrection(st, w.Aggregate.WindowStart.AsTime(), w.Aggregate.WindowEnd.AsTime(), count.LateEvents, now))
+			continue
+		}
 		status = advance(status, w)
 		agg := e.finish(st, w, status, true, now)
 		res.Aggregates = append(res.Aggregates, agg)
+		if agg.LateEvents > 0 {
+			closedLate(st, agg.WindowStart.AsTime()).LateEvents = agg.LateEvents
+		}
 		res.Moments = append(res.Moments, e.detect(st, agg, now)...)
 		// the state keeps the last window for snapshots, without the sketch (kilobytes that
 		// would be rewritten with every event)
@@ -260,8 +298,8 @@ func (e *Engine) emitProvisional(st *pb.ChannelState, now time.Time, res *Result
 	status := statusBefore(st)
 	for _, w := range st.OpenWindows {
 		status = advance(status, w)
-		if !w.Dirty {
-			continue
+		if !w.Dirty || w.Aggregate.Events == 0 {
+			continue // unchanged, or only late events so far: those close as a correction
 		}
 		res.Aggregates = append(res.Aggregates, e.finish(st, w, status, false, now))
 		w.Dirty = false

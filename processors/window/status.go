@@ -1,6 +1,7 @@
 package window
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"time"
@@ -16,7 +17,8 @@ import (
 // window's latest event, by event time. The processor reads its input topics independently:
 // live, stream_meta is read alongside chat, but a replay may read all of stream_meta first. So
 // the status changes are kept with their event time in the window they fall in, and a
-// window's status is the previous window's with its own changes applied in event-time order.
+// window's status is the previous window's with its own changes applied in status order
+// (event time, then content).
 // The channel's current status (ChannelState.status) follows processing order: it is what the
 // channel looks like now.
 
@@ -59,24 +61,34 @@ func applyStatusEvent(s *pb.StreamStatus, ev *pb.StatusEvent) {
 	}
 }
 
-// recordStatusEvent keeps ev in the window, in event-time order (an equal time after the ones
-// already there). Each status event sets a fixed set of fields to its own values, so of the
-// events that set the same fields only the latest counts for the window's status: the others
-// are dropped. A window thus holds a handful of events, however many title changes or viewer
-// samples it sees.
+// recordStatusEvent keeps ev in the window, in status order (see statusOrder). Each status
+// event sets a fixed set of fields to its own values, so of the events that set the same fields
+// only the latest counts for the window's status: the others are dropped. A window thus holds a
+// handful of events, however many title changes or viewer samples it sees.
 func recordStatusEvent(w *pb.OpenWindow, ev *pb.StatusEvent) {
-	t := ev.At.AsTime()
 	if i := slices.IndexFunc(w.StatusEvents, func(e *pb.StatusEvent) bool { return sameFields(e, ev) }); i >= 0 {
-		if t.Before(w.StatusEvents[i].At.AsTime()) {
+		if statusOrder(ev, w.StatusEvents[i]) < 0 {
 			return
 		}
 		w.StatusEvents = slices.Delete(w.StatusEvents, i, i+1)
 	}
-	k := len(w.StatusEvents)
-	for k > 0 && w.StatusEvents[k-1].At.AsTime().After(t) {
-		k--
-	}
+	k, _ := slices.BinarySearchFunc(w.StatusEvents, ev, statusOrder)
 	w.StatusEvents = slices.Insert(w.StatusEvents, k, ev)
+}
+
+// statusOrder orders status events by event time, and events of the same millisecond from
+// different topics by their content: the order they were read in must not decide a status.
+func statusOrder(a, b *pb.StatusEvent) int {
+	return cmp.Or(
+		a.At.AsTime().Compare(b.At.AsTime()),
+		cmp.Compare(a.EventType, b.EventType),
+		cmp.Compare(a.Title, b.Title),
+		cmp.Compare(a.Category, b.Category),
+		cmp.Compare(a.RaidFrom, b.RaidFrom),
+		cmp.Compare(a.RaidViewers, b.RaidViewers),
+		cmp.Compare(a.Viewers, b.Viewers),
+		cmp.Compare(a.Chatters, b.Chatters),
+	)
 }
 
 // sameFields reports that a and b set the same status fields (see applyStatusEvent).

@@ -2,6 +2,7 @@ package window
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -73,38 +74,19 @@ func TestWindowStatusDoesNotDependOnReadOrder(t *testing.T) {
 	}
 }
 
-// finalsOf applies events in the given order, with a frontier that knows every event still to
-// come (so none is late), then closes everything.
+// finalsOf reads the events in the given order, each reaching Kafka at its event time (so
+// none is late), then closes everything.
 func finalsOf(t *testing.T, events []schemas.Event) []*pb.WindowAggregate {
 	t.Helper()
-	e := newEngine(t)
-	st := &pb.ChannelState{}
-	var finals []*pb.WindowAggregate
-	now := t0.Add(time.Hour)
-	keep := func(res Result) {
-		for _, a := range res.Aggregates {
-			if a.Final {
-				finals = append(finals, a)
-			}
-		}
+	d := newDriver(newEngine(t))
+	for _, r := range recordsOf(events) {
+		d.read(r)
 	}
-	for i, ev := range events {
-		frontier := NoFrontier
-		for _, later := range events[i+1:] {
-			if later.EventTime().Before(frontier) {
-				frontier = later.EventTime()
-			}
-		}
-		res, err := e.Apply(st, ev, now, frontier)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Late {
-			t.Fatalf("event %d (%T at %s) late", i, ev, ev.EventTime())
-		}
-		keep(res)
+	closeAll(d, t0.Add(time.Hour))
+	if len(d.late) > 0 {
+		t.Fatalf("late: %v", d.late)
 	}
-	keep(e.Tick(st, now.Add(time.Hour), NoFrontier, true))
+	finals := slices.Collect(maps.Values(d.finals))
 	slices.SortFunc(finals, func(a, b *pb.WindowAggregate) int { return a.WindowStart.AsTime().Compare(b.WindowStart.AsTime()) })
 	return finals
 }

@@ -16,6 +16,29 @@ type windowKey struct {
 	start   time.Time
 }
 
+// splitCorrections separates late-event corrections (WindowAggregate.late_correction) from the
+// window records, keeping per window only the correction with the largest count: the upsert
+// keeps the largest anyway.
+func splitCorrections(aggs []*pb.WindowAggregate) (windows, corrections []*pb.WindowAggregate) {
+	at := map[windowKey]int{}
+	for _, a := range aggs {
+		if !a.GetLateCorrection() {
+			windows = append(windows, a)
+			continue
+		}
+		k := windowKey{a.GetChannel(), a.GetWindowStart().AsTime()}
+		if i, seen := at[k]; seen {
+			if a.GetLateEvents() > corrections[i].GetLateEvents() {
+				corrections[i] = a
+			}
+			continue
+		}
+		at[k] = len(corrections)
+		corrections = append(corrections, a)
+	}
+	return windows, corrections
+}
+
 // newestWindows returns, per (channel, window start), the aggregate the window upsert keeps
 // when they are applied in order: a final one over a provisional one, then the higher version;
 // on a tie the earlier. The result is in order of first appearance.

@@ -301,7 +301,9 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, records []*kgo.R
 			moments++
 		}
 	}
-	// each window and channel once, with the version its upserts would have ended with
+	// each window and channel once, with the version its upserts would have ended with; the
+	// late counts of corrections after them
+	aggs, corrections := splitCorrections(aggs)
 	newest := newestWindows(aggs)
 	windows = len(newest)
 	windowChannels := make([]string, len(newest))
@@ -312,6 +314,10 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, records []*kgo.R
 		}
 		windowChannels[i], windowStarts[i] = a.GetChannel(), a.GetWindowStart().AsTime()
 	}
+	for _, a := range corrections {
+		queueLateCorrection(b, a)
+	}
+	windows += len(corrections)
 	for _, a := range newestStatuses(aggs) {
 		queueChannel(b, a)
 	}

@@ -109,6 +109,60 @@ func TestUpsertKeepsTheNewestAndTheFinal(t *testing.T) {
 	}
 }
 
+// TestLateCorrectionsRaiseTheLateCount: a correction raises a final window's late count and
+// keeps the rest; a redelivered one changes nothing, whatever its version; a re-emitted final
+// does not lower the count; and a correction for a window without a row (only late events)
+// starts one.
+func TestLateCorrectionsRaiseTheLateCount(t *testing.T) {
+	cfg := Config{DatabaseURL: pgtest.Database(t), Logger: quiet}
+	cfg.defaults()
+	pool := newPool(t, cfg)
+	correction := func(minute int, version uint64, late int64) *pb.WindowAggregate {
+		start := t0.Add(time.Duration(minute) * time.Minute)
+		return &pb.WindowAggregate{Channel: "demo_stream", WindowStart: timestamppb.New(start), WindowEnd: timestamppb.New(start.Add(time.Minute)),
+			Final: true, LateCorrection: true, Version: version, LateEvents: late}
+	}
+	final := window("demo_stream", 0, true, 3, 30)
+	final.LateEvents = 1
+	lateOf := func(minute int) (late, chats int64) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, "SELECT late_events, chat_messages FROM window_aggregates WHERE channel = 'demo_stream' AND window_start = $1",
+			t0.Add(time.Duration(minute)*time.Minute)).Scan(&late, &chats); err != nil {
+			t.Fatal(err)
+		}
+		return late, chats
+	}
+	var offset int64
+	for k, step := range []struct {
+		records     []*pb.WindowAggregate
+		minute      int
+		late, chats int64
+	}{
+		{[]*pb.WindowAggregate{final}, 0, 1, 30},
+		{[]*pb.WindowAggregate{correction(0, 4, 2)}, 0, 2, 30},
+		{[]*pb.WindowAggregate{correction(0, 3, 2)}, 0, 2, 30},                                                              // redelivered after a crash, with another version
+		{[]*pb.WindowAggregate{final}, 0, 2, 30},                                                                            // a re-emitted final keeps the larger count
+		{[]*pb.WindowAggregate{correction(5, 9, 1)}, 5, 1, 0},                                                               // a window with late events only
+		{[]*pb.WindowAggregate{window("demo_stream", 6, true, 10, 7), correction(6, 11, 4), correction(6, 12, 5)}, 6, 5, 7}, // one batch
+	} {
+		var records []*kgo.Record
+		for _, a := range step.records {
+			records = append(records, record(kafka.TopicAggregates, offset, a))
+			offset++
+		}
+		if err := write(ctx, pool, cfg, records); err != nil {
+			t.Fatal(err)
+		}
+		if late, chats := lateOf(step.minute); late != step.late || chats != step.chats {
+			t.Fatalf("step %d: late %d chats %d, want %d and %d", k, late, chats, step.late, step.chats)
+		}
+	}
+	var title string
+	if err := pool.QueryRow(ctx, "SELECT title FROM channels WHERE channel = 'demo_stream'").Scan(&title); err != nil || title != "t" {
+		t.Fatalf("channel title %q (%v): a correction must not touch the channel's status", title, err)
+	}
+}
+
 // stream is a shuffled history of window versions and moments, and what the tables must hold.
 type stream struct {
 	records []*kgo.Record

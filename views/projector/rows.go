@@ -43,9 +43,29 @@ var windowUpdateSet = func() string {
 	set := make([]string, len(windowColumns))
 	for k, c := range windowColumns {
 		set[k] = c + " = excluded." + c
+		if c == "late_events" {
+			// a late count only grows: a correction may have raised it past this record's
+			set[k] = "late_events = GREATEST(w.late_events, excluded.late_events)"
+		}
 	}
 	return strings.Join(set, ", ")
 }()
+
+// upsertLateCorrection raises a window's late count (WindowAggregate.late_correction), or starts
+// a final row with only that count when the window has none (it had late events only). It
+// touches nothing else: a correction carries no other counters. GREATEST makes a redelivered
+// correction a no-op.
+var upsertLateCorrection = `
+INSERT INTO window_aggregates AS w (channel, window_start, window_end, final, version, late_events, emitted_at, projected_at)
+VALUES ($1, $2, $3, true, $4, $5, $6, now())
+ON CONFLICT (channel, window_start) DO UPDATE SET
+    late_events = GREATEST(w.late_events, excluded.late_events), projected_at = now()
+WHERE excluded.late_events > w.late_events`
+
+func queueLateCorrection(b *pgx.Batch, a *pb.WindowAggregate) {
+	b.Queue(upsertLateCorrection, a.GetChannel(), a.GetWindowStart().AsTime(), a.GetWindowEnd().AsTime(),
+		int64(a.GetVersion()), a.GetLateEvents(), timeOrNil(a.GetEmittedAt()))
+}
 
 func queueWindow(b *pgx.Batch, a *pb.WindowAggregate) error {
 	emotes, err := json.Marshal(topEmotes(a.GetChat().GetTopEmotes()))

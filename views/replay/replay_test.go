@@ -23,11 +23,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 var ctx = context.Background()
 
-func testWindow() window.Config {
-	cfg := window.DefaultConfig()
-	cfg.IdleTimeout = 2 * time.Second
-	return cfg
-}
+func testWindow() window.Config { return window.DefaultConfig() }
 
 // run is a seeded producer run; start moves it in time so that several runs follow each other.
 func run(count int64, seed uint64, start time.Time) producer.RunConfig {

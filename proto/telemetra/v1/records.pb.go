@@ -120,7 +120,7 @@ func (MomentKind) EnumDescriptor() ([]byte, []int) {
 // ksqlDB EMIT CHANGES) and once more when the window closes (final = true,
 // like EMIT FINAL). A consumer keeps, per (channel, window_start), the record
 // with the highest version; the final record always has the highest version
-// of its window unless a late-event correction follows it (see late_events).
+// of its window unless late-event corrections follow it (see late_correction).
 type WindowAggregate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Channel key, e.g. "demo_stream".
@@ -129,9 +129,10 @@ type WindowAggregate struct {
 	WindowStart *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=window_start,json=windowStart,proto3" json:"window_start,omitempty"`
 	// Exclusive end of the window (event time).
 	WindowEnd *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=window_end,json=windowEnd,proto3" json:"window_end,omitempty"`
-	// True when the window is closed: the channel's watermark passed
-	// window_end + allowed lateness, or the channel went idle. A final record
-	// replaces all provisional records of the same window.
+	// True when the window is closed: every input of the channel's partition
+	// was read past window_end + allowed lateness in arrival time (Kafka
+	// timestamps, see docs/processors.md). A final record replaces all
+	// provisional records of the same window.
 	Final bool `protobuf:"varint,4,opt,name=final,proto3" json:"final,omitempty"`
 	// Monotonic version per channel (hence also per channel+window), taken
 	// from ChannelState.next_version. Higher wins; equal versions are
@@ -152,16 +153,27 @@ type WindowAggregate struct {
 	// The channel's stream status as of the end of the window (the latest
 	// status known when the record was emitted, for provisional records).
 	Status *StreamStatus `protobuf:"bytes,12,opt,name=status,proto3" json:"status,omitempty"`
-	// Events whose event time falls into this window but which arrived after
-	// the window was final. They are not included in any other counter of
-	// this record. The processor may report them by re-emitting the final
-	// record with a higher version where only this field changed; the
-	// channel-wide total is ChannelState.late_total.
+	// Late events whose event time falls into this window: they reached Kafka
+	// after window_end + allowed lateness. They are not included in any other
+	// counter of this record. On a provisional or final record: the late
+	// events read while the window was open. On a late_correction record: all
+	// the window's late events so far, those read after its final record
+	// included. The count only grows, so a consumer keeps the largest it has
+	// seen for the window; the channel-wide total is ChannelState.late_total.
 	LateEvents int64 `protobuf:"varint,13,opt,name=late_events,json=lateEvents,proto3" json:"late_events,omitempty"`
 	// Total number of input events (all four kinds) counted in this window.
-	Events        int64 `protobuf:"varint,14,opt,name=events,proto3" json:"events,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Events int64 `protobuf:"varint,14,opt,name=events,proto3" json:"events,omitempty"`
+	// Set on a late-event correction, emitted for a late event that arrives
+	// after the window's final record: final is true, late_events is the
+	// window's new late count, and only channel, window bounds, version and
+	// emitted_at are set besides. A consumer raises the late count of the
+	// window it holds to late_events (or starts a window with only that count)
+	// and keeps all else; a redelivered correction changes nothing. A whole
+	// final record cannot be re-emitted instead: the state does not keep closed
+	// windows, only their late counts (ChannelState.closed_late).
+	LateCorrection bool `protobuf:"varint,15,opt,name=late_correction,json=lateCorrection,proto3" json:"late_correction,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *WindowAggregate) Reset() {
@@ -290,6 +302,13 @@ func (x *WindowAggregate) GetEvents() int64 {
 		return x.Events
 	}
 	return 0
+}
+
+func (x *WindowAggregate) GetLateCorrection() bool {
+	if x != nil {
+		return x.LateCorrection
+	}
+	return false
 }
 
 // ChatStats summarises the chat messages of one window.
@@ -1404,9 +1423,9 @@ type ChannelState struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Channel key.
 	Channel string `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
-	// The channel's event-time watermark: max_event_time minus the allowed
-	// out-of-orderness. Windows ending at or before watermark - allowed
-	// lateness are final.
+	// The channel's watermark as of its latest change: its partition's arrival
+	// frontier (PartitionClock) minus the allowed lateness. Windows ending
+	// before it are final.
 	Watermark *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=watermark,proto3" json:"watermark,omitempty"`
 	// Largest event time seen for the channel.
 	MaxEventTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=max_event_time,json=maxEventTime,proto3" json:"max_event_time,omitempty"`
@@ -1419,7 +1438,7 @@ type ChannelState struct {
 	// Current live status.
 	Status *StreamStatus `protobuf:"bytes,7,opt,name=status,proto3" json:"status,omitempty"`
 	// Processing time (wall clock) at which the latest event of the channel
-	// was processed; drives closing windows of idle channels.
+	// was processed. Informational: closing goes by arrival time only.
 	LastEventProcessingTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_event_processing_time,json=lastEventProcessingTime,proto3" json:"last_event_processing_time,omitempty"`
 	// The most recently closed (final) window, for API snapshots.
 	LastFinal *WindowAggregate `protobuf:"bytes,9,opt,name=last_final,json=lastFinal,proto3" json:"last_final,omitempty"`
@@ -1444,17 +1463,22 @@ type ChannelState struct {
 	InputOffsets map[string]int64 `protobuf:"bytes,16,rep,name=input_offsets,json=inputOffsets,proto3" json:"input_offsets,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Rolling baseline of transactions per closed window, for hype moments.
 	TransactionsBaseline *Baseline `protobuf:"bytes,17,opt,name=transactions_baseline,json=transactionsBaseline,proto3" json:"transactions_baseline,omitempty"`
-	// Set by stream_end: processing time after which the open windows close.
-	// Not at once: the four input topics are consumed independently, so events
-	// of the last seconds may still be on their way; they get the allowed
-	// lateness to arrive.
+	// Deprecated: windows close by the partition's arrival frontier only; a
+	// stream_end no longer schedules a close in processing time.
+	//
+	// Deprecated: Marked as deprecated in telemetra/v1/records.proto.
 	CloseAfter *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=close_after,json=closeAfter,proto3" json:"close_after,omitempty"`
 	// Last applied offset per input partition. goka delivers at least once; a
 	// message at or below this offset was already applied to this state (the
 	// state and the offset are written together), so it is skipped.
 	AppliedOffsets []*AppliedOffset `protobuf:"bytes,19,rep,name=applied_offsets,json=appliedOffsets,proto3" json:"applied_offsets,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Late counts of closed windows that had late events, oldest first, for
+	// late-event corrections (WindowAggregate.late_correction). Entries go once
+	// their window is older than the processor's max past skew (no event can
+	// be late for it any more), and beyond the newest 256.
+	ClosedLate    []*WindowLateCount `protobuf:"bytes,20,rep,name=closed_late,json=closedLate,proto3" json:"closed_late,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ChannelState) Reset() {
@@ -1607,6 +1631,7 @@ func (x *ChannelState) GetTransactionsBaseline() *Baseline {
 	return nil
 }
 
+// Deprecated: Marked as deprecated in telemetra/v1/records.proto.
 func (x *ChannelState) GetCloseAfter() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CloseAfter
@@ -1619,6 +1644,176 @@ func (x *ChannelState) GetAppliedOffsets() []*AppliedOffset {
 		return x.AppliedOffsets
 	}
 	return nil
+}
+
+func (x *ChannelState) GetClosedLate() []*WindowLateCount {
+	if x != nil {
+		return x.ClosedLate
+	}
+	return nil
+}
+
+// WindowLateCount is the late-event count of one closed window.
+type WindowLateCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The window's start, in Unix seconds.
+	WindowStartUnix int64 `protobuf:"varint,1,opt,name=window_start_unix,json=windowStartUnix,proto3" json:"window_start_unix,omitempty"`
+	// Late events counted on the window so far.
+	LateEvents    int64 `protobuf:"varint,2,opt,name=late_events,json=lateEvents,proto3" json:"late_events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WindowLateCount) Reset() {
+	*x = WindowLateCount{}
+	mi := &file_telemetra_v1_records_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WindowLateCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WindowLateCount) ProtoMessage() {}
+
+func (x *WindowLateCount) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_records_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WindowLateCount.ProtoReflect.Descriptor instead.
+func (*WindowLateCount) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *WindowLateCount) GetWindowStartUnix() int64 {
+	if x != nil {
+		return x.WindowStartUnix
+	}
+	return 0
+}
+
+func (x *WindowLateCount) GetLateEvents() int64 {
+	if x != nil {
+		return x.LateEvents
+	}
+	return 0
+}
+
+// PartitionClock is the arrival clock of one partition of the processor's
+// inputs, stored in the group table beside the channel states under a key of
+// its own (aggregator's clock key; never a valid channel name). An input's
+// arrival is the largest Kafka timestamp of any record read from that input
+// partition so far, markers included; the partition's frontier is the least
+// arrival among its inputs. Lateness and closing are judged against it, so
+// they are a function of the input logs alone (docs/processors.md).
+type PartitionClock struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One entry per input topic that has delivered a record, in topic order.
+	Inputs        []*InputArrival `protobuf:"bytes,1,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartitionClock) Reset() {
+	*x = PartitionClock{}
+	mi := &file_telemetra_v1_records_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartitionClock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartitionClock) ProtoMessage() {}
+
+func (x *PartitionClock) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_records_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartitionClock.ProtoReflect.Descriptor instead.
+func (*PartitionClock) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *PartitionClock) GetInputs() []*InputArrival {
+	if x != nil {
+		return x.Inputs
+	}
+	return nil
+}
+
+// InputArrival is how far one input partition has been read, in arrival time.
+type InputArrival struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Input topic.
+	Topic string `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	// Largest Kafka timestamp read from the topic's partition, in Unix
+	// milliseconds (Kafka's own resolution).
+	ArrivalUnixMs int64 `protobuf:"varint,2,opt,name=arrival_unix_ms,json=arrivalUnixMs,proto3" json:"arrival_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InputArrival) Reset() {
+	*x = InputArrival{}
+	mi := &file_telemetra_v1_records_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InputArrival) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InputArrival) ProtoMessage() {}
+
+func (x *InputArrival) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_records_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InputArrival.ProtoReflect.Descriptor instead.
+func (*InputArrival) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *InputArrival) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *InputArrival) GetArrivalUnixMs() int64 {
+	if x != nil {
+		return x.ArrivalUnixMs
+	}
+	return 0
 }
 
 // AppliedOffset is the last offset of one input partition applied to a state.
@@ -1636,7 +1831,7 @@ type AppliedOffset struct {
 
 func (x *AppliedOffset) Reset() {
 	*x = AppliedOffset{}
-	mi := &file_telemetra_v1_records_proto_msgTypes[14]
+	mi := &file_telemetra_v1_records_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1648,7 +1843,7 @@ func (x *AppliedOffset) String() string {
 func (*AppliedOffset) ProtoMessage() {}
 
 func (x *AppliedOffset) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_records_proto_msgTypes[14]
+	mi := &file_telemetra_v1_records_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1661,7 +1856,7 @@ func (x *AppliedOffset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppliedOffset.ProtoReflect.Descriptor instead.
 func (*AppliedOffset) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{14}
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AppliedOffset) GetTopic() string {
@@ -1685,10 +1880,14 @@ func (x *AppliedOffset) GetOffset() int64 {
 	return 0
 }
 
-// RoutedEvent carries an input event that arrived on a partition other than
-// its channel's (a producer with another partitioner, e.g. kcat's default)
-// through the processor's loopback topic to the partition that owns the
-// channel's state.
+// Deprecated: the processor no longer re-routes events through a loopback
+// topic (a re-routed event's place among the owning partition's inputs
+// depends on read timing, so lateness could not be a function of the input
+// logs); mis-partitioned events are dead-lettered (reason wrong_partition).
+// RoutedEvent carried an input event that arrived on a partition other than
+// its channel's to the partition that owns the channel's state.
+//
+// Deprecated: Marked as deprecated in telemetra/v1/records.proto.
 type RoutedEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Input topic the event was read from.
@@ -1704,7 +1903,7 @@ type RoutedEvent struct {
 
 func (x *RoutedEvent) Reset() {
 	*x = RoutedEvent{}
-	mi := &file_telemetra_v1_records_proto_msgTypes[15]
+	mi := &file_telemetra_v1_records_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1716,7 +1915,7 @@ func (x *RoutedEvent) String() string {
 func (*RoutedEvent) ProtoMessage() {}
 
 func (x *RoutedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_records_proto_msgTypes[15]
+	mi := &file_telemetra_v1_records_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1729,7 +1928,7 @@ func (x *RoutedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoutedEvent.ProtoReflect.Descriptor instead.
 func (*RoutedEvent) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{15}
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RoutedEvent) GetTopic() string {
@@ -1796,7 +1995,7 @@ type OpenWindow struct {
 
 func (x *OpenWindow) Reset() {
 	*x = OpenWindow{}
-	mi := &file_telemetra_v1_records_proto_msgTypes[16]
+	mi := &file_telemetra_v1_records_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1808,7 +2007,7 @@ func (x *OpenWindow) String() string {
 func (*OpenWindow) ProtoMessage() {}
 
 func (x *OpenWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_records_proto_msgTypes[16]
+	mi := &file_telemetra_v1_records_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1821,7 +2020,7 @@ func (x *OpenWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenWindow.ProtoReflect.Descriptor instead.
 func (*OpenWindow) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{16}
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *OpenWindow) GetAggregate() *WindowAggregate {
@@ -1902,7 +2101,7 @@ type StatusEvent struct {
 
 func (x *StatusEvent) Reset() {
 	*x = StatusEvent{}
-	mi := &file_telemetra_v1_records_proto_msgTypes[17]
+	mi := &file_telemetra_v1_records_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1914,7 +2113,7 @@ func (x *StatusEvent) String() string {
 func (*StatusEvent) ProtoMessage() {}
 
 func (x *StatusEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_records_proto_msgTypes[17]
+	mi := &file_telemetra_v1_records_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1927,7 +2126,7 @@ func (x *StatusEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusEvent.ProtoReflect.Descriptor instead.
 func (*StatusEvent) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{17}
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StatusEvent) GetAt() *timestamppb.Timestamp {
@@ -2001,7 +2200,7 @@ type Baseline struct {
 
 func (x *Baseline) Reset() {
 	*x = Baseline{}
-	mi := &file_telemetra_v1_records_proto_msgTypes[18]
+	mi := &file_telemetra_v1_records_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2013,7 +2212,7 @@ func (x *Baseline) String() string {
 func (*Baseline) ProtoMessage() {}
 
 func (x *Baseline) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_records_proto_msgTypes[18]
+	mi := &file_telemetra_v1_records_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2026,7 +2225,7 @@ func (x *Baseline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Baseline.ProtoReflect.Descriptor instead.
 func (*Baseline) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{18}
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Baseline) GetValues() []float64 {
@@ -2047,7 +2246,7 @@ var File_telemetra_v1_records_proto protoreflect.FileDescriptor
 
 const file_telemetra_v1_records_proto_rawDesc = "" +
 	"\n" +
-	"\x1atelemetra/v1/records.proto\x12\ftelemetra.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x05\n" +
+	"\x1atelemetra/v1/records.proto\x12\ftelemetra.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd6\x05\n" +
 	"\x0fWindowAggregate\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12=\n" +
 	"\fwindow_start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vwindowStart\x129\n" +
@@ -2066,7 +2265,8 @@ const file_telemetra_v1_records_proto_rawDesc = "" +
 	"\x06status\x18\f \x01(\v2\x1a.telemetra.v1.StreamStatusR\x06status\x12\x1f\n" +
 	"\vlate_events\x18\r \x01(\x03R\n" +
 	"lateEvents\x12\x16\n" +
-	"\x06events\x18\x0e \x01(\x03R\x06events\"\xbf\x02\n" +
+	"\x06events\x18\x0e \x01(\x03R\x06events\x12'\n" +
+	"\x0flate_correction\x18\x0f \x01(\bR\x0elateCorrection\"\xbf\x02\n" +
 	"\tChatStats\x12\x1a\n" +
 	"\bmessages\x18\x01 \x01(\x03R\bmessages\x12'\n" +
 	"\x0funique_chatters\x18\x02 \x01(\x03R\x0euniqueChatters\x120\n" +
@@ -2164,7 +2364,7 @@ const file_telemetra_v1_records_proto_rawDesc = "" +
 	"\x04raid\x18\x0e \x01(\v2\x16.telemetra.v1.RaidInfoR\x04raid\x1a:\n" +
 	"\fDetailsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa5\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe9\n" +
 	"\n" +
 	"\fChannelState\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x128\n" +
@@ -2186,25 +2386,36 @@ const file_telemetra_v1_records_proto_rawDesc = "" +
 	"\x0elast_moment_at\x18\x0e \x03(\v2,.telemetra.v1.ChannelState.LastMomentAtEntryR\flastMomentAt\x12#\n" +
 	"\rlogic_version\x18\x0f \x01(\rR\flogicVersion\x12U\n" +
 	"\rinput_offsets\x18\x10 \x03(\v2,.telemetra.v1.ChannelState.InputOffsetsEntryB\x02\x18\x01R\finputOffsets\x12K\n" +
-	"\x15transactions_baseline\x18\x11 \x01(\v2\x16.telemetra.v1.BaselineR\x14transactionsBaseline\x12;\n" +
-	"\vclose_after\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"\x15transactions_baseline\x18\x11 \x01(\v2\x16.telemetra.v1.BaselineR\x14transactionsBaseline\x12?\n" +
+	"\vclose_after\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampB\x02\x18\x01R\n" +
 	"closeAfter\x12D\n" +
-	"\x0fapplied_offsets\x18\x13 \x03(\v2\x1b.telemetra.v1.AppliedOffsetR\x0eappliedOffsets\x1a[\n" +
+	"\x0fapplied_offsets\x18\x13 \x03(\v2\x1b.telemetra.v1.AppliedOffsetR\x0eappliedOffsets\x12>\n" +
+	"\vclosed_late\x18\x14 \x03(\v2\x1d.telemetra.v1.WindowLateCountR\n" +
+	"closedLate\x1a[\n" +
 	"\x11LastMomentAtEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x120\n" +
 	"\x05value\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05value:\x028\x01\x1a?\n" +
 	"\x11InputOffsetsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"[\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"^\n" +
+	"\x0fWindowLateCount\x12*\n" +
+	"\x11window_start_unix\x18\x01 \x01(\x03R\x0fwindowStartUnix\x12\x1f\n" +
+	"\vlate_events\x18\x02 \x01(\x03R\n" +
+	"lateEvents\"D\n" +
+	"\x0ePartitionClock\x122\n" +
+	"\x06inputs\x18\x01 \x03(\v2\x1a.telemetra.v1.InputArrivalR\x06inputs\"L\n" +
+	"\fInputArrival\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12&\n" +
+	"\x0farrival_unix_ms\x18\x02 \x01(\x03R\rarrivalUnixMs\"[\n" +
 	"\rAppliedOffset\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
-	"\x06offset\x18\x03 \x01(\x03R\x06offset\"o\n" +
+	"\x06offset\x18\x03 \x01(\x03R\x06offset\"s\n" +
 	"\vRoutedEvent\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x14\n" +
-	"\x05value\x18\x04 \x01(\fR\x05value\"\x83\x04\n" +
+	"\x05value\x18\x04 \x01(\fR\x05value:\x02\x18\x01\"\x83\x04\n" +
 	"\n" +
 	"OpenWindow\x12;\n" +
 	"\taggregate\x18\x01 \x01(\v2\x1d.telemetra.v1.WindowAggregateR\taggregate\x12P\n" +
@@ -2253,7 +2464,7 @@ func file_telemetra_v1_records_proto_rawDescGZIP() []byte {
 }
 
 var file_telemetra_v1_records_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_telemetra_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_telemetra_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_telemetra_v1_records_proto_goTypes = []any{
 	(MomentKind)(0),               // 0: telemetra.v1.MomentKind
 	(*WindowAggregate)(nil),       // 1: telemetra.v1.WindowAggregate
@@ -2270,23 +2481,26 @@ var file_telemetra_v1_records_proto_goTypes = []any{
 	(*RaidInfo)(nil),              // 12: telemetra.v1.RaidInfo
 	(*Moment)(nil),                // 13: telemetra.v1.Moment
 	(*ChannelState)(nil),          // 14: telemetra.v1.ChannelState
-	(*AppliedOffset)(nil),         // 15: telemetra.v1.AppliedOffset
-	(*RoutedEvent)(nil),           // 16: telemetra.v1.RoutedEvent
-	(*OpenWindow)(nil),            // 17: telemetra.v1.OpenWindow
-	(*StatusEvent)(nil),           // 18: telemetra.v1.StatusEvent
-	(*Baseline)(nil),              // 19: telemetra.v1.Baseline
-	nil,                           // 20: telemetra.v1.Moment.DetailsEntry
-	nil,                           // 21: telemetra.v1.ChannelState.LastMomentAtEntry
-	nil,                           // 22: telemetra.v1.ChannelState.InputOffsetsEntry
-	nil,                           // 23: telemetra.v1.OpenWindow.EmoteCountsEntry
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
+	(*WindowLateCount)(nil),       // 15: telemetra.v1.WindowLateCount
+	(*PartitionClock)(nil),        // 16: telemetra.v1.PartitionClock
+	(*InputArrival)(nil),          // 17: telemetra.v1.InputArrival
+	(*AppliedOffset)(nil),         // 18: telemetra.v1.AppliedOffset
+	(*RoutedEvent)(nil),           // 19: telemetra.v1.RoutedEvent
+	(*OpenWindow)(nil),            // 20: telemetra.v1.OpenWindow
+	(*StatusEvent)(nil),           // 21: telemetra.v1.StatusEvent
+	(*Baseline)(nil),              // 22: telemetra.v1.Baseline
+	nil,                           // 23: telemetra.v1.Moment.DetailsEntry
+	nil,                           // 24: telemetra.v1.ChannelState.LastMomentAtEntry
+	nil,                           // 25: telemetra.v1.ChannelState.InputOffsetsEntry
+	nil,                           // 26: telemetra.v1.OpenWindow.EmoteCountsEntry
+	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
 }
 var file_telemetra_v1_records_proto_depIdxs = []int32{
-	24, // 0: telemetra.v1.WindowAggregate.window_start:type_name -> google.protobuf.Timestamp
-	24, // 1: telemetra.v1.WindowAggregate.window_end:type_name -> google.protobuf.Timestamp
-	24, // 2: telemetra.v1.WindowAggregate.emitted_at:type_name -> google.protobuf.Timestamp
-	24, // 3: telemetra.v1.WindowAggregate.first_event_time:type_name -> google.protobuf.Timestamp
-	24, // 4: telemetra.v1.WindowAggregate.last_event_time:type_name -> google.protobuf.Timestamp
+	27, // 0: telemetra.v1.WindowAggregate.window_start:type_name -> google.protobuf.Timestamp
+	27, // 1: telemetra.v1.WindowAggregate.window_end:type_name -> google.protobuf.Timestamp
+	27, // 2: telemetra.v1.WindowAggregate.emitted_at:type_name -> google.protobuf.Timestamp
+	27, // 3: telemetra.v1.WindowAggregate.first_event_time:type_name -> google.protobuf.Timestamp
+	27, // 4: telemetra.v1.WindowAggregate.last_event_time:type_name -> google.protobuf.Timestamp
 	2,  // 5: telemetra.v1.WindowAggregate.chat:type_name -> telemetra.v1.ChatStats
 	5,  // 6: telemetra.v1.WindowAggregate.viewers:type_name -> telemetra.v1.ViewerStats
 	6,  // 7: telemetra.v1.WindowAggregate.transactions:type_name -> telemetra.v1.TransactionStats
@@ -2297,44 +2511,46 @@ var file_telemetra_v1_records_proto_depIdxs = []int32{
 	8,  // 12: telemetra.v1.TransactionStats.subscriptions:type_name -> telemetra.v1.SubscriptionStats
 	9,  // 13: telemetra.v1.TransactionStats.bits:type_name -> telemetra.v1.BitsStats
 	10, // 14: telemetra.v1.TransactionStats.gift_subs:type_name -> telemetra.v1.GiftSubStats
-	24, // 15: telemetra.v1.StreamStatus.started_at:type_name -> google.protobuf.Timestamp
-	24, // 16: telemetra.v1.StreamStatus.ended_at:type_name -> google.protobuf.Timestamp
-	24, // 17: telemetra.v1.StreamStatus.last_event_time:type_name -> google.protobuf.Timestamp
+	27, // 15: telemetra.v1.StreamStatus.started_at:type_name -> google.protobuf.Timestamp
+	27, // 16: telemetra.v1.StreamStatus.ended_at:type_name -> google.protobuf.Timestamp
+	27, // 17: telemetra.v1.StreamStatus.last_event_time:type_name -> google.protobuf.Timestamp
 	12, // 18: telemetra.v1.StreamStatus.last_raid:type_name -> telemetra.v1.RaidInfo
-	24, // 19: telemetra.v1.RaidInfo.at:type_name -> google.protobuf.Timestamp
+	27, // 19: telemetra.v1.RaidInfo.at:type_name -> google.protobuf.Timestamp
 	0,  // 20: telemetra.v1.Moment.kind:type_name -> telemetra.v1.MomentKind
-	24, // 21: telemetra.v1.Moment.at:type_name -> google.protobuf.Timestamp
-	24, // 22: telemetra.v1.Moment.window_start:type_name -> google.protobuf.Timestamp
-	24, // 23: telemetra.v1.Moment.window_end:type_name -> google.protobuf.Timestamp
-	20, // 24: telemetra.v1.Moment.details:type_name -> telemetra.v1.Moment.DetailsEntry
-	24, // 25: telemetra.v1.Moment.emitted_at:type_name -> google.protobuf.Timestamp
+	27, // 21: telemetra.v1.Moment.at:type_name -> google.protobuf.Timestamp
+	27, // 22: telemetra.v1.Moment.window_start:type_name -> google.protobuf.Timestamp
+	27, // 23: telemetra.v1.Moment.window_end:type_name -> google.protobuf.Timestamp
+	23, // 24: telemetra.v1.Moment.details:type_name -> telemetra.v1.Moment.DetailsEntry
+	27, // 25: telemetra.v1.Moment.emitted_at:type_name -> google.protobuf.Timestamp
 	12, // 26: telemetra.v1.Moment.raid:type_name -> telemetra.v1.RaidInfo
-	24, // 27: telemetra.v1.ChannelState.watermark:type_name -> google.protobuf.Timestamp
-	24, // 28: telemetra.v1.ChannelState.max_event_time:type_name -> google.protobuf.Timestamp
-	17, // 29: telemetra.v1.ChannelState.open_windows:type_name -> telemetra.v1.OpenWindow
-	19, // 30: telemetra.v1.ChannelState.chat_rate_baseline:type_name -> telemetra.v1.Baseline
-	19, // 31: telemetra.v1.ChannelState.viewer_baseline:type_name -> telemetra.v1.Baseline
+	27, // 27: telemetra.v1.ChannelState.watermark:type_name -> google.protobuf.Timestamp
+	27, // 28: telemetra.v1.ChannelState.max_event_time:type_name -> google.protobuf.Timestamp
+	20, // 29: telemetra.v1.ChannelState.open_windows:type_name -> telemetra.v1.OpenWindow
+	22, // 30: telemetra.v1.ChannelState.chat_rate_baseline:type_name -> telemetra.v1.Baseline
+	22, // 31: telemetra.v1.ChannelState.viewer_baseline:type_name -> telemetra.v1.Baseline
 	11, // 32: telemetra.v1.ChannelState.status:type_name -> telemetra.v1.StreamStatus
-	24, // 33: telemetra.v1.ChannelState.last_event_processing_time:type_name -> google.protobuf.Timestamp
+	27, // 33: telemetra.v1.ChannelState.last_event_processing_time:type_name -> google.protobuf.Timestamp
 	1,  // 34: telemetra.v1.ChannelState.last_final:type_name -> telemetra.v1.WindowAggregate
-	24, // 35: telemetra.v1.ChannelState.last_final_window_end:type_name -> google.protobuf.Timestamp
-	21, // 36: telemetra.v1.ChannelState.last_moment_at:type_name -> telemetra.v1.ChannelState.LastMomentAtEntry
-	22, // 37: telemetra.v1.ChannelState.input_offsets:type_name -> telemetra.v1.ChannelState.InputOffsetsEntry
-	19, // 38: telemetra.v1.ChannelState.transactions_baseline:type_name -> telemetra.v1.Baseline
-	24, // 39: telemetra.v1.ChannelState.close_after:type_name -> google.protobuf.Timestamp
-	15, // 40: telemetra.v1.ChannelState.applied_offsets:type_name -> telemetra.v1.AppliedOffset
-	1,  // 41: telemetra.v1.OpenWindow.aggregate:type_name -> telemetra.v1.WindowAggregate
-	23, // 42: telemetra.v1.OpenWindow.emote_counts:type_name -> telemetra.v1.OpenWindow.EmoteCountsEntry
-	24, // 43: telemetra.v1.OpenWindow.last_provisional_emit:type_name -> google.protobuf.Timestamp
-	3,  // 44: telemetra.v1.OpenWindow.emotes:type_name -> telemetra.v1.EmoteCount
-	18, // 45: telemetra.v1.OpenWindow.status_events:type_name -> telemetra.v1.StatusEvent
-	24, // 46: telemetra.v1.StatusEvent.at:type_name -> google.protobuf.Timestamp
-	24, // 47: telemetra.v1.ChannelState.LastMomentAtEntry.value:type_name -> google.protobuf.Timestamp
-	48, // [48:48] is the sub-list for method output_type
-	48, // [48:48] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	27, // 35: telemetra.v1.ChannelState.last_final_window_end:type_name -> google.protobuf.Timestamp
+	24, // 36: telemetra.v1.ChannelState.last_moment_at:type_name -> telemetra.v1.ChannelState.LastMomentAtEntry
+	25, // 37: telemetra.v1.ChannelState.input_offsets:type_name -> telemetra.v1.ChannelState.InputOffsetsEntry
+	22, // 38: telemetra.v1.ChannelState.transactions_baseline:type_name -> telemetra.v1.Baseline
+	27, // 39: telemetra.v1.ChannelState.close_after:type_name -> google.protobuf.Timestamp
+	18, // 40: telemetra.v1.ChannelState.applied_offsets:type_name -> telemetra.v1.AppliedOffset
+	15, // 41: telemetra.v1.ChannelState.closed_late:type_name -> telemetra.v1.WindowLateCount
+	17, // 42: telemetra.v1.PartitionClock.inputs:type_name -> telemetra.v1.InputArrival
+	1,  // 43: telemetra.v1.OpenWindow.aggregate:type_name -> telemetra.v1.WindowAggregate
+	26, // 44: telemetra.v1.OpenWindow.emote_counts:type_name -> telemetra.v1.OpenWindow.EmoteCountsEntry
+	27, // 45: telemetra.v1.OpenWindow.last_provisional_emit:type_name -> google.protobuf.Timestamp
+	3,  // 46: telemetra.v1.OpenWindow.emotes:type_name -> telemetra.v1.EmoteCount
+	21, // 47: telemetra.v1.OpenWindow.status_events:type_name -> telemetra.v1.StatusEvent
+	27, // 48: telemetra.v1.StatusEvent.at:type_name -> google.protobuf.Timestamp
+	27, // 49: telemetra.v1.ChannelState.LastMomentAtEntry.value:type_name -> google.protobuf.Timestamp
+	50, // [50:50] is the sub-list for method output_type
+	50, // [50:50] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_telemetra_v1_records_proto_init() }
@@ -2348,7 +2564,7 @@ func file_telemetra_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_telemetra_v1_records_proto_rawDesc), len(file_telemetra_v1_records_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
