@@ -1,0 +1,207 @@
+package aggregator
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/telemetra/telemetra/internal/kafka"
+	"github.com/telemetra/telemetra/internal/pipelinetest"
+	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
+)
+
+// TestAFailedStateWriteLetsNoCoveredOffsetBeCommitted runs the processor on the embedded broker
+// and makes the broker refuse its state writes after the first few (kfake's request control).
+// The processor must stop without committing any input offset whose state was not written: every
+// committed record is covered by a state in the table (or is a marker). A restart then adds up
+// exactly.
+func TestAFailedStateWriteLetsNoCoveredOffsetBeCommitted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	broker, err := kafka.StartEmbedded(kafka.WithAddr("127.0.0.1:0"), kafka.WithLogger(quiet()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broker.Close)
+	addr := broker.Addr()
+	run := pipelineRun(20_000)
+	produce(t, addr, run)
+
+	table := string(goka.GroupTable(DefaultGroup))
+	if err := kafka.EnsureTopics(context.Background(), []string{addr}, []kafka.TopicSpec{{Name: table, Partitions: kafka.DefaultPartitions, Compacted: true}}); err != nil {
+		t.Fatal(err)
+	}
+	tableID := topicID(t, addr, table) // produce requests name topics by ID from v13 on
+	var writes, refused atomic.Int64
+	var healed atomic.Bool
+	cluster := broker.Cluster()
+	cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		pr := req.(*kmsg.ProduceRequest)
+		if healed.Load() || !slices.ContainsFunc(pr.Topics, func(tp kmsg.ProduceRequestTopic) bool { return tp.Topic == table || tp.TopicID == tableID }) {
+			return nil, nil, false
+		}
+		if writes.Add(1) <= 3 {
+			return nil, nil, false
+		}
+		refused.Add(1)
+		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+		for _, tp := range pr.Topics {
+			rt := kmsg.NewProduceResponseTopic()
+			rt.Topic, rt.TopicID = tp.Topic, tp.TopicID
+			for _, p := range tp.Partitions {
+				rp := kmsg.NewProduceResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code // not retriable: the write fails
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil, true
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err = Run(ctx, Config{Brokers: []string{addr}, Window: testWindowConfig(), ClientID: "failing",
+		SweepEvery: 100 * time.Millisecond, FullSweepEvery: time.Second, Logger: quiet()})
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("the processor did not stop on the failed state write: %v", err)
+	}
+	if refused.Load() == 0 {
+		t.Fatal("no state write was refused")
+	}
+	committed := pipelinetest.Committed(t, addr, string(DefaultGroup), kafka.InputTopics()...)
+	if committed == 0 || committed >= run.Count {
+		t.Fatalf("the fault did not land mid-stream: %d of %d input records committed", committed, run.Count)
+	}
+	uncovered := uncoveredCommits(t, addr, table)
+	if len(uncovered) > 0 {
+		t.Fatalf("committed offsets beyond the written states: %v", uncovered)
+	}
+	t.Logf("stopped after %d refused state writes with %d of %d input records committed, all covered", refused.Load(), committed, run.Count)
+
+	healed.Store(true)
+	runProcessor(t, addr, "restarted")
+	pipelinetest.AwaitFinals(t, addr, pipelinetest.Expected(t, run), 90*time.Second)
+}
+
+// uncoveredCommits lists the input partitions whose committed offset lies past what the states
+// in the table have applied, skipping markers.
+func uncoveredCommits(t *testing.T, addr, table string) []string {
+	t.Helper()
+	applied := map[string]map[int32]int64{}
+	for _, r := range readAll(t, addr, table) {
+		if IsClockKey(string(r.Key)) {
+			continue
+		}
+		st := new(pb.ChannelState)
+		if err := proto.Unmarshal(r.Value, st); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range st.AppliedOffsets {
+			if applied[a.Topic] == nil {
+				applied[a.Topic] = map[int32]int64{}
+			}
+			applied[a.Topic][a.Partition] = max(applied[a.Topic][a.Partition], a.Offset)
+		}
+	}
+	markers := map[string]map[int32]map[int64]bool{}
+	for _, topic := range kafka.InputTopics() {
+		markers[topic] = map[int32]map[int64]bool{}
+		for _, r := range readAll(t, addr, topic) {
+			if slices.ContainsFunc(r.Headers, func(h kgo.RecordHeader) bool { return h.Key == HeaderMarker }) {
+				if markers[topic][r.Partition] == nil {
+					markers[topic][r.Partition] = map[int64]bool{}
+				}
+				markers[topic][r.Partition][r.Offset] = true
+			}
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	offsets, err := kadm.NewClient(cl).FetchOffsets(context.Background(), string(DefaultGroup))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	offsets.Each(func(o kadm.OffsetResponse) {
+		if !slices.Contains(kafka.InputTopics(), o.Topic) {
+			return
+		}
+		last, ok := applied[o.Topic][o.Partition]
+		if !ok {
+			last = -1
+		}
+		for off := last + 1; off < o.At; off++ {
+			if !markers[o.Topic][o.Partition][off] {
+				out = append(out, fmt.Sprintf("%s/%d committed %d, states applied up to %d", o.Topic, o.Partition, o.At, last))
+				return
+			}
+		}
+	})
+	return out
+}
+
+func topicID(t *testing.T, addr, topic string) [16]byte {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	topics, err := kadm.NewClient(cl).ListTopics(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topics[topic].ID
+}
+
+// readAll reads a topic from the start to its current end.
+func readAll(t *testing.T, addr, topic string) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			left[o.Partition] = o.Offset
+		}
+	})
+	var out []*kgo.Record
+	for len(left) > 0 {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %s: %v", topic, ctx.Err())
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			out = append(out, r)
+			if end, ok := left[r.Partition]; ok && r.Offset+1 >= end {
+				delete(left, r.Partition)
+			}
+		})
+	}
+	return out
+}
