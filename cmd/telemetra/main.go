@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -35,6 +36,7 @@ type cli struct {
 	BenchConsume benchConsumeCmd `cmd:"" name:"bench-consume" hidden:"" help:"The bench's raw consumer baseline."`
 	Validate     validateCmd     `cmd:"" help:"Validate a JSON event against one of the embedded schemas."`
 	Tail         tailCmd         `cmd:"" help:"Pretty-print messages from a topic."`
+	Topics       topicsCmd       `cmd:"" help:"Create or describe the Kafka topics Telemetra needs (for writing input with other tools, or checking a cluster)."`
 	Version      versionCmd      `cmd:"" help:"Print the version."`
 }
 
@@ -104,7 +106,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { exitCode = code }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-		kong.Vars{"startup_timeout": kafka.DefaultStartupTimeout.String()},
+		kong.Vars{
+			"startup_timeout": kafka.DefaultStartupTimeout.String(),
+			"partitions":      strconv.Itoa(kafka.DefaultPartitions),
+		},
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, "telemetra:", err)
