@@ -49,19 +49,21 @@ func (stateCodec) Decode(data []byte) (any, error) {
 	return st, nil
 }
 
-// NewView connects a view of generation's group table.
-func NewView(ctx context.Context, brokers []string, generation int, clientID string, logger *slog.Logger) (*View, error) {
+// NewView connects a view of generation's group table. opts configure the start-up calls into
+// internal/kafka (e.g. kafka.WithStartupTimeout); they log to logger unless opts say otherwise.
+func NewView(ctx context.Context, brokers []string, generation int, clientID string, logger *slog.Logger, opts ...kafka.AdminOption) (*View, error) {
 	table := goka.GroupTable(aggregator.GroupFor(generation))
+	opts = append([]kafka.AdminOption{kafka.WithLogger(logger)}, opts...)
 	// the gateway may start before the processors created the topics
-	if err := kafka.EnsureTopics(ctx, brokers, append(kafka.AllTopics(), kafka.OutputsFor(generation).Specs()...)); err != nil {
+	if err := kafka.EnsureTopics(ctx, brokers, append(kafka.AllTopics(), kafka.OutputsFor(generation).Specs()...), opts...); err != nil {
 		return nil, err
 	}
-	partitions, err := kafka.PartitionCount(ctx, brokers, kafka.TopicChat)
+	partitions, err := kafka.PartitionCount(ctx, brokers, kafka.TopicChat, opts...)
 	if err != nil {
 		return nil, err
 	}
 	// the gateway may start before any processor did
-	if err := kafka.EnsureTopics(ctx, brokers, []kafka.TopicSpec{{Name: string(table), Partitions: int32(partitions), Compacted: true}}); err != nil {
+	if err := kafka.EnsureTopics(ctx, brokers, []kafka.TopicSpec{{Name: string(table), Partitions: int32(partitions), Compacted: true}}, opts...); err != nil {
 		return nil, err
 	}
 	scfg := aggregator.SaramaConfig(clientID)

@@ -8,10 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 
+	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/obs"
 )
 
@@ -33,6 +36,7 @@ type cli struct {
 	BenchConsume benchConsumeCmd `cmd:"" name:"bench-consume" hidden:"" help:"The bench's raw consumer baseline."`
 	Validate     validateCmd     `cmd:"" help:"Validate a JSON event against one of the embedded schemas."`
 	Tail         tailCmd         `cmd:"" help:"Pretty-print messages from a topic."`
+	Topics       topicsCmd       `cmd:"" help:"Create or describe the Kafka topics Telemetra needs (for writing input with other tools, or checking a cluster)."`
 	Version      versionCmd      `cmd:"" help:"Print the version."`
 }
 
@@ -49,6 +53,34 @@ type globals struct {
 // kafkaFlags select the Kafka cluster.
 type kafkaFlags struct {
 	Brokers []string `name:"brokers" env:"KAFKA_BOOTSTRAP_SERVERS" default:"127.0.0.1:9092" sep:"," help:"Kafka bootstrap servers, comma-separated."`
+}
+
+// startupFlags bound how long a role waits for a cluster that is still starting. Not part of
+// kafkaFlags: tail and bench-consume make no start-up admin calls that could honour it.
+type startupFlags struct {
+	StartupTimeout time.Duration `name:"startup-timeout" env:"TELEMETRA_STARTUP_TIMEOUT" default:"${startup_timeout}" help:"How long to keep retrying at start while the Kafka cluster is still coming up (connection refused, no controller yet, broker not registered yet), with backoff and a log line per retry, before giving up; 0 fails at the first error."`
+}
+
+// adminOptions are the options of the internal/kafka admin calls a command makes at start.
+func (s startupFlags) adminOptions(logger *slog.Logger) []kafka.AdminOption {
+	return []kafka.AdminOption{kafka.WithStartupTimeout(s.StartupTimeout), kafka.WithLogger(logger)}
+}
+
+// awaitCluster creates the topics every role of a generation reads or writes, retrying a
+// cluster that is still starting for up to --startup-timeout. The roles' own start-up calls do
+// not take the timeout yet (aggregator.Config, projector.Config and gateway.Config do not carry
+// it): once this succeeded, the cluster is up and theirs succeed at once.
+func (s startupFlags) awaitCluster(ctx context.Context, logger *slog.Logger, brokers []string, generation int) error {
+	specs := append(kafka.AllTopics(), kafka.OutputsFor(generation).Specs()...)
+	return kafka.EnsureTopics(ctx, brokers, specs, s.adminOptions(logger)...)
+}
+
+// ignoreStop lets a role stopped (Ctrl-C) while it waited for the cluster stop cleanly.
+func ignoreStop(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 type versionCmd struct{}
@@ -74,6 +106,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { exitCode = code }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Vars{
+			"startup_timeout": kafka.DefaultStartupTimeout.String(),
+			"partitions":      strconv.Itoa(kafka.DefaultPartitions),
+		},
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, "telemetra:", err)

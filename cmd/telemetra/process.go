@@ -14,6 +14,7 @@ import (
 
 type processCmd struct {
 	kafkaFlags
+	startupFlags
 	windowFlags
 	Generation  int    `name:"generation" env:"TELEMETRA_GENERATION" default:"1" help:"Processor generation: N>1 runs group telemetra-windows-gN writing telemetra.aggregates.gN etc. (a state rebuild after a window logic change; see telemetra replay --rebuild-state)."`
 	Group       string `name:"group" env:"TELEMETRA_GROUP" help:"goka group (default: the generation's); its state table is <group>-table. A new group reprocesses the input topics from the start."`
@@ -57,6 +58,9 @@ func (p *processCmd) Run(g *globals, ctx context.Context) error {
 		return err
 	}
 	defer ms.Shutdown(context.WithoutCancel(ctx))
+	if err := p.awaitCluster(ctx, g.logger.With("role", "processor"), p.Brokers, p.Generation); err != nil {
+		return ignoreStop(ctx, err)
+	}
 	clientID := p.ClientID
 	if clientID == "" {
 		host, _ := os.Hostname()

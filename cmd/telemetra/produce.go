@@ -13,6 +13,7 @@ import (
 
 type produceCmd struct {
 	kafkaFlags
+	startupFlags
 	Channels     []string      `name:"channels" env:"CHANNELS" default:"demo_stream,gaming,speedrun_hub,cozy_cafe,esports_arena" sep:"," help:"Channels to simulate, comma-separated."`
 	ChannelCount int           `name:"channel-count" help:"Simulate this many generated channels (channel_00001, ...) instead of --channels."`
 	Rate         float64       `name:"rate" env:"RATE_PER_SEC" default:"10" help:"Events per second; 0 means unthrottled."`
@@ -47,8 +48,8 @@ func (p *produceCmd) Run(g *globals, ctx context.Context) error {
 		return fmt.Errorf("--rate %v: must be 0 (unthrottled) or positive", rate)
 	}
 	if p.CreateTopics {
-		if err := kafka.EnsureTopics(ctx, p.Brokers, kafka.AllTopics()); err != nil {
-			return err
+		if err := kafka.EnsureTopics(ctx, p.Brokers, kafka.AllTopics(), p.adminOptions(g.logger)...); err != nil {
+			return ignoreStop(ctx, err)
 		}
 	}
 	reg := obs.NewRegistry()

@@ -9,6 +9,7 @@ import (
 
 type projectCmd struct {
 	kafkaFlags
+	startupFlags
 	postgresFlags
 	Consumer    string `name:"consumer" default:"telemetra-projector" help:"Name of this projection's offsets in projector_offsets."`
 	Generation  int    `name:"generation" env:"TELEMETRA_GENERATION" default:"1" help:"Project the output topics of this processor generation (telemetra.aggregates.gN for N>1)."`
@@ -23,6 +24,9 @@ func (p *projectCmd) Run(g *globals, ctx context.Context) error {
 		return err
 	}
 	defer ms.Shutdown(context.WithoutCancel(ctx))
+	if err := p.awaitCluster(ctx, g.logger.With("role", "projector"), p.Brokers, p.Generation); err != nil {
+		return ignoreStop(ctx, err)
+	}
 	return projector.Run(ctx, projector.Config{
 		Brokers: p.Brokers, DatabaseURL: p.url(), Schema: p.Schema, Consumer: p.Consumer, Generation: p.Generation,
 		BatchSize: p.BatchSize, Logger: g.logger.With("role", "projector"), Metrics: projector.NewMetrics(reg),

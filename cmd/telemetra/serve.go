@@ -10,6 +10,7 @@ import (
 
 type serveCmd struct {
 	kafkaFlags
+	startupFlags
 	postgresFlags
 	GRPCAddr         string        `name:"grpc-addr" env:"TELEMETRA_GRPC_ADDR" default:"127.0.0.1:9090" help:"gRPC listen address."`
 	HTTPAddr         string        `name:"http-addr" env:"TELEMETRA_HTTP_ADDR" default:"127.0.0.1:8080" help:"REST (grpc-gateway), SSE and OpenAPI listen address."`
@@ -30,6 +31,9 @@ func (s *serveCmd) Run(g *globals, ctx context.Context) error {
 		return err
 	}
 	defer ms.Shutdown(context.WithoutCancel(ctx))
+	if err := s.awaitCluster(ctx, g.logger.With("role", "gateway"), s.Brokers, s.Generation); err != nil {
+		return ignoreStop(ctx, err)
+	}
 	srv, err := gateway.Start(ctx, gateway.Config{
 		GRPCAddr: s.GRPCAddr, HTTPAddr: s.HTTPAddr, Brokers: s.Brokers, Generation: s.Generation,
 		DatabaseURL: s.url(), Schema: s.Schema, AuthToken: s.AuthToken, TLSCert: s.TLSCert, TLSKey: s.TLSKey,

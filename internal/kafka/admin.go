@@ -13,30 +13,60 @@ import (
 )
 
 // EnsureTopics creates the given topics on a real cluster if they do not exist yet; existing
-// topics are left alone. Replication factor is the broker's default (-1).
-func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+// topics are left alone. Replication factor is the broker's default (-1). A cluster that is
+// still starting is retried (see WithStartupTimeout).
+func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec, opts ...AdminOption) error {
+	_, err := CreateMissingTopics(ctx, brokers, specs, opts...)
+	return err
+}
+
+// CreateMissingTopics is EnsureTopics that also returns the names of the topics it created, in
+// the order of specs; the others existed already. On an error, it returns those created so far.
+func CreateMissingTopics(ctx context.Context, brokers []string, specs []TopicSpec, opts ...AdminOption) ([]string, error) {
+	cfg := newAdminConfig(opts)
+	adm, err := newAdmin(brokers)
 	if err != nil {
-		return fmt.Errorf("admin client for %v: %w", brokers, err)
+		return nil, err
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	defer adm.Close()
+	r := cfg.retrier()
 	retention := strconv.FormatInt(DefaultRetention.Milliseconds(), 10)
+	var created []string
 	for _, s := range specs {
-		cfg := map[string]*string{"retention.ms": &retention}
+		topicCfg := map[string]*string{"retention.ms": &retention}
 		if s.Compacted {
 			compact := "compact"
-			cfg = map[string]*string{"cleanup.policy": &compact}
+			topicCfg = map[string]*string{"cleanup.policy": &compact}
 		}
-		resp, err := adm.CreateTopic(ctx, s.Partitions, -1, cfg, s.Name)
-		if err == nil {
-			err = resp.Err
+		exists := false
+		err := r.do(ctx, "create topic "+s.Name, func(ctx context.Context) error {
+			resp, err := adm.CreateTopic(ctx, s.Partitions, -1, topicCfg, s.Name)
+			if err == nil {
+				err = resp.Err
+			}
+			// an attempt that timed out may have created it after all
+			exists = errors.Is(err, kerr.TopicAlreadyExists)
+			if exists {
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			return created, err
 		}
-		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("create topic %s: %w", s.Name, err)
+		if !exists {
+			created = append(created, s.Name)
 		}
 	}
-	return awaitTopics(ctx, adm, specs)
+	return created, awaitTopics(ctx, adm, specs)
+}
+
+func newAdmin(brokers []string) (*kadm.Client, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return nil, fmt.Errorf("admin client for %v: %w", brokers, err)
+	}
+	return kadm.NewClient(cl), nil
 }
 
 // awaitTopics waits until the broker's metadata lists every topic with a leader for each
@@ -83,20 +113,116 @@ func topicsReady(topics kadm.TopicDetails, names []string) error {
 	return nil
 }
 
-// PartitionCount returns the number of partitions of a topic.
-func PartitionCount(ctx context.Context, brokers []string, topic string) (int, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+// PartitionCount returns the number of partitions of a topic. A cluster that is still starting
+// is retried (see WithStartupTimeout); a topic that does not exist fails at once.
+func PartitionCount(ctx context.Context, brokers []string, topic string, opts ...AdminOption) (int, error) {
+	cfg := newAdminConfig(opts)
+	adm, err := newAdmin(brokers)
 	if err != nil {
-		return 0, fmt.Errorf("admin client for %v: %w", brokers, err)
+		return 0, err
 	}
-	defer cl.Close()
-	topics, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	defer adm.Close()
+	var n int
+	err = cfg.retrier().do(ctx, "describe topic "+topic, func(ctx context.Context) error {
+		topics, err := adm.ListTopics(ctx, topic)
+		if err != nil {
+			return err
+		}
+		t, ok := topics[topic]
+		switch {
+		case !ok || errors.Is(t.Err, kerr.UnknownTopicOrPartition):
+			return errors.New("does not exist")
+		case t.Err != nil:
+			return t.Err // maybe LEADER_NOT_AVAILABLE: retried
+		case len(t.Partitions) == 0:
+			return errors.New("no partitions")
+		}
+		n = len(t.Partitions)
+		return nil
+	})
+	return n, err
+}
+
+// TopicInfo is what the cluster says about a topic.
+type TopicInfo struct {
+	Name              string
+	Exists            bool
+	Partitions        int
+	ReplicationFactor int
+	// CleanupPolicy ("delete", "compact") and RetentionMs are the topic's effective configs as
+	// the broker reports them; empty if it did not.
+	CleanupPolicy string
+	RetentionMs   string
+}
+
+// DescribeTopics returns what the cluster knows about the named topics, in their order; a topic
+// that does not exist is returned with Exists false. A cluster that is still starting is
+// retried (see WithStartupTimeout).
+func DescribeTopics(ctx context.Context, brokers []string, names []string, opts ...AdminOption) ([]TopicInfo, error) {
+	cfg := newAdminConfig(opts)
+	adm, err := newAdmin(brokers)
 	if err != nil {
-		return 0, fmt.Errorf("describe topic %s: %w", topic, err)
+		return nil, err
 	}
-	t, ok := topics[topic]
-	if !ok || t.Err != nil || len(t.Partitions) == 0 {
-		return 0, fmt.Errorf("topic %s not found", topic)
+	defer adm.Close()
+	r := cfg.retrier()
+	var details kadm.TopicDetails
+	if err := r.do(ctx, "list topics", func(ctx context.Context) error {
+		details, err = adm.ListTopics(ctx, names...)
+		return err
+	}); err != nil {
+		return nil, err
 	}
-	return len(t.Partitions), nil
+	infos := make([]TopicInfo, len(names))
+	var existing []string
+	for i, name := range names {
+		infos[i].Name = name
+		t, ok := details[name]
+		if !ok || errors.Is(t.Err, kerr.UnknownTopicOrPartition) {
+			continue
+		}
+		if t.Err != nil {
+			return nil, fmt.Errorf("describe topic %s: %w", name, t.Err)
+		}
+		infos[i].Exists = true
+		infos[i].Partitions = len(t.Partitions)
+		for _, p := range t.Partitions {
+			infos[i].ReplicationFactor = max(infos[i].ReplicationFactor, len(p.Replicas))
+		}
+		existing = append(existing, name)
+	}
+	if len(existing) == 0 {
+		return infos, nil
+	}
+	var configs kadm.ResourceConfigs
+	if err := r.do(ctx, "describe topic configs", func(ctx context.Context) error {
+		configs, err = adm.DescribeTopicConfigs(ctx, existing...)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	for i := range infos {
+		if !infos[i].Exists {
+			continue
+		}
+		rc, err := configs.On(infos[i].Name, nil)
+		if err == nil {
+			err = rc.Err
+		}
+		switch {
+		case errors.Is(err, kerr.UnknownTopicOrPartition):
+			continue // deleted since the listing: leave its configs empty
+		case err != nil:
+			return nil, fmt.Errorf("describe configs of topic %s: %w", infos[i].Name, err)
+		}
+		for _, c := range rc.Configs {
+			switch c.Key {
+			case "cleanup.policy":
+				infos[i].CleanupPolicy = c.MaybeValue()
+			case "retention.ms":
+				infos[i].RetentionMs = c.MaybeValue()
+			}
+		}
+	}
+	return infos, nil
 }

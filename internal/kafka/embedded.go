@@ -10,7 +10,11 @@ import (
 )
 
 // EmbeddedOption configures an embedded broker.
-type EmbeddedOption func(*embeddedConfig)
+type EmbeddedOption interface{ applyEmbedded(*embeddedConfig) }
+
+type embeddedOpt func(*embeddedConfig)
+
+func (o embeddedOpt) applyEmbedded(c *embeddedConfig) { o(c) }
 
 type embeddedConfig struct {
 	addr    string
@@ -20,17 +24,18 @@ type embeddedConfig struct {
 }
 
 // WithAddr sets the listen address (host:port); port 0 picks a free port.
-func WithAddr(addr string) EmbeddedOption { return func(c *embeddedConfig) { c.addr = addr } }
+func WithAddr(addr string) EmbeddedOption {
+	return embeddedOpt(func(c *embeddedConfig) { c.addr = addr })
+}
 
 // WithDataDir keeps the broker's log on disk so it survives restarts; empty keeps it in memory.
-func WithDataDir(dir string) EmbeddedOption { return func(c *embeddedConfig) { c.dataDir = dir } }
-
-// WithLogger sets the logger for broker lifecycle messages.
-func WithLogger(l *slog.Logger) EmbeddedOption { return func(c *embeddedConfig) { c.logger = l } }
+func WithDataDir(dir string) EmbeddedOption {
+	return embeddedOpt(func(c *embeddedConfig) { c.dataDir = dir })
+}
 
 // WithTopics replaces the topics created at start (default: AllTopics).
 func WithTopics(specs ...TopicSpec) EmbeddedOption {
-	return func(c *embeddedConfig) { c.topics = specs }
+	return embeddedOpt(func(c *embeddedConfig) { c.topics = specs })
 }
 
 // Embedded is an in-process, single-node Kafka (franz-go's kfake) that speaks the real protocol,
@@ -48,7 +53,7 @@ const effectivelyNever = "1000000000000"
 func StartEmbedded(opts ...EmbeddedOption) (*Embedded, error) {
 	cfg := embeddedConfig{addr: "127.0.0.1:9092", logger: slog.Default(), topics: AllTopics()}
 	for _, o := range opts {
-		o(&cfg)
+		o.applyEmbedded(&cfg)
 	}
 	host, portStr, err := net.SplitHostPort(cfg.addr)
 	if err != nil {

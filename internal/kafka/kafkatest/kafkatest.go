@@ -10,9 +10,11 @@ import (
 )
 
 // StartBroker starts an embedded broker on a free port for the test and returns its address.
-func StartBroker(t testing.TB) string {
+// opts apply after those defaults, e.g. kafka.WithTopics() for a broker without topics.
+func StartBroker(t testing.TB, opts ...kafka.EmbeddedOption) string {
 	t.Helper()
-	b, err := kafka.StartEmbedded(kafka.WithAddr("127.0.0.1:0"), kafka.WithLogger(Quiet()))
+	opts = append([]kafka.EmbeddedOption{kafka.WithAddr("127.0.0.1:0"), kafka.WithLogger(Quiet())}, opts...)
+	b, err := kafka.StartEmbedded(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/lovoo/goka"
+
+	"github.com/telemetra/telemetra/internal/kafka"
+	"github.com/telemetra/telemetra/processors/aggregator"
+)
+
+type topicsCmd struct {
+	Create   topicsCreateCmd   `cmd:"" help:"Create every topic Telemetra needs for a generation; existing topics are left alone and reported as existing."`
+	Describe topicsDescribeCmd `cmd:"" help:"Print partitions, replication factor, cleanup policy and retention of every topic Telemetra needs for a generation, and whether it exists."`
+}
+
+// topicsFlags choose the set of topics.
+type topicsFlags struct {
+	kafkaFlags
+	startupFlags
+	Generation int `name:"generation" env:"TELEMETRA_GENERATION" default:"1" help:"Processor generation: its outputs (telemetra.aggregates.gN etc. for N>1) and its group table (telemetra-windows-gN-table) are among the topics."`
+}
+
+// topicSpecs are every topic Telemetra needs for a generation, in a stable order: the
+// catalogue, the generation's outputs and the processor's group table. No "<group>-loop": the
+// processor does not use goka's loopback.
+func topicSpecs(generation int, partitions int32) []kafka.TopicSpec {
+	var specs []kafka.TopicSpec
+	seen := map[string]bool{}
+	// generation 1's outputs are in the catalogue already
+	for _, s := range append(kafka.AllTopics(), kafka.OutputsFor(generation).Specs()...) {
+		if !seen[s.Name] {
+			seen[s.Name] = true
+			specs = append(specs, kafka.TopicSpec{Name: s.Name, Partitions: partitions, Compacted: s.Compacted})
+		}
+	}
+	table := goka.GroupTable(aggregator.GroupFor(generation))
+	return append(specs, kafka.TopicSpec{Name: string(table), Partitions: partitions, Compacted: true})
+}
+
+type topicsCreateCmd struct {
+	topicsFlags
+	Partitions int32 `name:"partitions" default:"${partitions}" help:"Partitions of every topic. Keep one count for all: a channel's events, windows and state must share a partition number."`
+}
+
+func (c *topicsCreateCmd) Run(g *globals, ctx context.Context) error {
+	if c.Partitions < 1 {
+		return fmt.Errorf("--partitions %d: must be at least 1", c.Partitions)
+	}
+	specs := topicSpecs(c.Generation, c.Partitions)
+	created, err := kafka.CreateMissingTopics(ctx, c.Brokers, specs, c.adminOptions(g.logger)...)
+	isNew := map[string]bool{}
+	for _, name := range created {
+		isNew[name] = true
+	}
+	w := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+	for _, s := range specs {
+		switch {
+		case isNew[s.Name]:
+			fmt.Fprintf(w, "created\t%s (%d partitions)\n", s.Name, s.Partitions)
+		case err == nil:
+			fmt.Fprintf(w, "exists\t%s\n", s.Name)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(g.stdout, "%d topics: %d created, %d existed\n", len(specs), len(created), len(specs)-len(created))
+	return err
+}
+
+type topicsDescribeCmd struct {
+	topicsFlags
+}
+
+func (c *topicsDescribeCmd) Run(g *globals, ctx context.Context) error {
+	specs := topicSpecs(c.Generation, kafka.DefaultPartitions)
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
+	}
+	infos, err := kafka.DescribeTopics(ctx, c.Brokers, names, c.adminOptions(g.logger)...)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "TOPIC\tPARTITIONS\tREPLICATION\tCLEANUP\tRETENTION.MS\tEXISTS")
+	missing := 0
+	for _, t := range infos {
+		if !t.Exists {
+			missing++
+			fmt.Fprintf(w, "%s\t-\t-\t-\t-\tno\n", t.Name)
+			continue
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\tyes\n", t.Name, t.Partitions, t.ReplicationFactor, orDash(t.CleanupPolicy), orDash(t.RetentionMs))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if missing > 0 {
+		_, err = fmt.Fprintf(g.stdout, "%d of %d topics missing: telemetra topics create --generation %d creates them\n", missing, len(infos), max(c.Generation, 1))
+	}
+	return err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
