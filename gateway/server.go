@@ -31,6 +31,7 @@ import (
 	"github.com/telemetra/telemetra/gateway/hub"
 	"github.com/telemetra/telemetra/gateway/openapi"
 	"github.com/telemetra/telemetra/gateway/store"
+	"github.com/telemetra/telemetra/internal/kafka"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
@@ -59,6 +60,9 @@ type Config struct {
 	Registry         prometheus.Registerer
 	// Live replaces the goka View (tests).
 	Live LiveStates
+	// StartupTimeout bounds the retries of a Kafka cluster that is still starting (zero:
+	// kafka.DefaultStartupTimeout; negative: fail at the first error).
+	StartupTimeout time.Duration
 }
 
 func (c *Config) defaults() {
@@ -70,6 +74,9 @@ func (c *Config) defaults() {
 	}
 	if c.Schema == "" {
 		c.Schema = "public"
+	}
+	if c.StartupTimeout == 0 {
+		c.StartupTimeout = kafka.DefaultStartupTimeout
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 10 * time.Second
@@ -126,7 +133,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	live := cfg.Live
 	var view *View
 	if live == nil {
-		view, err = NewView(ctx, cfg.Brokers, cfg.Generation, cfg.ClientID+"-view", cfg.Logger)
+		view, err = NewView(ctx, cfg.Brokers, cfg.Generation, cfg.ClientID+"-view", cfg.Logger,
+			kafka.WithStartupTimeout(max(cfg.StartupTimeout, 0)), kafka.WithLogger(cfg.Logger))
 		if err != nil {
 			pool.Close()
 			return nil, err

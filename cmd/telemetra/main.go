@@ -66,13 +66,13 @@ func (s startupFlags) adminOptions(logger *slog.Logger) []kafka.AdminOption {
 	return []kafka.AdminOption{kafka.WithStartupTimeout(s.StartupTimeout), kafka.WithLogger(logger)}
 }
 
-// awaitCluster creates the topics every role of a generation reads or writes, retrying a
-// cluster that is still starting for up to --startup-timeout. The roles' own start-up calls do
-// not take the timeout yet (aggregator.Config, projector.Config and gateway.Config do not carry
-// it): once this succeeded, the cluster is up and theirs succeed at once.
-func (s startupFlags) awaitCluster(ctx context.Context, logger *slog.Logger, brokers []string, generation int) error {
-	specs := append(kafka.AllTopics(), kafka.OutputsFor(generation).Specs()...)
-	return kafka.EnsureTopics(ctx, brokers, specs, s.adminOptions(logger)...)
+// timeout is the flag as the roles' configs take it: zero there means the default, so "0,
+// fail at the first error" is negative.
+func (s startupFlags) timeout() time.Duration {
+	if s.StartupTimeout == 0 {
+		return -1
+	}
+	return s.StartupTimeout
 }
 
 // ignoreStop lets a role stopped (Ctrl-C) while it waited for the cluster stop cleanly.

@@ -58,17 +58,14 @@ func (p *processCmd) Run(g *globals, ctx context.Context) error {
 		return err
 	}
 	defer ms.Shutdown(context.WithoutCancel(ctx))
-	if err := p.awaitCluster(ctx, g.logger.With("role", "processor"), p.Brokers, p.Generation); err != nil {
-		return ignoreStop(ctx, err)
-	}
 	clientID := p.ClientID
 	if clientID == "" {
 		host, _ := os.Hostname()
 		clientID = "telemetra-processor-" + host
 	}
-	return aggregator.Run(ctx, aggregator.Config{
+	return ignoreStop(ctx, aggregator.Run(ctx, aggregator.Config{
 		Brokers: p.Brokers, Generation: p.Generation, Group: goka.Group(p.Group), Window: cfg,
 		HotStandby: p.HotStandby, StorageDir: p.StorageDir, ClientID: clientID,
-		Logger: g.logger.With("role", "processor"), Metrics: aggregator.NewMetrics(reg),
-	})
+		StartupTimeout: p.timeout(), Logger: g.logger.With("role", "processor"), Metrics: aggregator.NewMetrics(reg),
+	}))
 }

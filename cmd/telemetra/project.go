@@ -24,11 +24,8 @@ func (p *projectCmd) Run(g *globals, ctx context.Context) error {
 		return err
 	}
 	defer ms.Shutdown(context.WithoutCancel(ctx))
-	if err := p.awaitCluster(ctx, g.logger.With("role", "projector"), p.Brokers, p.Generation); err != nil {
-		return ignoreStop(ctx, err)
-	}
-	return projector.Run(ctx, projector.Config{
+	return ignoreStop(ctx, projector.Run(ctx, projector.Config{
 		Brokers: p.Brokers, DatabaseURL: p.url(), Schema: p.Schema, Consumer: p.Consumer, Generation: p.Generation,
-		BatchSize: p.BatchSize, Logger: g.logger.With("role", "projector"), Metrics: projector.NewMetrics(reg),
-	})
+		BatchSize: p.BatchSize, StartupTimeout: p.timeout(), Logger: g.logger.With("role", "projector"), Metrics: projector.NewMetrics(reg),
+	}))
 }

@@ -31,14 +31,11 @@ func (s *serveCmd) Run(g *globals, ctx context.Context) error {
 		return err
 	}
 	defer ms.Shutdown(context.WithoutCancel(ctx))
-	if err := s.awaitCluster(ctx, g.logger.With("role", "gateway"), s.Brokers, s.Generation); err != nil {
-		return ignoreStop(ctx, err)
-	}
 	srv, err := gateway.Start(ctx, gateway.Config{
 		GRPCAddr: s.GRPCAddr, HTTPAddr: s.HTTPAddr, Brokers: s.Brokers, Generation: s.Generation,
 		DatabaseURL: s.url(), Schema: s.Schema, AuthToken: s.AuthToken, TLSCert: s.TLSCert, TLSKey: s.TLSKey,
 		RequestTimeout: s.RequestTimeout, SubscriberBuffer: s.SubscriberBuffer, MaxSubscribers: s.MaxSubscribers,
-		Logger: g.logger.With("role", "gateway"), Registry: reg,
+		StartupTimeout: s.timeout(), Logger: g.logger.With("role", "gateway"), Registry: reg,
 	})
 	if err != nil {
 		return err

@@ -128,7 +128,37 @@ func (r *role) wait(ctx context.Context) error {
 	}
 }
 
+// procCPU is the CPU time a process used. /proc/<pid>/stat counts in clock ticks (10 ms), so a
+// role that worked a few milliseconds in a short phase reads 0 there; the per-thread
+// schedstat counts in nanoseconds, and the larger of the two wins (stat also holds threads
+// that have exited).
 func procCPU(pid int) (time.Duration, error) {
+	ticks, err := procStatCPU(pid)
+	if err != nil {
+		return 0, err
+	}
+	return max(ticks, procSchedCPU(pid)), nil
+}
+
+// procSchedCPU sums the run time of a process's live threads (/proc/<pid>/task/*/schedstat),
+// 0 where the kernel has no schedstat.
+func procSchedCPU(pid int) time.Duration {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	var total time.Duration
+	for _, path := range tasks {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(raw)); len(f) > 0 {
+			ns, _ := strconv.ParseInt(f[0], 10, 64)
+			total += time.Duration(ns)
+		}
+	}
+	return total
+}
+
+func procStatCPU(pid int) (time.Duration, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err

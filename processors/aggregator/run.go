@@ -39,9 +39,12 @@ type Config struct {
 	StorageDir string
 	// ClientID distinguishes instances in broker logs.
 	ClientID string
-	Now      func() time.Time
-	Logger   *slog.Logger
-	Metrics  *Metrics
+	// StartupTimeout bounds the retries of a cluster that is still starting (zero:
+	// kafka.DefaultStartupTimeout; negative: fail at the first error).
+	StartupTimeout time.Duration
+	Now            func() time.Time
+	Logger         *slog.Logger
+	Metrics        *Metrics
 	// Ready, if set, is called once the state is recovered and processing has begun.
 	Ready func()
 }
@@ -64,6 +67,9 @@ func (c *Config) defaults() {
 	}
 	if c.ClientID == "" {
 		c.ClientID = "telemetra-processor"
+	}
+	if c.StartupTimeout == 0 {
+		c.StartupTimeout = kafka.DefaultStartupTimeout
 	}
 }
 
@@ -93,10 +99,11 @@ func TopicManagerConfig() *goka.TopicManagerConfig {
 func Run(ctx context.Context, cfg Config) error {
 	cfg.defaults()
 	outputs := kafka.OutputsFor(cfg.Generation)
-	if err := kafka.EnsureTopics(ctx, cfg.Brokers, append(kafka.AllTopics(), outputs.Specs()...)); err != nil {
+	startup := []kafka.AdminOption{kafka.WithStartupTimeout(max(cfg.StartupTimeout, 0)), kafka.WithLogger(cfg.Logger)}
+	if err := kafka.EnsureTopics(ctx, cfg.Brokers, append(kafka.AllTopics(), outputs.Specs()...), startup...); err != nil {
 		return err
 	}
-	partitions, err := kafka.PartitionCount(ctx, cfg.Brokers, kafka.TopicChat)
+	partitions, err := kafka.PartitionCount(ctx, cfg.Brokers, kafka.TopicChat, startup...)
 	if err != nil {
 		return err
 	}
@@ -115,7 +122,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// goka's table topic, created here so instances starting together do not race to create it
 	if err := kafka.EnsureTopics(ctx, cfg.Brokers, []kafka.TopicSpec{
 		{Name: string(goka.GroupTable(cfg.Group)), Partitions: int32(partitions), Compacted: true},
-	}); err != nil {
+	}, startup...); err != nil {
 		return err
 	}
 	scfg := SaramaConfig(cfg.ClientID)

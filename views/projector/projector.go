@@ -34,14 +34,20 @@ type Config struct {
 	BatchSize int
 	// RetryMin and RetryMax bound the backoff while PostgreSQL is unreachable.
 	RetryMin, RetryMax time.Duration
-	Now                func() time.Time
-	Logger             *slog.Logger
-	Metrics            *Metrics
+	// StartupTimeout bounds the retries of a Kafka cluster that is still starting (zero:
+	// kafka.DefaultStartupTimeout; negative: fail at the first error).
+	StartupTimeout time.Duration
+	Now            func() time.Time
+	Logger         *slog.Logger
+	Metrics        *Metrics
 	// beforeCommit, for tests, runs inside a batch's transaction after its rows were written.
 	beforeCommit func() error
 }
 
 func (c *Config) defaults() {
+	if c.StartupTimeout == 0 {
+		c.StartupTimeout = kafka.DefaultStartupTimeout
+	}
 	if c.Schema == "" {
 		c.Schema = "public"
 	}
@@ -84,6 +90,15 @@ var ErrGenerationMismatch = errors.New("projection of another generation")
 // being down makes it wait and retry the same batch, never skip it.
 func Run(ctx context.Context, cfg Config) error {
 	cfg.defaults()
+	// the cluster first (it may still be starting), and the projector may start before any
+	// processor created its output topics
+	startup := []kafka.AdminOption{kafka.WithStartupTimeout(max(cfg.StartupTimeout, 0)), kafka.WithLogger(cfg.Logger)}
+	if err := kafka.EnsureTopics(ctx, cfg.Brokers, append(kafka.AllTopics(), kafka.OutputsFor(cfg.Generation).Specs()...), startup...); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return fmt.Errorf("database config: %w", err)
@@ -111,15 +126,8 @@ func Run(ctx context.Context, cfg Config) error {
 			offsets[topic][p] = kgo.NewOffset().At(next)
 		}
 	}
-	// the projector may start before any processor created its output topics
-	if err := kafka.EnsureTopics(ctx, cfg.Brokers, append(kafka.AllTopics(), kafka.OutputsFor(cfg.Generation).Specs()...)); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
-	}
 	for _, topic := range Topics(cfg.Generation) {
-		n, err := kafka.PartitionCount(ctx, cfg.Brokers, topic)
+		n, err := kafka.PartitionCount(ctx, cfg.Brokers, topic, startup...)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
