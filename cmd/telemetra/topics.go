@@ -12,8 +12,32 @@ import (
 )
 
 type topicsCmd struct {
-	Create   topicsCreateCmd   `cmd:"" help:"Create every topic Telemetra needs for a generation; existing topics are left alone and reported as existing."`
-	Describe topicsDescribeCmd `cmd:"" help:"Print partitions, replication factor, cleanup policy and retention of every topic Telemetra needs for a generation, and whether it exists."`
+	Create    topicsCreateCmd    `cmd:"" help:"Create every topic Telemetra needs for a generation; existing topics are left alone and reported as existing."`
+	Describe  topicsDescribeCmd  `cmd:"" help:"Print partitions, replication factor, cleanup policy and retention of every topic Telemetra needs for a generation, and whether it exists."`
+	Partition topicsPartitionCmd `cmd:"" help:"Print the partition each channel's records must be written to (goka's hash of the key), for producers that do not partition like goka, such as kcat (-p)."`
+}
+
+type topicsPartitionCmd struct {
+	kafkaFlags
+	startupFlags
+	Partitions int      `name:"partitions" help:"Partition count (default: the input topics' count on the cluster)."`
+	Channels   []string `arg:"" name:"channel" help:"Channel names (record keys)."`
+}
+
+func (c *topicsPartitionCmd) Run(g *globals, ctx context.Context) error {
+	n := c.Partitions
+	if n <= 0 {
+		var err error
+		if n, err = kafka.PartitionCount(ctx, c.Brokers, kafka.TopicChat, c.adminOptions(g.logger)...); err != nil {
+			return err
+		}
+	}
+	for _, ch := range c.Channels {
+		if _, err := fmt.Fprintf(g.stdout, "%s\t%d\n", ch, kafka.PartitionForKey([]byte(ch), n)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // topicsFlags choose the set of topics.

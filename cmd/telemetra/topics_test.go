@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -115,5 +116,19 @@ func TestTopicsWaitForTheClusterUpToTheStartupTimeout(t *testing.T) {
 				t.Fatalf("exit %d, stderr:\n%s", code, errOut)
 			}
 		})
+	}
+}
+
+// TestTopicsPartitionPrintsGokasPartition: the partition a kcat user passes with -p is goka's
+// hash of the key, from the cluster's partition count unless given.
+func TestTopicsPartitionPrintsGokasPartition(t *testing.T) {
+	code, out, errOut := runCLI(t, "topics", "partition", "--partitions", "3", "demo_stream", "gaming")
+	if code != 0 || out != "demo_stream\t2\ngaming\t1\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %s", code, out, errOut)
+	}
+	addr := kafkatest.StartBroker(t)
+	code, out, errOut = runCLI(t, "topics", "partition", "--brokers", addr, "demo_stream")
+	if want := fmt.Sprintf("demo_stream\t%d\n", kafka.PartitionForKey([]byte("demo_stream"), kafka.DefaultPartitions)); code != 0 || out != want {
+		t.Fatalf("exit %d, stdout %q, want %q; stderr %s", code, out, want, errOut)
 	}
 }
