@@ -31,7 +31,6 @@ type Config struct {
 	// FullSweepEvery loads every channel of the assigned partitions into memory: after a
 	// restart or a rebalance, this finds the channels with open windows to close.
 	FullSweepEvery time.Duration
-
 	// HotStandby keeps replicas of the other partitions' state for a fast takeover.
 	HotStandby bool
 	// StorageDir keeps the local copy of the table in LevelDB there; empty keeps it in memory
@@ -160,7 +159,6 @@ func Run(ctx context.Context, cfg Config) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	started := time.Now()
-	sweepErr := make(chan error, 1)
 	go func() {
 		if err := proc.WaitForReadyContext(runCtx); err != nil {
 			return
@@ -173,21 +171,11 @@ func Run(ctx context.Context, cfg Config) error {
 		if cfg.Ready != nil {
 			cfg.Ready()
 		}
-		if err := sweep(runCtx, proc, logic, offsets, cfg); err != nil {
-			// a state change whose emits could not be written must not be written itself:
-			// stop, and let the restart recover the state from before it
-			sweepErr <- err
-			cancel()
-		}
+		sweep(runCtx, proc, logic, offsets, cfg)
 	}()
 	cfg.Logger.Info("processor starting", "group", cfg.Group, "brokers", cfg.Brokers, "partitions", partitions,
 		"window", logic.engine.Config().Size, "allowed_lateness", logic.engine.Config().AllowedLateness)
 	err = proc.Run(runCtx)
-	select {
-	case serr := <-sweepErr:
-		return fmt.Errorf("processor stopped: %w", serr)
-	default:
-	}
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
@@ -195,16 +183,17 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 // sweep runs the ticks (provisional updates, closes of channels loaded late), writes the
-// markers due and flushes the changed states periodically, until ctx ends or a write that a
-// state depends on fails.
-func sweep(ctx context.Context, proc *goka.Processor, logic *Logic, offsets *offsetsTracker, cfg Config) error {
+// markers due and flushes the changed states periodically, until ctx ends. A failed flush
+// releases its deferred commits with the error, which stops goka (and so the processor): the
+// restart recovers the states from before it.
+func sweep(ctx context.Context, proc *goka.Processor, logic *Logic, offsets *offsetsTracker, cfg Config) {
 	ticker := time.NewTicker(cfg.SweepEvery)
 	defer ticker.Stop()
 	var lastFull time.Time
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-ticker.C:
 		}
 		ends, committed, err := offsets.list(ctx)
