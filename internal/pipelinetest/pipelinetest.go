@@ -4,11 +4,13 @@ package pipelinetest
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
@@ -153,6 +155,9 @@ func Committed(t testing.TB, addr, group string, topics ...string) int64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	offsets, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return 0 // the group has committed nothing yet
+	}
 	if err != nil {
 		t.Fatalf("fetch the offsets of group %s: %v", group, err)
 	}
