@@ -124,7 +124,7 @@ func (e *Engine) Apply(st *pb.ChannelState, ev schemas.Event, arrival, frontier,
 }
 
 // late counts a late event on its own window: on the open window while it is not final, so its
-// final record carries the count, or else in a correction record that adds it to the final one.
+// final record carries the count, or else in a correction record that raises the final's.
 // A window whose close point the frontier has not passed is not final yet, even if it holds no
 // event so far: it is opened for the count, and an event that is still on time may follow.
 func (e *Engine) late(st *pb.ChannelState, j eventtime.Judgement, frontier, now time.Time, res *Result) {
@@ -358,9 +358,13 @@ func minTime(a, b time.Time) time.Time {
 }
 
 // Preview returns the newest open window of a state as a provisional record would show it now,
-// without changing the state (for live reads of the group table), or nil if none is open.
+// without changing the state (for live reads of the group table), or nil if none is open. A
+// window with late events only is no activity to show.
 func Preview(st *pb.ChannelState, topEmotes int) *pb.WindowAggregate {
 	n := len(st.GetOpenWindows())
+	for n > 0 && st.OpenWindows[n-1].Aggregate.Events == 0 {
+		n--
+	}
 	if n == 0 {
 		return nil
 	}

@@ -211,3 +211,23 @@ func TestChatterSketchEstimatesLargeCounts(t *testing.T) {
 		t.Fatalf("estimate %.0f of 15000 distinct chatters", got)
 	}
 }
+
+// TestPreviewShowsActivityNotALateOnlyWindow: the live snapshot is the newest window with
+// events; a window opened only to count late events is not the channel's activity.
+func TestPreviewShowsActivityNotALateOnlyWindow(t *testing.T) {
+	e := newEngine(t)
+	st := &pb.ChannelState{}
+	if _, err := e.Apply(st, chat(at("10s"), "a", "hi"), at("10s"), time.Time{}, at("10s")); err != nil {
+		t.Fatal(err)
+	}
+	// late for 10:05 (arrived 10:07), whose close point the frontier (none yet) has not passed
+	if res, err := e.Apply(st, chat(at("5m"), "b", "late"), at("7m"), time.Time{}, at("7m")); err != nil || !res.Late {
+		t.Fatalf("late = %v, %v", res.Late, err)
+	}
+	if len(st.OpenWindows) != 2 {
+		t.Fatalf("%d open windows, want the 10:00 window and the late-only 10:05 one", len(st.OpenWindows))
+	}
+	if p := Preview(st, 10); p == nil || !p.WindowStart.AsTime().Equal(t0) || p.Chat.Messages != 1 {
+		t.Fatalf("preview %v, want the 10:00 window", p)
+	}
+}
