@@ -65,7 +65,8 @@ func (ps *partitionTask) read(topic string, offset int64, timestamp, now time.Ti
 func (ps *partitionTask) progress(inputs []string, ends, committed map[string]int64, now time.Time, delay time.Duration) eventtime.PartitionProgress {
 	clock := ps.part.Clock()
 	ps.history.Record(now, clock.Latest())
-	pp := eventtime.PartitionProgress{NextClose: ps.part.NextClose(), Settled: ps.history.Settled(now, delay), LastRead: ps.lastRead}
+	pp := eventtime.PartitionProgress{NextClose: ps.part.NextClose(), Settled: ps.history.Settled(now, delay),
+		Latest: clock.Latest(), LastRead: ps.lastRead}
 	for _, topic := range inputs {
 		next, ok := ps.next[topic]
 		if !ok {

@@ -7,18 +7,22 @@ import "time"
 // channels send no transactions never moves that input's clock. The marker's timestamp moves
 // the input's clock, and since it is in the log, every reader sees it at the same place.
 //
-// Writing a marker is the one decision here that looks at the wall clock, and it has to be
+// Writing a marker is the one decision here that looks at processing time, and it has to be
 // safe: no record timestamped before the marker may reach the same input partition after it,
 // or that record becomes late. A marker is written only when both hold:
 //
 //   - the input was read to its end, and
 //   - the marker's time is behind the partition's progress by at least the producer delay:
 //     another input of the partition was read past it at least ProducerDelay ago (processing
-//     time), or nothing at all was read on the partition for ProducerDelay and the wall clock
-//     is ProducerDelay past it.
+//     time), or nothing at all was read on the partition since a while, and the partition's
+//     latest arrival plus that while, less ProducerDelay, is past it. The quiet case measures
+//     only time elapsed since the last read, never the wall clock against a timestamp: a
+//     producer whose stamps trail the wall clock (a recorded stream replayed at its pace, a
+//     clock a day behind) is extrapolated from its own latest stamp.
 //
-// A producer that writes in timestamp order and gets each record into Kafka within
-// ProducerDelay of writing the ones after it then never has a record overtaken by a marker.
+// A producer that writes in timestamp order, at least as fast as its timestamps advance, and
+// gets each record into Kafka within ProducerDelay of writing the ones after it then never has
+// a record overtaken by a marker.
 
 // MarkerPolicy decides when markers are due.
 type MarkerPolicy struct {
@@ -46,6 +50,8 @@ type PartitionProgress struct {
 	NextClose time.Time
 	// Settled is the greatest arrival read on the partition at least ProducerDelay ago.
 	Settled time.Time
+	// Latest is the greatest arrival read on the partition.
+	Latest time.Time
 	// LastRead is the processing time of the latest record read on the partition.
 	LastRead time.Time
 }
@@ -88,7 +94,7 @@ func (p MarkerPolicy) safe(pp PartitionProgress, at, now time.Time) bool {
 		}
 	}
 	quietFor := now.Sub(pp.LastRead)
-	return quietFor >= p.ProducerDelay && !now.Add(-p.ProducerDelay).Before(at)
+	return quietFor >= p.ProducerDelay && !pp.Latest.IsZero() && !pp.Latest.Add(quietFor-p.ProducerDelay).Before(at)
 }
 
 // History remembers the greatest arrival read on a partition over time, to tell what was read

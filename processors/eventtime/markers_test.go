@@ -36,13 +36,16 @@ func TestMarkersAreDueOnlyWhenSafe(t *testing.T) {
 			pp:   PartitionProgress{Inputs: inputs(true, time.Time{}), NextClose: closeAt, Settled: t0.Add(60 * time.Second), LastRead: now},
 			want: "[]"},
 		{name: "everything quiet for the producer delay",
-			pp:   PartitionProgress{Inputs: inputs(true, time.Time{}), NextClose: closeAt, LastRead: now.Add(-2 * time.Second)},
+			pp:   PartitionProgress{Inputs: inputs(true, time.Time{}), NextClose: closeAt, Latest: t0.Add(90 * time.Second), LastRead: now.Add(-2 * time.Second)},
 			want: fmt.Sprintf("[{stream_meta %s}]", at)},
-		{name: "quiet, but the wall clock is not past the marker by the delay",
-			pp:   PartitionProgress{Inputs: inputs(true, time.Time{}), NextClose: now.Add(-time.Second), LastRead: now.Add(-time.Minute)},
+		{name: "quiet, but not long enough for the latest arrival to pass the marker by the delay",
+			pp:   PartitionProgress{Inputs: inputs(true, time.Time{}), NextClose: closeAt, Latest: t0.Add(60 * time.Second), LastRead: now.Add(-5 * time.Second)},
 			want: "[]"},
+		{name: "quiet long enough after the latest arrival",
+			pp:   PartitionProgress{Inputs: inputs(true, time.Time{}), NextClose: closeAt, Latest: t0.Add(60 * time.Second), LastRead: now.Add(-13 * time.Second)},
+			want: fmt.Sprintf("[{stream_meta %s}]", at)},
 		{name: "quiet, but an input is not read to its end",
-			pp:   PartitionProgress{Inputs: inputs(false, time.Time{}), NextClose: closeAt, LastRead: now.Add(-time.Minute)},
+			pp:   PartitionProgress{Inputs: inputs(false, time.Time{}), NextClose: closeAt, Latest: t0.Add(90 * time.Second), LastRead: now.Add(-time.Minute)},
 			want: "[]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -50,6 +53,26 @@ func TestMarkersAreDueOnlyWhenSafe(t *testing.T) {
 				t.Fatalf("due %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestAProducerBehindTheWallClockGetsNoMarkerInItsWindow: a producer replaying a day-old stream
+// at its own pace pauses 2.5 s between records. Its partition's clock is a day behind the wall
+// clock; a marker may only extrapolate from that clock, so none lands inside the window it is
+// still writing (the wall clock against its stamps would have put one there at once).
+func TestAProducerBehindTheWallClockGetsNoMarkerInItsWindow(t *testing.T) {
+	p := MarkerPolicy{ProducerDelay: 2 * time.Second}
+	dayAgo := t0.Add(-24 * time.Hour)
+	for k := range 20 { // records at 10:00:00, :02.5, :05 ... of a day ago, read as they come
+		latest := dayAgo.Add(time.Duration(k) * 2500 * time.Millisecond)
+		read := t0.Add(time.Duration(k) * 2500 * time.Millisecond)
+		pp := PartitionProgress{
+			Inputs:    []InputProgress{{Topic: "chat", Arrival: latest, ReadToEnd: true}, {Topic: "stream_meta", ReadToEnd: true}},
+			NextClose: dayAgo.Add(70 * time.Second), Latest: latest, LastRead: read,
+		}
+		if due := p.Due(pp, read.Add(2400*time.Millisecond)); len(due) > 0 {
+			t.Fatalf("record %d: marker %v while the window is still being written", k, due)
+		}
 	}
 }
 
