@@ -78,6 +78,8 @@ func startPipelineWith(t testing.TB, run producer.RunConfig, span time.Duration)
 		t.Fatal(err)
 	}
 	wcfg := window.DefaultConfig()
+	// the run's last windows close soon after it (markers wait window + lateness + delay)
+	wcfg.Size, wcfg.AllowedLateness = 5*time.Second, 2*time.Second
 	background(t, func(ctx context.Context) error {
 		return aggregator.Run(ctx, aggregator.Config{Brokers: []string{addr}, Window: wcfg, Logger: kafkatest.Quiet()})
 	})

@@ -38,7 +38,16 @@ func quiet() *slog.Logger { return kafkatest.Quiet() }
 
 func startBroker(t *testing.T) string { return kafkatest.StartBroker(t) }
 
-func testWindowConfig() window.Config { return window.DefaultConfig() }
+// testWindowConfig has 5 s windows and 2 s of lateness: a run's last window closes once
+// markers may claim its inputs quiet, as long after the last record as a producer writing at
+// the wall clock's pace could still add to it (window plus lateness plus the producer delay),
+// which the default 1 m and 10 s make over a minute. The runs' records are in order, so the
+// lateness decides nothing else here.
+func testWindowConfig() window.Config {
+	cfg := window.DefaultConfig()
+	cfg.Size, cfg.AllowedLateness = 5*time.Second, 2*time.Second
+	return cfg
+}
 
 // runProcessor runs a processor instance in this process until the test ends.
 func runProcessor(t *testing.T, addr, clientID string) { runProcessorWith(t, addr, clientID, nil) }
@@ -125,7 +134,7 @@ func TestKilledProcessorRestartsWithoutLossOrDoubleCounting(t *testing.T) {
 	}
 	addr := startBroker(t)
 	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "process", "--brokers", addr, "--metrics-addr", "", "--log-level", "warn")
+		cmd := exec.Command(bin, "process", "--brokers", addr, "--window", "5s", "--allowed-lateness", "2s", "--metrics-addr", "", "--log-level", "warn")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -23,7 +23,13 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 var ctx = context.Background()
 
-func testWindow() window.Config { return window.DefaultConfig() }
+// testWindow has 5 s windows and 2 s of lateness, so a run's last windows close soon after it
+// (see processors/aggregator's testWindowConfig).
+func testWindow() window.Config {
+	cfg := window.DefaultConfig()
+	cfg.Size, cfg.AllowedLateness = 5*time.Second, 2*time.Second
+	return cfg
+}
 
 // run is a seeded producer run; start moves it in time so that several runs follow each other.
 func run(count int64, seed uint64, start time.Time) producer.RunConfig {
