@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,25 +15,41 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/pipelinetest"
 	"github.com/telemetra/telemetra/producer"
+	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 	"github.com/telemetra/telemetra/schemas"
 )
 
 // TestRawInputWrittenWithKcat writes events with kcat, as any other producer would, to the real
 // broker: valid ones, and malformed ones of every kind. The processor binary must count the valid
 // ones exactly, dead-letter each malformed one with its reason, and send an event for a window
-// that is already final to the late topic.
+// that is already final to the late topic, counted on that window by a late correction.
+//
+// kcat stamps each record with the wall clock when it writes it, and that is the arrival the
+// processor judges an event by: the valid events (event time from eventStart, just ahead of the
+// wall clock) are written at once, while their windows still take events.
 func TestRawInputWrittenWithKcat(t *testing.T) {
 	addr := realKafka(t)
 	suffix := strconv.FormatInt(time.Now().UnixNano()%1_000_000, 10)
 	ch := "kcat_" + suffix
 	otherKey := "kcat_other_" + suffix
 
-	// valid events: a seeded simulation of one channel, one minute of event time
-	start := eventStart(time.Minute)
-	valid := producer.RunConfig{Sim: producer.Config{Channels: []string{ch}, Seed: 3}, Count: 600, StartTime: start, TimeStep: 100 * time.Millisecond}
+	group := "e2e-kcat-" + suffix
+	proc := exec.Command(binary, "process", "--brokers", addr, "--group", group, "--metrics-addr", "", "--log-level", "warn")
+	proc.Stderr = os.Stderr
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proc.Process.Signal(syscall.SIGTERM); _ = proc.Wait() })
+
+	// valid events: a seeded simulation of one channel, 30s of event time
+	start := eventStart(30 * time.Second)
+	valid := producer.RunConfig{Sim: producer.Config{Channels: []string{ch}, Seed: 3}, Count: 600, StartTime: start, TimeStep: 50 * time.Millisecond}
 	want := pipelinetest.Expected(t, valid)
 	g, err := producer.NewGenerator(valid.Sim)
 	if err != nil {
@@ -64,18 +81,26 @@ func TestRawInputWrittenWithKcat(t *testing.T) {
 	}
 	msgField := aChat[strings.Index(aChat, `"message":`):]
 	msgField = msgField[:strings.Index(msgField[len(`"message":"`):], `"`)+len(`"message":"`)+1]
+	// the channel's partition (goka's hash, which kcatProduce writes to), and another one
+	owner := kafka.PartitionForKey([]byte(ch), kafka.DefaultPartitions)
+	notOwner := (owner + 1) % kafka.DefaultPartitions
 	type bad struct {
 		name, topic, key, value, reason string
+		partition                       int // -1: the key's
 	}
 	malformed := []bad{
-		{"broken JSON", kafka.TopicChat, ch, `{"message_id": "x", "channel": `, "invalid_event"},
-		{"missing fields", kafka.TopicChat, ch, fmt.Sprintf(`{"channel":%q,"timestamp":%q}`, ch, start.Add(30*time.Second).Format(time.RFC3339)), "invalid_event"},
-		{"wrong type", kafka.TopicChat, ch, chatWith(`"message_id":"`, `"message_id":123,"x":"`), "invalid_event"},
-		{"huge value", kafka.TopicChat, ch, chatWith(msgField, `"message":"`+strings.Repeat("a", 5000)+`"`), "invalid_event"},
-		{"non-UTF-8", kafka.TopicChat, ch, chatWith(msgField, "\"message\":\"\xff\xfe\""), "invalid_event"},
-		{"unknown transaction type", kafka.TopicTransactions, ch, fmt.Sprintf(`{"transaction_id":"txn_abcdefgh%s","channel":%q,"username":"x","transaction_type":"refund","amount":5,"currency":"USD","timestamp":%q}`, suffix, ch, start.Add(30*time.Second).Format(time.RFC3339)), "invalid_event"},
-		{"far future", kafka.TopicChat, ch, chatAt(start.AddDate(70, 0, 0)), "future_timestamp"},
-		{"key is not the channel", kafka.TopicChat, otherKey, aChat, "key_mismatch"},
+		{"broken JSON", kafka.TopicChat, ch, `{"message_id": "x", "channel": `, "invalid_event", -1},
+		{"missing fields", kafka.TopicChat, ch, fmt.Sprintf(`{"channel":%q,"timestamp":%q}`, ch, start.Add(10*time.Second).Format(time.RFC3339)), "invalid_event", -1},
+		{"wrong type", kafka.TopicChat, ch, chatWith(`"message_id":"`, `"message_id":123,"x":"`), "invalid_event", -1},
+		{"huge value", kafka.TopicChat, ch, chatWith(msgField, `"message":"`+strings.Repeat("a", 5000)+`"`), "invalid_event", -1},
+		{"non-UTF-8", kafka.TopicChat, ch, chatWith(msgField, "\"message\":\"\xff\xfe\""), "invalid_event", -1},
+		{"unknown transaction type", kafka.TopicTransactions, ch, fmt.Sprintf(`{"transaction_id":"txn_abcdefgh%s","channel":%q,"username":"x","transaction_type":"refund","amount":5,"currency":"USD","timestamp":%q}`, suffix, ch, start.Add(10*time.Second).Format(time.RFC3339)), "invalid_event", -1},
+		{"far future", kafka.TopicChat, ch, chatAt(start.AddDate(70, 0, 0)), "future_timestamp", -1},
+		{"far past", kafka.TopicChat, ch, chatAt(start.AddDate(0, 0, -8)), "past_timestamp", -1},
+		{"key is not the channel", kafka.TopicChat, otherKey, aChat, "key_mismatch", -1},
+		// a valid event, but on a partition that does not hold its channel's state (kcat's own
+		// partitioner, without -p, puts most events there)
+		{"wrong partition", kafka.TopicChat, ch, aChat, "wrong_partition", notOwner},
 	}
 	validator, err := schemas.NewValidator()
 	if err != nil {
@@ -91,36 +116,44 @@ func TestRawInputWrittenWithKcat(t *testing.T) {
 		}
 	}
 
-	group := "e2e-kcat-" + suffix
-	proc := exec.Command(binary, "process", "--brokers", addr, "--group", group, "--idle-timeout", "3s",
-		"--metrics-addr", "", "--log-level", "warn")
-	proc.Stderr = os.Stderr
-	if err := proc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = proc.Process.Signal(syscall.SIGTERM); _ = proc.Wait() })
-
 	for _, topic := range kafka.InputTopics() {
 		if len(byTopic[topic]) > 0 {
 			kcatProduce(t, addr, topic, ch, byTopic[topic])
 		}
 	}
 	for _, b := range malformed {
-		kcatProduce(t, addr, b.topic, b.key, []string{b.value})
+		if b.partition < 0 {
+			kcatProduce(t, addr, b.topic, b.key, []string{b.value})
+		} else {
+			kcatProduceTo(t, addr, b.topic, b.partition, b.key, []string{b.value})
+		}
 	}
-	pipelinetest.AwaitFinals(t, addr, want, 2*time.Minute)
+	// the last window closes by markers, allowed lateness + producer delay after its end
+	pipelinetest.AwaitFinals(t, addr, want, 3*time.Minute)
 
-	// an event for a window that is final by now
-	kcatProduce(t, addr, kafka.TopicChat, ch, []string{chatAt(start.Add(-time.Hour))})
+	// an event of the run's first window, which is final by now: it arrives (kcat's stamp)
+	// after the window stopped taking events, goes to the late topic, and is counted on its
+	// window by a late correction
+	first := start.Truncate(time.Minute)
+	kcatProduce(t, addr, kafka.TopicChat, ch, []string{chatAt(start)})
 	late := awaitKcat(t, addr, kafka.TopicLate, func(key string) bool { return key == ch }, 1)
-	if !strings.Contains(late[0], "telemetra-reason=late") {
-		t.Fatalf("late record headers: %s", late[0])
+	lateError := regexp.MustCompile(`^arrived \S+, \S+ after its window \[` + regexp.QuoteMeta(first.Format(time.RFC3339)) + `, ` +
+		regexp.QuoteMeta(first.Add(time.Minute).Format(time.RFC3339)) + `\) stopped taking events at ` +
+		regexp.QuoteMeta(first.Add(time.Minute+10*time.Second).Format(time.RFC3339)) + `$`)
+	if late[0].Headers["telemetra-reason"] != "late" || !lateError.MatchString(late[0].Headers["telemetra-error"]) {
+		t.Fatalf("late record headers: %v, want telemetra-reason=late and telemetra-error matching %s", late[0].Headers, lateError)
 	}
+	awaitLateCorrection(t, addr, ch, first, 1)
 
 	dlq := awaitKcat(t, addr, kafka.TopicDLQ, func(key string) bool { return key == ch || key == otherKey }, len(malformed))
 	var got, wantReasons []string
-	for _, line := range dlq {
-		got = append(got, header(line, "telemetra-reason"))
+	for _, r := range dlq {
+		got = append(got, r.Headers["telemetra-reason"])
+		if r.Headers["telemetra-reason"] == "wrong_partition" {
+			if hint := fmt.Sprintf("kcat: -p %d", owner); !strings.Contains(r.Headers["telemetra-error"], hint) {
+				t.Errorf("wrong_partition error %q does not say %q", r.Headers["telemetra-error"], hint)
+			}
+		}
 	}
 	for _, b := range malformed {
 		wantReasons = append(wantReasons, b.reason)
@@ -128,7 +161,11 @@ func TestRawInputWrittenWithKcat(t *testing.T) {
 	sort.Strings(got)
 	sort.Strings(wantReasons)
 	if strings.Join(got, ",") != strings.Join(wantReasons, ",") {
-		t.Fatalf("DLQ reasons %v, want %v\n%s", got, wantReasons, strings.Join(dlq, "\n"))
+		var lines []string
+		for _, r := range dlq {
+			lines = append(lines, fmt.Sprintf("%s p%d %v", r.Key, r.Partition, r.Headers))
+		}
+		t.Fatalf("DLQ reasons %v, want %v\n%s", got, wantReasons, strings.Join(lines, "\n"))
 	}
 	// and the finals still add up exactly: nothing malformed or late was counted
 	pipelinetest.AwaitFinals(t, addr, want, 30*time.Second)
@@ -139,7 +176,13 @@ var timestampField = regexp.MustCompile(`"timestamp":"[^"]*"`)
 // kcatProduce writes values with key to the partition goka's partitioner gives the key.
 func kcatProduce(t *testing.T, addr, topic, key string, values []string) {
 	t.Helper()
-	partition := kafka.PartitionForKey([]byte(key), kafka.DefaultPartitions)
+	kcatProduceTo(t, addr, topic, kafka.PartitionForKey([]byte(key), kafka.DefaultPartitions), key, values)
+}
+
+// kcatProduceTo writes values with key to a partition of topic. kcat stamps each record with
+// the wall clock (CreateTime) when it writes it.
+func kcatProduceTo(t *testing.T, addr, topic string, partition int, key string, values []string) {
+	t.Helper()
 	var in bytes.Buffer
 	for _, v := range values {
 		in.WriteString(key + "\t" + v + "\n")
@@ -153,44 +196,103 @@ func kcatProduce(t *testing.T, addr, topic, key string, values []string) {
 	}
 }
 
+// kcatRecord is one record as kcat -J prints it (the value left out).
+type kcatRecord struct {
+	Partition int
+	Key       string
+	Headers   map[string]string
+}
+
 // awaitKcat reads a topic with kcat until want records whose key matches have arrived, then
-// checks that no more arrive for a moment; it returns "key<TAB>headers" per record.
-func awaitKcat(t *testing.T, addr, topic string, match func(key string) bool, want int) []string {
+// checks that no more arrive for a moment.
+func awaitKcat(t *testing.T, addr, topic string, match func(key string) bool, want int) []kcatRecord {
 	t.Helper()
-	read := func() []string {
-		out := run(t, time.Minute, "kcat", "-C", "-b", addr, "-t", topic, "-e", "-q", "-f", "%k\t%h\n")
-		var lines []string
-		for _, line := range strings.Split(string(out), "\n") {
-			if key, _, ok := strings.Cut(line, "\t"); ok && match(key) {
-				lines = append(lines, line)
+	read := func() []kcatRecord {
+		// -J: one JSON object per record, its headers as a [name, value, ...] list (header values
+		// have commas, which kcat's %h format does not escape)
+		out := run(t, time.Minute, "kcat", "-C", "-b", addr, "-t", topic, "-e", "-q", "-J")
+		var recs []kcatRecord
+		for _, line := range bytes.Split(out, []byte("\n")) {
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
 			}
+			var j struct {
+				Partition int      `json:"partition"`
+				Key       *string  `json:"key"`
+				Headers   []string `json:"headers"`
+			}
+			if err := json.Unmarshal(line, &j); err != nil {
+				t.Fatalf("kcat -J output %q: %v", line, err)
+			}
+			if j.Key == nil || !match(*j.Key) {
+				continue
+			}
+			r := kcatRecord{Partition: j.Partition, Key: *j.Key, Headers: map[string]string{}}
+			for k := 0; k+1 < len(j.Headers); k += 2 {
+				r.Headers[j.Headers[k]] = j.Headers[k+1]
+			}
+			recs = append(recs, r)
 		}
-		return lines
+		return recs
+	}
+	show := func(recs []kcatRecord) string {
+		var lines []string
+		for _, r := range recs {
+			lines = append(lines, fmt.Sprintf("%s p%d %v", r.Key, r.Partition, r.Headers))
+		}
+		return strings.Join(lines, "\n")
 	}
 	deadline := time.Now().Add(time.Minute)
 	for {
-		lines := read()
-		if len(lines) >= want {
+		recs := read()
+		if len(recs) >= want {
 			time.Sleep(2 * time.Second)
-			if lines = read(); len(lines) != want {
-				t.Fatalf("%s: %d records of ours, want exactly %d:\n%s", topic, len(lines), want, strings.Join(lines, "\n"))
+			if recs = read(); len(recs) != want {
+				t.Fatalf("%s: %d records of ours, want exactly %d:\n%s", topic, len(recs), want, show(recs))
 			}
-			return lines
+			return recs
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d records of ours after a minute, want %d:\n%s", topic, len(lines), want, strings.Join(lines, "\n"))
+			t.Fatalf("%s: %d records of ours after a minute, want %d:\n%s", topic, len(recs), want, show(recs))
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 }
 
-// header extracts one header's value from kcat's %h output (name=value,name=value).
-func header(line, name string) string {
-	_, headers, _ := strings.Cut(line, "\t")
-	for _, h := range strings.Split(headers, ",") {
-		if v, ok := strings.CutPrefix(h, name+"="); ok {
-			return v
+// awaitLateCorrection reads telemetra.aggregates until a late correction of channel's window
+// starting at start raises its late count to want; a larger count fails.
+func awaitLateCorrection(t *testing.T, addr, channel string, start time.Time, want int64) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(kafka.TopicAggregates),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		fetches := cl.PollFetches(ctx)
+		cancel()
+		found := false
+		fetches.EachRecord(func(r *kgo.Record) {
+			agg := new(pb.WindowAggregate)
+			if err := proto.Unmarshal(r.Value, agg); err != nil {
+				t.Fatalf("undecodable aggregate: %v", err)
+			}
+			if agg.Channel != channel || !agg.LateCorrection || !agg.WindowStart.AsTime().Equal(start) {
+				return
+			}
+			if !agg.Final || agg.LateEvents > want {
+				t.Fatalf("late correction of %s@%s: %v, want final with late_events %d", channel, start.Format(time.RFC3339), agg, want)
+			}
+			found = found || agg.LateEvents == want
+		})
+		if found {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no late correction of %s@%s with late_events %d after a minute", channel, start.Format(time.RFC3339), want)
 		}
 	}
-	return ""
 }

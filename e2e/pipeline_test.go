@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -23,7 +24,18 @@ import (
 	"github.com/telemetra/telemetra/internal/pipelinetest"
 	"github.com/telemetra/telemetra/producer"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
+	"github.com/telemetra/telemetra/views/projector"
 )
+
+// hasTable reports that the database has a table of that name in its search path.
+func hasTable(t *testing.T, db *pgx.Conn, name string) bool {
+	t.Helper()
+	var ok bool
+	if err := db.QueryRow(context.Background(), "SELECT to_regclass($1) IS NOT NULL", name).Scan(&ok); err != nil {
+		t.Fatalf("look for table %s: %v", name, err)
+	}
+	return ok
+}
 
 // freeAddr returns a local address nothing listens on (for a process that must keep its port
 // across a restart).
@@ -50,42 +62,86 @@ func role(t *testing.T, args ...string) *exec.Cmd {
 
 // TestWholePipelineOnRealKafka runs every role as its own process of the binary against the
 // real broker and PostgreSQL: producer → processor → projector → gateway. The projector is
-// killed with SIGKILL mid-stream and restarted; curl's summaries still add up exactly to what
-// the producer sent. Then the gateway is restarted under a subscriber, which reconnects with a
-// snapshot and receives live updates again.
+// killed with SIGKILL mid-stream (some of the run's windows projected, not all) and restarted;
+// curl's summaries still add up exactly to what the producer sent. Then the gateway is
+// restarted under a subscriber, which reconnects with a snapshot and receives live updates
+// again.
 func TestWholePipelineOnRealKafka(t *testing.T) {
 	addr := realKafka(t)
 	dbURL := pgtest.Database(t)
 	suffix := strconv.FormatInt(time.Now().UnixNano()%1_000_000, 10)
 	channels := []string{"pipe_a_" + suffix, "pipe_b_" + suffix}
-	start := eventStart(10_000 * 20 * time.Millisecond)
-	runCfg := producer.RunConfig{Sim: producer.Config{Channels: channels, Seed: 5}, Count: 10_000, StartTime: start, TimeStep: 20 * time.Millisecond}
+	// a minute of event time, written at once: it ends about a minute ahead of the wall clock
+	// (see eventStart), and its last windows close by markers when the wall clock gets there
+	start := eventStart(10_000 * 6 * time.Millisecond)
+	runCfg := producer.RunConfig{Sim: producer.Config{Channels: channels, Seed: 5}, Count: 10_000, StartTime: start, TimeStep: 6 * time.Millisecond}
 	want := pipelinetest.Expected(t, runCfg)
 
 	// the gateway's view reads generation 1's table, so this test owns group telemetra-windows
-	role(t, "process", "--brokers", addr, "--idle-timeout", "3s", "--metrics-addr", "")
+	role(t, "process", "--brokers", addr, "--metrics-addr", "")
+	consumer := "e2e-" + suffix
 	project := func() *exec.Cmd {
-		return role(t, "project", "--brokers", addr, "--database-url", dbURL, "--consumer", "e2e-"+suffix, "--batch-size", "50", "--metrics-addr", "")
+		return role(t, "project", "--brokers", addr, "--database-url", dbURL, "--consumer", consumer, "--batch-size", "50", "--metrics-addr", "")
 	}
-	projector := project()
+	proj := project()
 	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
 	serve := func() *exec.Cmd {
 		return role(t, "serve", "--brokers", addr, "--database-url", dbURL, "--grpc-addr", grpcAddr, "--http-addr", httpAddr, "--metrics-addr", "")
 	}
 	gw := serve()
-	run(t, 2*time.Minute, binary, "produce", "--brokers", addr, "--channels", strings.Join(channels, ","), "--count", "10000",
-		"--unthrottled", "--seed", "5", "--start-time", start.Format(time.RFC3339), "--time-step", "20ms", "--log-level", "warn")
 
-	// the projector dies mid-stream (small batches: some committed, one likely in flight) and
+	// what the projector has written: rows of this run's windows, and its stored offsets
+	db, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(context.Background())
+	query := func(sql string, args ...any) int64 {
+		t.Helper()
+		var n int64
+		if err := db.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return n
+	}
+	windows := func(finalOnly bool) int64 {
+		if !hasTable(t, db, "window_aggregates") {
+			return 0 // not migrated yet
+		}
+		return query("SELECT count(*) FROM window_aggregates WHERE channel = ANY($1) AND (final OR NOT $2)", channels, finalOnly)
+	}
+	projected := func() int64 {
+		if !hasTable(t, db, "projector_offsets") {
+			return 0
+		}
+		return query("SELECT coalesce(sum(next_offset), 0)::bigint FROM projector_offsets WHERE consumer = $1", consumer)
+	}
+
+	run(t, 2*time.Minute, binary, "produce", "--brokers", addr, "--channels", strings.Join(channels, ","), "--count", "10000",
+		"--unthrottled", "--seed", "5", "--start-time", start.Format(time.RFC3339), "--time-step", "6ms", "--log-level", "warn")
+
+	// the projector dies mid-stream (small batches: some committed, one likely in flight) once
+	// some of the run's windows are projected, long before its last windows are final, and
 	// comes back: it resumes from the offsets committed with its rows
-	time.Sleep(time.Second)
-	_ = projector.Process.Signal(syscall.SIGKILL)
-	_ = projector.Wait()
+	deadline := time.Now().Add(time.Minute)
+	for windows(false) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the projector wrote no window of the run within a minute")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = proj.Process.Signal(syscall.SIGKILL)
+	_ = proj.Wait()
+	rowsAtKill, finalsAtKill, offsetsAtKill := windows(false), windows(true), projected()
+	if offsetsAtKill <= 0 {
+		t.Fatalf("the projector had stored no offsets when killed, yet %d rows of the run", rowsAtKill)
+	}
 	project()
 
-	q := fmt.Sprintf("start_time=%s&end_time=%s", start.Format(time.RFC3339), start.Add(time.Hour).Format(time.RFC3339))
+	// summaries count the final windows starting in the range: from the run's first window
+	q := fmt.Sprintf("start_time=%s&end_time=%s", start.Truncate(time.Minute).Format(time.RFC3339), start.Add(time.Hour).Format(time.RFC3339))
 	for _, ch := range channels {
-		deadline := time.Now().Add(2 * time.Minute)
+		deadline := time.Now().Add(3 * time.Minute)
 		for {
 			out, _ := exec.Command("curl", "-sS", "http://"+httpAddr+"/v1/channels/"+ch+":summarize?"+q).Output()
 			var s struct {
@@ -110,6 +166,14 @@ func TestWholePipelineOnRealKafka(t *testing.T) {
 			time.Sleep(500 * time.Millisecond)
 		}
 	}
+	// the kill landed mid-stream: the restarted projector had records of the run to project
+	finals, total := windows(true), endOffsets(t, addr, projector.Topics(1)...)
+	if finalsAtKill >= finals || offsetsAtKill >= total {
+		t.Fatalf("the projector kill did not land mid-stream: %d of the run's %d final windows and %d of %d records projected when killed",
+			finalsAtKill, finals, offsetsAtKill, total)
+	}
+	t.Logf("projector killed mid-stream: %d rows of the run's windows, %d of its %d finals, %d of %d records projected",
+		rowsAtKill, finalsAtKill, finals, offsetsAtKill, total)
 	if out := string(run(t, time.Minute, "grpcurl", "-plaintext", "-d", fmt.Sprintf(`{"name":"channels/%s"}`, channels[0]),
 		grpcAddr, "telemetra.v1.TelemetraService/GetChannel")); !strings.Contains(out, `"lastFinalWindow"`) {
 		t.Fatalf("GetChannel:\n%s", out)
@@ -151,7 +215,7 @@ func TestWholePipelineOnRealKafka(t *testing.T) {
 	_ = gw.Wait()
 	serve()
 	sub = subscribe()
-	// event time continues after the first run's (see eventStart), not at the wall clock
+	// live: event time at the wall clock's pace, after the first run's (see eventStart)
 	liveDone := make(chan struct{})
 	go func() {
 		defer close(liveDone)

@@ -1,14 +1,20 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/pipelinetest"
 	"github.com/telemetra/telemetra/producer"
 )
@@ -20,36 +26,38 @@ func TestProcessorOnRealKafkaAddsUp(t *testing.T) {
 	addr := realKafka(t)
 	suffix := strconv.FormatInt(time.Now().UnixNano()%1_000_000, 10)
 	channels := []string{"proc_a_" + suffix, "proc_b_" + suffix, "proc_c_" + suffix}
+	// a minute of event time in 8s of wall clock (2500 events/s): the run ends less than a
+	// minute ahead of the wall clock (see eventStart)
 	run := producer.RunConfig{
 		Sim:   producer.Config{Channels: channels, Seed: 7},
-		Count: 20_000, StartTime: eventStart(20_000 * 30 * time.Millisecond), TimeStep: 30 * time.Millisecond,
+		Count: 20_000, StartTime: eventStart(20_000 * 3 * time.Millisecond), TimeStep: 3 * time.Millisecond,
 	}
 	group := "e2e-windows-" + suffix
 	start := func() *exec.Cmd {
-		cmd := exec.Command(binary, "process", "--brokers", addr, "--group", group, "--idle-timeout", "3s",
-			"--metrics-addr", "", "--log-level", "warn")
+		cmd := exec.Command(binary, "process", "--brokers", addr, "--group", group, "--metrics-addr", "", "--log-level", "warn")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // when the test fails before its end
 		return cmd
 	}
 	first := start()
-	produced := make(chan []byte, 1)
-	go func() {
-		out, _ := exec.Command(binary, "produce", "--brokers", addr, "--channels", strings.Join(channels, ","),
-			"--count", "20000", "--rate", "2500", "--seed", "7", "--start-time", run.StartTime.Format(time.RFC3339),
-			"--time-step", "30ms", "--log-level", "warn").CombinedOutput()
-		produced <- out
-	}()
-	time.Sleep(4 * time.Second)
+	// the group reads the input topics from the start: what earlier tests wrote is not the run's
+	base := endOffsets(t, addr, kafka.InputTopics()...)
+	produced := produceInBackground(t, "--brokers", addr, "--channels", strings.Join(channels, ","),
+		"--count", "20000", "--rate", "2500", "--seed", "7", "--start-time", run.StartTime.Format(time.RFC3339),
+		"--time-step", "3ms")
+	// killed once some of the run is committed, while the producer is still writing
+	awaitCommitted(t, addr, group, base, run.Count/10, time.Minute)
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = first.Wait()
+	checkKilledMidStream(t, addr, group, base, run.Count)
 	second := start()
 	t.Cleanup(func() { _ = second.Process.Signal(syscall.SIGTERM); _ = second.Wait() })
-	if out := <-produced; strings.Contains(string(out), "level=ERROR") {
+	if out := produced(); strings.Contains(string(out), "level=ERROR") {
 		t.Fatalf("producer: %s", out)
 	}
 	pipelinetest.AwaitFinals(t, addr, pipelinetest.Expected(t, run), 3*time.Minute)
@@ -62,14 +70,10 @@ func TestTwoProcessorsOneKilledOnRealKafka(t *testing.T) {
 	addr := realKafka(t)
 	suffix := strconv.FormatInt(time.Now().UnixNano()%1_000_000, 10)
 	channels := []string{"reb_a_" + suffix, "reb_b_" + suffix, "reb_c_" + suffix, "reb_d_" + suffix}
-	run := producer.RunConfig{
-		Sim:   producer.Config{Channels: channels, Seed: 11},
-		Count: 20_000, StartTime: eventStart(20_000 * 30 * time.Millisecond), TimeStep: 30 * time.Millisecond,
-	}
 	group := "e2e-rebalance-" + suffix
 	metricsAddr := freeAddr(t) // the survivor's, read when the test fails
 	start := func(id, metrics string) *exec.Cmd {
-		cmd := exec.Command(binary, "process", "--brokers", addr, "--group", group, "--idle-timeout", "3s",
+		cmd := exec.Command(binary, "process", "--brokers", addr, "--group", group,
 			"--client-id", id, "--metrics-addr", metrics, "--log-level", "warn")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
@@ -78,6 +82,7 @@ func TestTwoProcessorsOneKilledOnRealKafka(t *testing.T) {
 		return cmd
 	}
 	victim, survivor := start("victim", ""), start("survivor", metricsAddr)
+	t.Cleanup(func() { _ = victim.Process.Kill(); _ = victim.Wait() }) // when the test fails before the kill
 	t.Cleanup(func() {
 		if t.Failed() {
 			// the survivor's view of its lag, and a goroutine dump on stderr, for the stall below
@@ -95,20 +100,79 @@ func TestTwoProcessorsOneKilledOnRealKafka(t *testing.T) {
 		}
 		_ = survivor.Wait()
 	})
-	produced := make(chan []byte, 1)
-	go func() {
-		out, _ := exec.Command(binary, "produce", "--brokers", addr, "--channels", strings.Join(channels, ","),
-			"--count", "20000", "--rate", "2500", "--seed", "11", "--start-time", run.StartTime.Format(time.RFC3339),
-			"--time-step", "30ms", "--log-level", "warn").CombinedOutput()
-		produced <- out
-	}()
-	time.Sleep(5 * time.Second) // both have joined and are processing
+	// both have joined and hold partitions before the run starts
+	awaitMembers(t, addr, group, []string{"victim", "survivor"}, 2*time.Minute)
+	run := producer.RunConfig{
+		Sim:   producer.Config{Channels: channels, Seed: 11},
+		Count: 20_000, StartTime: eventStart(20_000 * 3 * time.Millisecond), TimeStep: 3 * time.Millisecond,
+	}
+	base := endOffsets(t, addr, kafka.InputTopics()...)
+	produced := produceInBackground(t, "--brokers", addr, "--channels", strings.Join(channels, ","),
+		"--count", "20000", "--rate", "2500", "--seed", "11", "--start-time", run.StartTime.Format(time.RFC3339),
+		"--time-step", "3ms")
+	awaitCommitted(t, addr, group, base, run.Count/10, time.Minute)
 	if err := victim.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = victim.Wait()
-	if out := <-produced; strings.Contains(string(out), "level=ERROR") {
+	checkKilledMidStream(t, addr, group, base, run.Count)
+	if out := produced(); strings.Contains(string(out), "level=ERROR") {
 		t.Fatalf("producer: %s", out)
 	}
 	pipelinetest.AwaitFinals(t, addr, pipelinetest.Expected(t, run), 3*time.Minute)
+}
+
+// produceInBackground starts telemetra produce with args and returns a function that waits
+// for it and returns its output; the test waits for it in any case before it ends, so the
+// next test's groups do not read the topics while it writes.
+func produceInBackground(t *testing.T, args ...string) func() []byte {
+	t.Helper()
+	var out []byte
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		out, _ = exec.Command(binary, append([]string{"produce"}, append(args, "--log-level", "warn")...)...).CombinedOutput()
+	}()
+	t.Cleanup(func() { <-done })
+	return func() []byte { <-done; return out }
+}
+
+// awaitMembers waits until group is stable with exactly the members of the given client IDs,
+// each assigned some input partitions.
+func awaitMembers(t *testing.T, addr, group string, clientIDs []string, timeout time.Duration) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		groups, err := adm.DescribeGroups(ctx, group)
+		cancel()
+		var got []string
+		if err == nil {
+			g := groups[group]
+			for _, m := range g.Members {
+				if a, ok := m.Assigned.AsConsumer(); ok && g.State == "Stable" {
+					for _, tp := range a.Topics {
+						if slices.Contains(kafka.InputTopics(), tp.Topic) && len(tp.Partitions) > 0 {
+							got = append(got, m.ClientID)
+							break
+						}
+					}
+				}
+			}
+			slices.Sort(got)
+			if want := slices.Sorted(slices.Values(clientIDs)); slices.Equal(got, want) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group %s: members holding input partitions %v (err %v) after %s, want %v", group, got, err, timeout, clientIDs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
