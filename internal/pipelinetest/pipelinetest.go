@@ -155,8 +155,8 @@ func Committed(t testing.TB, addr, group string, topics ...string) int64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	offsets, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
-	if errors.Is(err, kerr.GroupIDNotFound) {
-		return 0 // the group has committed nothing yet
+	if errors.Is(err, kerr.GroupIDNotFound) || kerr.IsRetriable(err) {
+		return 0 // the group has committed nothing yet, or the coordinator is still starting
 	}
 	if err != nil {
 		t.Fatalf("fetch the offsets of group %s: %v", group, err)

@@ -35,9 +35,12 @@ type partitionTask struct {
 	markerWritten  map[string]time.Time // processing time each pending marker was written
 }
 
-func newPartitionTask(ctx context.Context, part *window.Partition) *partitionTask {
+// newPartitionTask starts a partition's task at processing time now. The partition counts as
+// read at that moment: quiet is measured from when this instance began to watch it, never
+// from before (a restarted instance knows nothing of the gap before it).
+func newPartitionTask(ctx context.Context, part *window.Partition, now time.Time) *partitionTask {
 	return &partitionTask{
-		ctx: ctx, part: part, dirty: map[string]struct{}{},
+		ctx: ctx, part: part, dirty: map[string]struct{}{}, lastRead: now,
 		next: map[string]int64{}, pendingMarkers: map[string]time.Time{}, markerWritten: map[string]time.Time{},
 	}
 }

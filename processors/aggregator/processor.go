@@ -130,7 +130,7 @@ func NewLogic(cfg LogicConfig) (*Logic, error) {
 		markers: engine.Config().Markers(),
 	}
 	newPart := func() *window.Partition { return engine.NewPartition(l.inputs) }
-	l.wb = newWriteBack(cfg.Sink, string(goka.GroupTable(cfg.Group)), newPart, newClockKeys(cfg.Partitions), cfg.Logger)
+	l.wb = newWriteBack(cfg.Now, cfg.Sink, string(goka.GroupTable(cfg.Group)), newPart, newClockKeys(cfg.Partitions), cfg.Logger)
 	return l, nil
 }
 

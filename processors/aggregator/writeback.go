@@ -30,6 +30,7 @@ import (
 // context and then waits for deferred commits: the partition's watcher flushes and releases
 // them at that moment.
 type writeBack struct {
+	now     func() time.Time
 	sink    Sink
 	table   string
 	newPart func() *window.Partition
@@ -52,8 +53,8 @@ func (s kgoSink) Produce(ctx context.Context, records ...*kgo.Record) error {
 	return s.cl.ProduceSync(ctx, records...).FirstErr()
 }
 
-func newWriteBack(sink Sink, table string, newPart func() *window.Partition, keys clockKeys, logger *slog.Logger) *writeBack {
-	return &writeBack{sink: sink, table: table, newPart: newPart, keys: keys, logger: logger, parts: map[int32]*partitionTask{}}
+func newWriteBack(now func() time.Time, sink Sink, table string, newPart func() *window.Partition, keys clockKeys, logger *slog.Logger) *writeBack {
+	return &writeBack{now: now, sink: sink, table: table, newPart: newPart, keys: keys, logger: logger, parts: map[int32]*partitionTask{}}
 }
 
 // partition returns the task of a partition for the assignment whose context is ctx, and true
@@ -65,7 +66,7 @@ func (w *writeBack) partition(partition int32, ctx context.Context) (*partitionT
 	if ps != nil && ps.ctx == ctx {
 		return ps, false
 	}
-	ps = newPartitionTask(ctx, w.newPart())
+	ps = newPartitionTask(ctx, w.newPart(), w.now())
 	w.parts[partition] = ps
 	go w.watch(partition, ps)
 	return ps, true
