@@ -14,11 +14,11 @@ import "time"
 //   - the input was read to its end, and
 //   - the marker's time is behind the partition's progress by at least the producer delay:
 //     another input of the partition was read past it at least ProducerDelay ago (processing
-//     time), or nothing at all was read on the partition since a while, and the partition's
-//     latest arrival plus that while, less ProducerDelay, is past it. The quiet case measures
-//     only time elapsed since the last read, never the wall clock against a timestamp: a
-//     producer whose stamps trail the wall clock (a recorded stream replayed at its pace, a
-//     clock a day behind) is extrapolated from its own latest stamp.
+//     time), or nothing at all was read on the partition since a while, and both the
+//     partition's latest arrival plus that while and the wall clock, each less ProducerDelay,
+//     are past it. A producer whose stamps trail the wall clock (a recorded stream replayed at
+//     its pace, a clock a day behind) is bounded by its own latest stamp, one whose stamps run
+//     ahead of it (a fast simulation) by the wall clock.
 //
 // A producer that writes in timestamp order, at least as fast as its timestamps advance, and
 // gets each record into Kafka within ProducerDelay of writing the ones after it then never has
@@ -94,7 +94,11 @@ func (p MarkerPolicy) safe(pp PartitionProgress, at, now time.Time) bool {
 		}
 	}
 	quietFor := now.Sub(pp.LastRead)
-	return quietFor >= p.ProducerDelay && !pp.Latest.IsZero() && !pp.Latest.Add(quietFor-p.ProducerDelay).Before(at)
+	// both bounds hold: the partition's own clock extrapolated (a producer whose stamps trail
+	// the wall clock), and the wall clock (a producer whose stamps run ahead of it, as a fast
+	// simulation does: its next record may still be stamped before what its pace would claim)
+	return quietFor >= p.ProducerDelay && !pp.Latest.IsZero() &&
+		!pp.Latest.Add(quietFor-p.ProducerDelay).Before(at) && !now.Add(-p.ProducerDelay).Before(at)
 }
 
 // History remembers the greatest arrival read on a partition over time, to tell what was read
