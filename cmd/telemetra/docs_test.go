@@ -317,6 +317,16 @@ func TestDocCommandExtraction(t *testing.T) {
 	if len(problems) != 1 || !strings.Contains(problems[0], "x.md:22") {
 		t.Errorf("problems %q, want one for the command in the untagged block at x.md:22", problems)
 	}
+	for answer, empty := range map[string]bool{
+		`{}`: true, "{\n  \n}\n{}": true, `{"metrics":[], "nextPageToken":""}`: true,
+		`{"name":"channels/demo_stream", "startTime":"2025-10-16T00:00:00Z", "windows":"0", "chat":{"messages":"0", "topEmotes":[]}}`: true,
+		`{"name":"channels/demo_stream", "windows":"3"}`: false, `{"status":"SERVING"}`: false,
+		"grpc.health.v1.Health\ntelemetra.v1.TelemetraService": false,
+	} {
+		if got := emptyAnswer([]byte(answer)); got != empty {
+			t.Errorf("emptyAnswer(%s) = %v", answer, got)
+		}
+	}
 	if _, probs := extractCommands("y.md", "```sh\ncurl -s 'oops\n```\n"); len(probs) != 1 {
 		t.Errorf("an open quote at the end of a block: problems %q", probs)
 	}
@@ -598,7 +608,8 @@ func (e *docEnv) stream(t *testing.T, c docCommand) {
 }
 
 // emptyAnswer reports whether a JSON answer (one or more values, as grpcurl prints them) holds
-// nothing: only empty objects, lists, strings, zeros, false or null.
+// nothing: only empty objects, lists, strings, zeros (int64s are strings: "0"), false or null,
+// besides the request's echo (a summary of a range without windows names the channel and range).
 func emptyAnswer(out []byte) bool {
 	dec := json.NewDecoder(bytes.NewReader(out))
 	seen := false
@@ -616,6 +627,9 @@ func emptyAnswer(out []byte) bool {
 	}
 }
 
+// echoKeys are the fields of an answer that repeat the request.
+var echoKeys = map[string]bool{"name": true, "parent": true, "startTime": true, "endTime": true, "resolution": true}
+
 func emptyValue(v any) bool {
 	switch v := v.(type) {
 	case nil:
@@ -625,12 +639,12 @@ func emptyValue(v any) bool {
 	case float64:
 		return v == 0
 	case string:
-		return v == ""
+		return v == "" || v == "0"
 	case []any:
 		return len(v) == 0
 	case map[string]any:
-		for _, x := range v {
-			if !emptyValue(x) {
+		for k, x := range v {
+			if !echoKeys[k] && !emptyValue(x) {
 				return false
 			}
 		}
