@@ -39,9 +39,11 @@ func docFiles(t *testing.T) []string {
 var docSkips = []struct{ prefix, reason string }{
 	{"make run", "what this test starts: telemetra dev (on free ports, with 5 s windows)"},
 	{"make test", "the suite this test is part of"},
-	{"make ", "the repository's build, lint, test and benchmark targets; make test runs them itself (scripts/test.sh)"},
+	{"make fuzz", "the schema decoders' fuzzers, 30 s each: a development tool, not an example against an instance"},
+	{"make bench", "the benchmark suite: many minutes of CPU on this machine (figures in docs/performance.md)"},
+	{"make ", "generation, lint and unit-test targets; make test runs their checks itself (scripts/test.sh: check-generated, lint, go test ./...)"},
 	{"go build ", "the test builds the binary itself and puts it in its work directory's bin/"},
-	{"go test ", "a benchmark: minutes of CPU on this machine; make bench runs the benchmarks"},
+	{"go test -run '^$' -bench ", "a benchmark: minutes of CPU on this machine; make bench runs the benchmarks"},
 	{"bin/telemetra broker", "a second broker in the background; the instance's embedded broker stands in for it"},
 	{"bin/telemetra produce", "runs until Ctrl-C and would add a second simulation to the instance's channels; the instance runs its own producer"},
 	{"scripts/kafka.sh ", "the real Apache Kafka broker: make test starts one and tests it with kcat (scripts/kafka_test.sh) and the e2e suite"},
