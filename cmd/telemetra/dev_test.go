@@ -15,10 +15,14 @@ import (
 
 // devPipeline is `telemetra dev` running as its own process on free ports.
 type devPipeline struct {
-	cmd    *exec.Cmd
-	base   string        // the printed REST base URL
-	exited chan struct{} // closed when the process has exited; err is then set
-	err    error
+	cmd         *exec.Cmd
+	bin         string        // the binary it runs
+	base        string        // the printed REST base URL
+	grpcAddr    string        // the printed gRPC address
+	brokerAddr  string        // the printed Kafka bootstrap address
+	databaseURL string        // the printed PostgreSQL URL ("" without the projection)
+	exited      chan struct{} // closed when the process has exited; err is then set
+	err         error
 }
 
 // stop sends Ctrl-C (so dev stops its private PostgreSQL cluster too) and waits up to timeout,
@@ -35,8 +39,9 @@ func (d *devPipeline) stop(timeout time.Duration) (stopped bool, err error) {
 	}
 }
 
-// startDev builds the binary and starts `telemetra dev`, returning once it printed its URLs.
-func startDev(t *testing.T) *devPipeline {
+// startDev builds the binary and starts `telemetra dev` with extra flags after its own, returning
+// once it printed its URLs.
+func startDev(t *testing.T, extra ...string) *devPipeline {
 	t.Helper()
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("curl is not installed (apt-get install curl)")
@@ -53,8 +58,9 @@ func startDev(t *testing.T) *devPipeline {
 		defer l.Close()
 		return l.Addr().String()
 	}
-	cmd := exec.Command(bin, "dev", "--broker-addr", free(), "--grpc-addr", free(), "--http-addr", free(),
-		"--metrics-addr", free(), "--rate", "100", "--log-level", "warn")
+	args := []string{"dev", "--broker-addr", free(), "--grpc-addr", free(), "--http-addr", free(),
+		"--metrics-addr", free(), "--rate", "100", "--log-level", "warn"}
+	cmd := exec.Command(bin, append(args, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -62,18 +68,28 @@ func startDev(t *testing.T) *devPipeline {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &devPipeline{cmd: cmd, exited: make(chan struct{})}
+	d := &devPipeline{cmd: cmd, bin: bin, exited: make(chan struct{})}
 	go func() { d.err = cmd.Wait(); close(d.exited) }()
 	t.Cleanup(func() { d.stop(30 * time.Second) })
-	restURL := regexp.MustCompile(`REST:\s+(http://\S+)/v1/channels`)
+	printed := []struct {
+		re   *regexp.Regexp
+		into *string
+	}{
+		{regexp.MustCompile(`PostgreSQL:\s+psql '([^']+)'`), &d.databaseURL},
+		{regexp.MustCompile(`REST:\s+(http://\S+)/v1/channels`), &d.base},
+		{regexp.MustCompile(`gRPC:\s+(\S+)`), &d.grpcAddr},
+		{regexp.MustCompile(`Kafka bootstrap:\s+(\S+)`), &d.brokerAddr},
+	}
 	lines := bufio.NewScanner(stdout)
-	for d.base == "" && lines.Scan() {
-		if m := restURL.FindStringSubmatch(lines.Text()); m != nil {
-			d.base = m[1]
+	for lines.Scan() && strings.TrimSpace(lines.Text()) != "Try:" { // the addresses come before it
+		for _, p := range printed {
+			if m := p.re.FindStringSubmatch(lines.Text()); m != nil {
+				*p.into = m[1]
+			}
 		}
 	}
-	if d.base == "" {
-		t.Fatal("dev printed no REST URL")
+	if d.base == "" || d.grpcAddr == "" || d.brokerAddr == "" {
+		t.Fatalf("dev printed no REST URL, gRPC or Kafka address (REST %q, gRPC %q, Kafka %q)", d.base, d.grpcAddr, d.brokerAddr)
 	}
 	go func() { // keep draining stdout
 		for lines.Scan() {

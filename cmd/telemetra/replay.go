@@ -44,7 +44,9 @@ func (r *replayCmd) Run(g *globals, ctx context.Context) error {
 		MaxDiffRows: r.MaxDiffs, BatchSize: r.BatchSize, ProgressEvery: r.ProgressEvery,
 		Logger: g.logger.With("role", "replay"),
 	})
-	printReport(g.stdout, rep)
+	if err == nil || rep != (replay.Report{}) { // a replay refused at the start has nothing to report
+		printReport(g.stdout, rep)
+	}
 	if errors.Is(err, replay.ErrDifferences) {
 		return exitError{code: 3, msg: err.Error()}
 	}

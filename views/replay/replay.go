@@ -100,6 +100,11 @@ type Report struct {
 // ErrDifferences: Verify found differences, so the rebuilt projection was not swapped in.
 var ErrDifferences = errors.New("the rebuilt projection differs from the live one")
 
+// ErrNoLiveProjection: the live schema does not exist or no projector has written to it, so
+// there is nothing to verify against or replace (most likely a mistyped Schema). Run refuses
+// before it creates anything.
+var ErrNoLiveProjection = errors.New("no live projection")
+
 // Run performs the replay.
 func Run(ctx context.Context, cfg Config) (Report, error) {
 	cfg.defaults()
@@ -116,6 +121,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	liveGen, err := liveGeneration(ctx, pool, cfg.Schema)
 	if err != nil {
 		return rep, err
+	}
+	if liveGen == 0 {
+		return rep, noLiveProjection(ctx, pool, cfg.Schema)
 	}
 	if cfg.RebuildState {
 		if cfg.Generation <= max(liveGen, 1) {
@@ -190,16 +198,18 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		if err != nil {
 			return rep, err
 		}
-		if exists {
-			d, err := Compare(ctx, tx, cfg.Schema, cfg.Shadow, CompareOptions{AcrossGenerations: !sameTopics, MaxRows: cfg.MaxDiffRows})
-			if err != nil {
-				return rep, err
-			}
-			rep.Diff = &d
-			cfg.Logger.Info("verified the rebuilt projection", "rows", d.Rows, "differing", d.Total)
-			if !d.Identical() && cfg.Swap && !cfg.SwapOnDifferences {
-				return rep, fmt.Errorf("%w: %d rows; kept in schema %s, not swapped", ErrDifferences, d.Total, cfg.Shadow)
-			}
+		if !exists { // dropped while the shadow was built: never report a verify that did not compare
+			return rep, fmt.Errorf("%w: schema %s was dropped during the replay, nothing to verify against; the rebuild is kept in schema %s, not swapped",
+				ErrNoLiveProjection, cfg.Schema, cfg.Shadow)
+		}
+		d, err := Compare(ctx, tx, cfg.Schema, cfg.Shadow, CompareOptions{AcrossGenerations: !sameTopics, MaxRows: cfg.MaxDiffRows})
+		if err != nil {
+			return rep, err
+		}
+		rep.Diff = &d
+		cfg.Logger.Info("verified the rebuilt projection", "rows", d.Rows, "differing", d.Total)
+		if !d.Identical() && cfg.Swap && !cfg.SwapOnDifferences {
+			return rep, fmt.Errorf("%w: %d rows; kept in schema %s, not swapped", ErrDifferences, d.Total, cfg.Shadow)
 		}
 	}
 	if !cfg.Swap {
@@ -273,6 +283,21 @@ func schemaExists(ctx context.Context, q queryRower, schema string) (bool, error
 		return false, fmt.Errorf("look up schema %s: %w", schema, err)
 	}
 	return ok, nil
+}
+
+// noLiveProjection says why schema holds no projection, naming it.
+func noLiveProjection(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	exists, err := schemaExists(ctx, pool, schema)
+	if err != nil {
+		return err
+	}
+	why := "does not exist"
+	if exists {
+		why = "exists but holds no projection (no projector has written to it)"
+	}
+	return fmt.Errorf("%w: schema %s %s, so there is nothing to verify against or replace; "+
+		"check --schema (telemetra dev and telemetra project use public unless told otherwise); "+
+		"a first projection is built by telemetra project, not by a replay", ErrNoLiveProjection, schema, why)
 }
 
 // liveGeneration is the generation the live schema projects, 0 if it holds no projection yet.

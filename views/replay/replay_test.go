@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -277,5 +278,55 @@ func TestReplayRebuildsTheStateIntoANewGeneration(t *testing.T) {
 	cfg.Generation = 2
 	if _, err := Run(ctx, cfg); err == nil {
 		t.Fatal("rebuilding into the live generation succeeded")
+	}
+}
+
+// TestReplayRefusesASchemaWithoutAProjection: a --schema that does not exist (a typo, or
+// "telemetra" against `make run`, which projects into public) or that no projector has written to
+// has nothing to verify against or replace. The replay fails naming it, with or without Verify,
+// before it creates anything: no stray shadow, no new live schema, no verify skipped in silence.
+func TestReplayRefusesASchemaWithoutAProjection(t *testing.T) {
+	dbURL := pgtest.Database(t)
+	pool := newPool(t, dbURL)
+	schemas := func() []string {
+		t.Helper()
+		rows, err := pool.Query(ctx, "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	before := fmt.Sprint(schemas())
+	for _, c := range []struct {
+		schema string
+		verify bool
+		why    string
+	}{
+		{"telemetra", true, "does not exist"},
+		{"telemetra", false, "does not exist"},
+		{"public", true, "exists but holds no projection"},
+		{"public", false, "exists but holds no projection"},
+	} {
+		t.Run(fmt.Sprintf("%s/verify=%v", c.schema, c.verify), func(t *testing.T) {
+			// no broker: the refusal comes before the replay reads anything
+			rep, err := Run(ctx, Config{Brokers: []string{"127.0.0.1:1"}, DatabaseURL: dbURL, Schema: c.schema,
+				Verify: c.verify, Swap: true, Logger: kafkatest.Quiet()})
+			if !errors.Is(err, ErrNoLiveProjection) {
+				t.Fatalf("err = %v, want ErrNoLiveProjection", err)
+			}
+			if want := fmt.Sprintf("schema %s %s", c.schema, c.why); !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %q, want it to say %q", err, want)
+			}
+			if rep.Swapped || rep.Diff != nil || rep.Records != 0 {
+				t.Fatalf("report %+v after a refusal", rep)
+			}
+			if got := fmt.Sprint(schemas()); got != before {
+				t.Fatalf("schemas %s after the refusal, were %s", got, before)
+			}
+		})
 	}
 }
