@@ -44,9 +44,12 @@ func window(channel string, minute int, final bool, version uint64, chats int64)
 	}
 }
 
-func record(topic string, offset int64, m proto.Message) *kgo.Record {
-	raw, _ := proto.Marshal(m)
-	return &kgo.Record{Topic: topic, Partition: 0, Offset: offset, Value: raw}
+// record is m as the processor writes it: keyed by its channel.
+func record(topic string, offset int64, m interface {
+	proto.Message
+	GetChannel() string
+}) *kgo.Record {
+	return &kgo.Record{Topic: topic, Partition: 0, Offset: offset, Key: []byte(m.GetChannel()), Value: mustMarshal(m)}
 }
 
 func newPool(t *testing.T, cfg Config) *pgxpool.Pool {
