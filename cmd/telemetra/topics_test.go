@@ -13,8 +13,8 @@ import (
 // generation2Topics are the topics `telemetra topics` handles for --generation 2.
 var generation2Topics = []string{
 	"telemetra.events.chat", "telemetra.events.viewer", "telemetra.events.transactions", "telemetra.events.stream_meta",
-	"telemetra.dlq", "telemetra.late", "telemetra.aggregates", "telemetra.moments",
-	"telemetra.dlq.g2", "telemetra.late.g2", "telemetra.aggregates.g2", "telemetra.moments.g2",
+	"telemetra.dlq", "telemetra.late", "telemetra.aggregates", "telemetra.moments", "telemetra.projector.dlq",
+	"telemetra.dlq.g2", "telemetra.late.g2", "telemetra.aggregates.g2", "telemetra.moments.g2", "telemetra.projector.dlq.g2",
 	"telemetra-windows-g2-table",
 }
 
@@ -30,7 +30,7 @@ func TestTopicsCreateCreatesEveryTopicOnceAndThenReportsThemAsExisting(t *testin
 			t.Errorf("first run does not report %s as created:\n%s", topic, out)
 		}
 	}
-	if !strings.Contains(out, "13 topics: 13 created, 0 existed") || strings.Contains(out, "-loop") {
+	if !strings.Contains(out, "15 topics: 15 created, 0 existed") || strings.Contains(out, "-loop") {
 		t.Errorf("first run:\n%s", out)
 	}
 
@@ -43,7 +43,7 @@ func TestTopicsCreateCreatesEveryTopicOnceAndThenReportsThemAsExisting(t *testin
 			t.Errorf("second run does not report %s as existing:\n%s", topic, out)
 		}
 	}
-	if !strings.Contains(out, "13 topics: 0 created, 13 existed") {
+	if !strings.Contains(out, "15 topics: 0 created, 15 existed") {
 		t.Errorf("second run:\n%s", out)
 	}
 }
@@ -82,7 +82,7 @@ func TestTopicsDescribePrintsEveryTopicAndWhetherItExists(t *testing.T) {
 	if len(rows) != len(generation2Topics) {
 		t.Errorf("%d rows, want %d:\n%s", len(rows), len(generation2Topics), out)
 	}
-	if !strings.Contains(out, "5 of 13 topics missing: telemetra topics create --generation 2 creates them") {
+	if !strings.Contains(out, "6 of 15 topics missing: telemetra topics create --generation 2 creates them") {
 		t.Errorf("no summary of the missing topics:\n%s", out)
 	}
 

@@ -9,6 +9,8 @@ import (
 )
 
 // Topic names. The four input topics are the seed's; the rest are Telemetra's own outputs.
+// TopicProjectorDLQ is the projector's dead-letter topic: records of the aggregates and moments
+// topics that cannot become rows.
 const (
 	TopicChat         = "telemetra.events.chat"
 	TopicViewer       = "telemetra.events.viewer"
@@ -19,6 +21,8 @@ const (
 	TopicLate       = "telemetra.late"
 	TopicAggregates = "telemetra.aggregates"
 	TopicMoments    = "telemetra.moments"
+
+	TopicProjectorDLQ = "telemetra.projector.dlq"
 )
 
 // DefaultPartitions is the partition count of every Telemetra topic, as in the seed. All topics
@@ -45,7 +49,7 @@ func InputTopics() []string {
 // AllTopics lists every stream topic Telemetra needs, in a stable order. Group tables are
 // created by goka itself.
 func AllTopics() []TopicSpec {
-	names := append(InputTopics(), TopicDLQ, TopicLate, TopicAggregates, TopicMoments)
+	names := append(InputTopics(), TopicDLQ, TopicLate, TopicAggregates, TopicMoments, TopicProjectorDLQ)
 	specs := make([]TopicSpec, 0, len(names))
 	for _, n := range names {
 		specs = append(specs, TopicSpec{Name: n, Partitions: DefaultPartitions})
@@ -53,29 +57,32 @@ func AllTopics() []TopicSpec {
 	return specs
 }
 
-// Outputs names the topics one processor generation writes. Generation 1 writes the plain
-// names; a rebuild of the processor state with changed window logic runs as a new generation
-// with its own outputs, so its records never mix with the old ones (whose versions would
-// otherwise win in the projection).
+// Outputs names the topics one processor generation writes, and the dead-letter topic of the
+// projector of that generation's aggregates and moments. Generation 1 writes the plain names; a
+// rebuild of the processor state with changed window logic runs as a new generation with its
+// own outputs, so its records never mix with the old ones (whose versions would otherwise win
+// in the projection).
 type Outputs struct {
 	Generation                     int
 	Aggregates, Moments, DLQ, Late string
+	ProjectorDLQ                   string
 }
 
 // OutputsFor returns the output topics of a generation (0 counts as 1).
 func OutputsFor(generation int) Outputs {
 	if generation <= 1 {
-		return Outputs{Generation: 1, Aggregates: TopicAggregates, Moments: TopicMoments, DLQ: TopicDLQ, Late: TopicLate}
+		return Outputs{Generation: 1, Aggregates: TopicAggregates, Moments: TopicMoments, DLQ: TopicDLQ, Late: TopicLate,
+			ProjectorDLQ: TopicProjectorDLQ}
 	}
 	suffix := fmt.Sprintf(".g%d", generation)
 	return Outputs{Generation: generation, Aggregates: TopicAggregates + suffix, Moments: TopicMoments + suffix,
-		DLQ: TopicDLQ + suffix, Late: TopicLate + suffix}
+		DLQ: TopicDLQ + suffix, Late: TopicLate + suffix, ProjectorDLQ: TopicProjectorDLQ + suffix}
 }
 
 // Specs lists the output topics for topic creation.
 func (o Outputs) Specs() []TopicSpec {
 	var specs []TopicSpec
-	for _, n := range []string{o.DLQ, o.Late, o.Aggregates, o.Moments} {
+	for _, n := range []string{o.DLQ, o.Late, o.Aggregates, o.Moments, o.ProjectorDLQ} {
 		specs = append(specs, TopicSpec{Name: n, Partitions: DefaultPartitions})
 	}
 	return specs

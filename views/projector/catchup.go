@@ -6,6 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/telemetra/telemetra/internal/kafka"
 )
 
 // CatchUp projects into cfg.Schema (already Prepared) from its stored offsets up to, not
@@ -40,7 +42,14 @@ func CatchUp(ctx context.Context, pool *pgxpool.Pool, cfg Config, until Offsets,
 	if pending == 0 {
 		return nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumePartitions(start), kgo.ClientID(cfg.Consumer+"-catch-up"))
+	// the dead-letter topic, for a generation no projector has run for yet (creation is a no-op
+	// for topics that exist: the projected ones do)
+	if err := kafka.EnsureTopics(ctx, cfg.Brokers, kafka.OutputsFor(cfg.Generation).Specs(),
+		kafka.WithStartupTimeout(max(cfg.StartupTimeout, 0)), kafka.WithLogger(cfg.Logger)); err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumePartitions(start), kgo.ClientID(cfg.Consumer+"-catch-up"),
+		kgo.RecordPartitioner(kafka.GokaPartitioner()))
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
@@ -76,7 +85,7 @@ func CatchUp(ctx context.Context, pool *pgxpool.Pool, cfg Config, until Offsets,
 		if len(batch) == 0 {
 			continue
 		}
-		if err := retry(ctx, cfg, "write a batch", func() error { return write(ctx, pool, cfg, batch) }); err != nil {
+		if err := project(ctx, cl, pool, cfg, batch); err != nil {
 			return err
 		}
 		if progress != nil {

@@ -12,11 +12,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/migrations"
-	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
 // Config configures a projector.
@@ -144,7 +142,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumePartitions(offsets),
-		kgo.ClientID(cfg.Consumer))
+		kgo.ClientID(cfg.Consumer), kgo.RecordPartitioner(kafka.GokaPartitioner()))
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
@@ -171,13 +169,48 @@ func Run(ctx context.Context, cfg Config) error {
 				}
 			})
 		}
-		if err := retry(ctx, cfg, "write a batch", func() error { return write(ctx, pool, cfg, records) }); err != nil {
+		if err := project(ctx, cl, pool, cfg, records); err != nil {
 			if ctx.Err() != nil {
 				return nil // shutting down: the batch was not committed and is read again on start
 			}
 			return err
 		}
 	}
+}
+
+// project copies a batch's rejected records to the dead-letter topic, then writes the rest and
+// the offsets of all, retrying while PostgreSQL is unreachable.
+func project(ctx context.Context, cl *kgo.Client, pool *pgxpool.Pool, cfg Config, records []*kgo.Record) error {
+	out := kafka.OutputsFor(cfg.Generation)
+	in := decodeBatch(out, records)
+	if err := deadLetter(ctx, cl, cfg, out.ProjectorDLQ, in.rejected); err != nil {
+		return err
+	}
+	return retry(ctx, cfg, "write a batch", func() error { return write(ctx, pool, cfg, in) })
+}
+
+// deadLetter logs and counts the rejected records and copies them to topic. It returns once the
+// broker has acknowledged every copy, before the batch's offsets are committed: a crash in
+// between copies them again when the batch is read again (at least once), none is lost. kgo
+// retries a produce itself; an error here is one it gave up on, and stops the projector
+// rather than commit past a record it did not copy.
+func deadLetter(ctx context.Context, cl *kgo.Client, cfg Config, topic string, rejected []rejectedRecord) error {
+	if len(rejected) == 0 {
+		return nil
+	}
+	copies := make([]*kgo.Record, len(rejected))
+	for i, r := range rejected {
+		cfg.Logger.Warn("record rejected: not projected, copied to the dead-letter topic", "topic", r.record.Topic,
+			"partition", r.record.Partition, "offset", r.record.Offset, "reason", r.reason, "detail", r.detail, "dlq", topic)
+		if cfg.Metrics != nil {
+			cfg.Metrics.rejected.WithLabelValues(r.record.Topic, r.reason).Inc()
+		}
+		copies[i] = deadLetterRecord(topic, r)
+	}
+	if err := cl.ProduceSync(ctx, copies...).FirstErr(); err != nil {
+		return fmt.Errorf("copy %d rejected records to %s: %w", len(copies), topic, err)
+	}
+	return nil
 }
 
 // Prepare migrates cfg.Schema and claims it for cfg.Generation: a schema already holding the
@@ -255,8 +288,9 @@ func LockForSwap(ctx context.Context, tx pgx.Tx, schema string) error {
 
 type sessionKey struct{ channel, session string }
 
-// write applies a batch of records and their offsets in one transaction.
-func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, records []*kgo.Record) error {
+// write applies a decoded batch and the offsets of all its records, the rejected ones' too, in
+// one transaction.
+func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, in decodedBatch) error {
 	started := time.Now()
 	tx, err := pool.Begin(ctx)
 	if err != nil {
@@ -273,47 +307,33 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, records []*kgo.R
 	b.Queue("SELECT generation FROM projection_info")
 	next := map[string]map[int32]int64{}
 	sessions := map[sessionKey]struct{}{}
-	out := kafka.OutputsFor(cfg.Generation)
-	var windows, moments int
 	var lastEvents []time.Time
-	var aggs []*pb.WindowAggregate
 	momentsAt := map[sessionKey]time.Time{} // moments' channels and times, once each
-	for _, r := range records {
+	for _, r := range in.records {
 		if next[r.Topic] == nil {
 			next[r.Topic] = map[int32]int64{}
 		}
 		next[r.Topic][r.Partition] = r.Offset + 1
-		switch r.Topic {
-		case out.Aggregates:
-			a := new(pb.WindowAggregate)
-			if err := proto.Unmarshal(r.Value, a); err != nil {
-				cfg.Logger.Error("undecodable aggregate skipped", "partition", r.Partition, "offset", r.Offset, "err", err)
-				continue
-			}
-			aggs = append(aggs, a)
-			if sid := a.GetStatus().GetSessionId(); sid != "" {
-				sessions[sessionKey{a.GetChannel(), sid}] = struct{}{}
-			}
-			if t := a.GetLastEventTime(); t != nil {
-				lastEvents = append(lastEvents, t.AsTime())
-			}
-		case out.Moments:
-			m := new(pb.Moment)
-			if err := proto.Unmarshal(r.Value, m); err != nil {
-				cfg.Logger.Error("undecodable moment skipped", "partition", r.Partition, "offset", r.Offset, "err", err)
-				continue
-			}
-			queueMoment(b, m)
-			at := m.GetAt().AsTime()
-			momentsAt[sessionKey{m.GetChannel(), at.String()}] = at
-			moments++
+	}
+	for _, a := range in.aggregates {
+		if sid := a.GetStatus().GetSessionId(); sid != "" {
+			sessions[sessionKey{a.GetChannel(), sid}] = struct{}{}
+		}
+		if t := a.GetLastEventTime(); t != nil {
+			lastEvents = append(lastEvents, t.AsTime())
 		}
 	}
+	for _, m := range in.moments {
+		queueMoment(b, m)
+		at := m.GetAt().AsTime()
+		momentsAt[sessionKey{m.GetChannel(), at.String()}] = at
+	}
+	moments := len(in.moments)
 	// each window and channel once, with the version its upserts would have ended with; the
 	// late counts of corrections after them
-	aggs, corrections := splitCorrections(aggs)
+	aggs, corrections := splitCorrections(in.aggregates)
 	newest := newestWindows(aggs)
-	windows = len(newest)
+	windows := len(newest)
 	windowChannels := make([]string, len(newest))
 	windowStarts := make([]time.Time, len(newest))
 	for i, a := range newest {
@@ -361,7 +381,7 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, records []*kgo.R
 		return err
 	}
 	if err := br.Close(); err != nil {
-		return fmt.Errorf("write %d records: %w", len(records), err)
+		return fmt.Errorf("write %d records: %w", len(in.records), err)
 	}
 	if cfg.beforeCommit != nil {
 		if err := cfg.beforeCommit(); err != nil {
@@ -369,7 +389,7 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, records []*kgo.R
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit %d records: %w", len(records), err)
+		return fmt.Errorf("commit %d records: %w", len(in.records), err)
 	}
 	if m := cfg.Metrics; m != nil {
 		m.rows.WithLabelValues("window_aggregates").Add(float64(windows))
@@ -447,6 +467,8 @@ type Metrics struct {
 	// wall-clock lag: commit time minus the newest event time committed.
 	wallClockLag prometheus.Gauge
 	retries      prometheus.Counter
+	// rejected counts records that never became rows (dead-lettered), by topic and reason.
+	rejected *prometheus.CounterVec
 }
 
 // NewMetrics registers the projector's metrics on reg.
@@ -472,7 +494,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "telemetra_projector_retries_total", Help: "Failed PostgreSQL operations that were retried.",
 		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "telemetra_projector_records_rejected_total",
+			Help: "Records of the projected topics that did not become rows (copied to the projector's dead-letter topic), by topic and reason.",
+		}, []string{"topic", "reason"}),
 	}
-	reg.MustRegister(m.rows, m.batch, m.lag, m.freshness, m.wallClockLag, m.retries)
+	reg.MustRegister(m.rows, m.batch, m.lag, m.freshness, m.wallClockLag, m.retries, m.rejected)
 	return m
 }

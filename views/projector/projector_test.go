@@ -44,9 +44,22 @@ func window(channel string, minute int, final bool, version uint64, chats int64)
 	}
 }
 
-func record(topic string, offset int64, m proto.Message) *kgo.Record {
-	raw, _ := proto.Marshal(m)
-	return &kgo.Record{Topic: topic, Partition: 0, Offset: offset, Value: raw}
+// record is m as the processor writes it: keyed by its channel.
+func record(topic string, offset int64, m interface {
+	proto.Message
+	GetChannel() string
+}) *kgo.Record {
+	return &kgo.Record{Topic: topic, Partition: 0, Offset: offset, Key: []byte(m.GetChannel()), Value: mustMarshal(m)}
+}
+
+// decoded is records decoded as Run decodes them, none rejected.
+func decoded(t *testing.T, cfg Config, records ...*kgo.Record) decodedBatch {
+	t.Helper()
+	b := decodeBatch(kafka.OutputsFor(cfg.Generation), records)
+	for _, r := range b.rejected {
+		t.Fatalf("record at offset %d rejected: %v", r.record.Offset, r.rejection)
+	}
+	return b
 }
 
 func newPool(t *testing.T, cfg Config) *pgxpool.Pool {
@@ -96,7 +109,7 @@ func TestUpsertKeepsTheNewestAndTheFinal(t *testing.T) {
 		{true, 2, 99, row{true, 3, 30}},   // nor does an older final
 		{true, 5, 50, row{true, 5, 50}},   // a newer final (a re-emit) does
 	} {
-		if err := write(ctx, pool, cfg, []*kgo.Record{record(kafka.TopicAggregates, int64(k), window("demo_stream", 0, step.final, step.version, step.chats))}); err != nil {
+		if err := write(ctx, pool, cfg, decoded(t, cfg, record(kafka.TopicAggregates, int64(k), window("demo_stream", 0, step.final, step.version, step.chats)))); err != nil {
 			t.Fatal(err)
 		}
 		if got := windowRow(t, pool, "demo_stream", 0); got != step.want {
@@ -150,7 +163,7 @@ func TestLateCorrectionsRaiseTheLateCount(t *testing.T) {
 			records = append(records, record(kafka.TopicAggregates, offset, a))
 			offset++
 		}
-		if err := write(ctx, pool, cfg, records); err != nil {
+		if err := write(ctx, pool, cfg, decoded(t, cfg, records...)); err != nil {
 			t.Fatal(err)
 		}
 		if late, chats := lateOf(step.minute); late != step.late || chats != step.chats {
