@@ -143,3 +143,19 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Fatalf("browser test: %v", err)
 	}
 }
+
+// TestDashboardEventStream runs web/test/sse.test.mjs: the dashboard's fetch-based reader of
+// /v1/events:sse (web/src/sse.js) parses the SSE framing however the bytes are split, reconnects
+// with backoff, stops on 401 and aborts on close. It needs node, as the browser test does, and
+// runs when that one does.
+func TestDashboardEventStream(t *testing.T) {
+	if os.Getenv("TELEMETRA_BROWSER_TEST") == "" {
+		t.Skip("TELEMETRA_BROWSER_TEST not set (make test sets it after installing web/'s npm packages)")
+	}
+	test := exec.Command("node", "--test", "test/sse.test.mjs")
+	test.Dir = "../../web"
+	out, err := test.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test test/sse.test.mjs: %v\n%s", err, out)
+	}
+}
