@@ -15,10 +15,11 @@ import (
 
 // devPipeline is `telemetra dev` running as its own process on free ports.
 type devPipeline struct {
-	cmd    *exec.Cmd
-	base   string        // the printed REST base URL
-	exited chan struct{} // closed when the process has exited; err is then set
-	err    error
+	cmd       *exec.Cmd
+	base      string        // the printed REST base URL
+	authToken string        // the gateway's --auth-token, if any
+	exited    chan struct{} // closed when the process has exited; err is then set
+	err       error
 }
 
 // stop sends Ctrl-C (so dev stops its private PostgreSQL cluster too) and waits up to timeout,
@@ -36,7 +37,8 @@ func (d *devPipeline) stop(timeout time.Duration) (stopped bool, err error) {
 }
 
 // startDev builds the binary and starts `telemetra dev`, returning once it printed its URLs.
-func startDev(t *testing.T) *devPipeline {
+// A non-empty authToken is passed as --auth-token.
+func startDev(t *testing.T, authToken string) *devPipeline {
 	t.Helper()
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("curl is not installed (apt-get install curl)")
@@ -53,8 +55,12 @@ func startDev(t *testing.T) *devPipeline {
 		defer l.Close()
 		return l.Addr().String()
 	}
-	cmd := exec.Command(bin, "dev", "--broker-addr", free(), "--grpc-addr", free(), "--http-addr", free(),
-		"--metrics-addr", free(), "--rate", "100", "--log-level", "warn")
+	args := []string{"dev", "--broker-addr", free(), "--grpc-addr", free(), "--http-addr", free(),
+		"--metrics-addr", free(), "--rate", "100", "--log-level", "warn"}
+	if authToken != "" {
+		args = append(args, "--auth-token", authToken)
+	}
+	cmd := exec.Command(bin, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +68,7 @@ func startDev(t *testing.T) *devPipeline {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &devPipeline{cmd: cmd, exited: make(chan struct{})}
+	d := &devPipeline{cmd: cmd, authToken: authToken, exited: make(chan struct{})}
 	go func() { d.err = cmd.Wait(); close(d.exited) }()
 	t.Cleanup(func() { d.stop(30 * time.Second) })
 	restURL := regexp.MustCompile(`REST:\s+(http://\S+)/v1/channels`)
@@ -87,7 +93,11 @@ func (d *devPipeline) awaitLiveData(t *testing.T, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		out, _ := exec.Command("curl", "-sS", d.base+"/v1/channels").Output()
+		args := []string{"-sS", d.base + "/v1/channels"}
+		if d.authToken != "" {
+			args = append(args, "-H", "Authorization: Bearer "+d.authToken)
+		}
+		out, _ := exec.Command("curl", args...).Output()
 		if strings.Contains(string(out), `"currentWindow"`) {
 			return
 		}
@@ -105,7 +115,7 @@ func TestDevServesLiveDataAndStopsCleanly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole pipeline")
 	}
-	d := startDev(t)
+	d := startDev(t, "")
 	d.awaitLiveData(t, 30*time.Second)
 	stopped, err := d.stop(30 * time.Second)
 	if !stopped {
@@ -118,15 +128,16 @@ func TestDevServesLiveDataAndStopsCleanly(t *testing.T) {
 
 // TestDashboardInChromium opens the dashboard of a running dev pipeline in Debian's headless
 // Chromium (web/test/dashboard.test.mjs, playwright-core): charts render with data, a live
-// update arrives, the channel list works from the keyboard. The screenshot is saved to
-// artifacts/dashboard.png. scripts/test.sh installs the npm packages and sets
-// TELEMETRA_BROWSER_TEST=1; without it the test is skipped.
+// update arrives, the channel list works from the keyboard. Twice: against a gateway without a
+// token (no form may show; screenshot artifacts/dashboard.png), and against one started with
+// --auth-token, where the page first says "token required", then "token rejected" for a wrong
+// token (artifacts/dashboard-token-rejected.png), then signs in with the right one and shows
+// live data (artifacts/dashboard-logged-in.png). scripts/test.sh installs the npm packages and
+// sets TELEMETRA_BROWSER_TEST=1; without it the test is skipped.
 func TestDashboardInChromium(t *testing.T) {
 	if os.Getenv("TELEMETRA_BROWSER_TEST") == "" {
 		t.Skip("TELEMETRA_BROWSER_TEST not set (make test sets it after installing web/'s npm packages)")
 	}
-	d := startDev(t)
-	d.awaitLiveData(t, 30*time.Second)
 	artifacts, err := filepath.Abs("../../artifacts")
 	if err != nil {
 		t.Fatal(err)
@@ -134,13 +145,29 @@ func TestDashboardInChromium(t *testing.T) {
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	t.Run("without a token", func(t *testing.T) {
+		runDashboardTest(t, startDev(t, ""), "SCREENSHOT="+filepath.Join(artifacts, "dashboard.png"))
+	})
+	t.Run("with --auth-token", func(t *testing.T) {
+		const token = "dashboard-test-token"
+		runDashboardTest(t, startDev(t, token), "AUTH_TOKEN="+token,
+			"SCREENSHOT="+filepath.Join(artifacts, "dashboard-logged-in.png"),
+			"REJECTED_SCREENSHOT="+filepath.Join(artifacts, "dashboard-token-rejected.png"))
+	})
+}
+
+// runDashboardTest waits for live data in d, then runs web/test/dashboard.test.mjs against its
+// dashboard with env added.
+func runDashboardTest(t *testing.T, d *devPipeline, env ...string) {
+	t.Helper()
+	d.awaitLiveData(t, 30*time.Second)
 	test := exec.Command("node", "test/dashboard.test.mjs")
 	test.Dir = "../../web"
-	test.Env = append(os.Environ(), "DASHBOARD_URL="+d.base+"/dashboard/", "SCREENSHOT="+filepath.Join(artifacts, "dashboard.png"))
+	test.Env = append(append(os.Environ(), "DASHBOARD_URL="+d.base+"/dashboard/"), env...)
 	out, err := test.CombinedOutput()
 	t.Logf("%s", out)
 	if err != nil {
-		t.Fatalf("browser test: %v", err)
+		t.Fatalf("browser test against %s/dashboard/: %v", d.base, err)
 	}
 }
 
