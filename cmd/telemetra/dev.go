@@ -30,6 +30,7 @@ type devCmd struct {
 	GRPCAddr     string        `name:"grpc-addr" env:"TELEMETRA_GRPC_ADDR" default:"127.0.0.1:9090" help:"gRPC listen address of the gateway."`
 	HTTPAddr     string        `name:"http-addr" env:"TELEMETRA_HTTP_ADDR" default:"127.0.0.1:8080" help:"REST listen address of the gateway."`
 	DatabaseURL  string        `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL for the projection (default: a private throwaway cluster from the system's PostgreSQL binaries)."`
+	AuthToken    string        `name:"auth-token" env:"TELEMETRA_AUTH_TOKEN" help:"Require \"authorization: Bearer <token>\" on every RPC of the gateway except health checks (the dashboard asks for it)."`
 }
 
 // compactPeriodically compacts the state table of the in-memory broker once the processor has
@@ -100,7 +101,7 @@ func (d *devCmd) Run(g *globals, ctx context.Context) error {
 	defer stopGateway()
 	srv, err := gateway.Start(gwCtx, gateway.Config{
 		GRPCAddr: d.GRPCAddr, HTTPAddr: d.HTTPAddr, Brokers: []string{broker.Addr()}, DatabaseURL: dbURL, Schema: "public",
-		Logger: g.logger.With("role", "gateway"), Registry: reg,
+		AuthToken: d.AuthToken, Logger: g.logger.With("role", "gateway"), Registry: reg,
 	})
 	if err != nil {
 		return err
@@ -121,6 +122,11 @@ Try:
   go run ./cmd/telemetra tail %[4]s 5 --brokers %[1]s --from end
   go run ./cmd/telemetra tail %[5]s 5 --brokers %[1]s --timeout 5m
 `, broker.Addr(), ms.Addr(), kafka.TopicChat, kafka.TopicAggregates, kafka.TopicMoments, srv.HTTPAddr(), srv.GRPCAddr())
+	if d.AuthToken != "" {
+		// the token itself stays off the terminal: it may be recorded or shared
+		fmt.Fprint(g.stdout, `  With --auth-token, add -H "Authorization: Bearer <token>" to curl and grpcurl; the dashboard asks for the token.
+`)
+	}
 
 	grp, gctx := errgroup.WithContext(ctx)
 	ready := make(chan struct{})

@@ -23,6 +23,7 @@ type devPipeline struct {
 	databaseURL string        // the printed PostgreSQL URL ("" without the projection)
 	exited      chan struct{} // closed when the process has exited; err is then set
 	err         error
+	authToken   string // the gateway's --auth-token, if any
 }
 
 // stop sends Ctrl-C (so dev stops its private PostgreSQL cluster too) and waits up to timeout,
@@ -69,6 +70,11 @@ func startDev(t *testing.T, extra ...string) *devPipeline {
 		t.Fatal(err)
 	}
 	d := &devPipeline{cmd: cmd, bin: bin, exited: make(chan struct{})}
+	for k, arg := range extra {
+		if arg == "--auth-token" && k+1 < len(extra) {
+			d.authToken = extra[k+1]
+		}
+	}
 	go func() { d.err = cmd.Wait(); close(d.exited) }()
 	t.Cleanup(func() { d.stop(30 * time.Second) })
 	printed := []struct {
@@ -103,7 +109,11 @@ func (d *devPipeline) awaitLiveData(t *testing.T, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		out, _ := exec.Command("curl", "-sS", d.base+"/v1/channels").Output()
+		args := []string{"-sS", d.base + "/v1/channels"}
+		if d.authToken != "" {
+			args = append(args, "-H", "Authorization: Bearer "+d.authToken)
+		}
+		out, _ := exec.Command("curl", args...).Output()
 		if strings.Contains(string(out), `"currentWindow"`) {
 			return
 		}
@@ -134,15 +144,16 @@ func TestDevServesLiveDataAndStopsCleanly(t *testing.T) {
 
 // TestDashboardInChromium opens the dashboard of a running dev pipeline in Debian's headless
 // Chromium (web/test/dashboard.test.mjs, playwright-core): charts render with data, a live
-// update arrives, the channel list works from the keyboard. The screenshot is saved to
-// artifacts/dashboard.png. scripts/test.sh installs the npm packages and sets
-// TELEMETRA_BROWSER_TEST=1; without it the test is skipped.
+// update arrives, the channel list works from the keyboard. Twice: against a gateway without a
+// token (no form may show; screenshot artifacts/dashboard.png), and against one started with
+// --auth-token, where the page first says "token required", then "token rejected" for a wrong
+// token (artifacts/dashboard-token-rejected.png), then signs in with the right one and shows
+// live data (artifacts/dashboard-logged-in.png). scripts/test.sh installs the npm packages and
+// sets TELEMETRA_BROWSER_TEST=1; without it the test is skipped.
 func TestDashboardInChromium(t *testing.T) {
 	if os.Getenv("TELEMETRA_BROWSER_TEST") == "" {
 		t.Skip("TELEMETRA_BROWSER_TEST not set (make test sets it after installing web/'s npm packages)")
 	}
-	d := startDev(t)
-	d.awaitLiveData(t, 30*time.Second)
 	artifacts, err := filepath.Abs("../../artifacts")
 	if err != nil {
 		t.Fatal(err)
@@ -150,12 +161,44 @@ func TestDashboardInChromium(t *testing.T) {
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	t.Run("without a token", func(t *testing.T) {
+		runDashboardTest(t, startDev(t), "SCREENSHOT="+filepath.Join(artifacts, "dashboard.png"))
+	})
+	t.Run("with --auth-token", func(t *testing.T) {
+		const token = "dashboard-test-token"
+		runDashboardTest(t, startDev(t, "--auth-token", token), "AUTH_TOKEN="+token,
+			"SCREENSHOT="+filepath.Join(artifacts, "dashboard-logged-in.png"),
+			"REJECTED_SCREENSHOT="+filepath.Join(artifacts, "dashboard-token-rejected.png"))
+	})
+}
+
+// runDashboardTest waits for live data in d, then runs web/test/dashboard.test.mjs against its
+// dashboard with env added.
+func runDashboardTest(t *testing.T, d *devPipeline, env ...string) {
+	t.Helper()
+	d.awaitLiveData(t, 30*time.Second)
 	test := exec.Command("node", "test/dashboard.test.mjs")
 	test.Dir = "../../web"
-	test.Env = append(os.Environ(), "DASHBOARD_URL="+d.base+"/dashboard/", "SCREENSHOT="+filepath.Join(artifacts, "dashboard.png"))
+	test.Env = append(append(os.Environ(), "DASHBOARD_URL="+d.base+"/dashboard/"), env...)
 	out, err := test.CombinedOutput()
 	t.Logf("%s", out)
 	if err != nil {
-		t.Fatalf("browser test: %v", err)
+		t.Fatalf("browser test against %s/dashboard/: %v", d.base, err)
+	}
+}
+
+// TestDashboardEventStream runs web/test/sse.test.mjs: the dashboard's fetch-based reader of
+// /v1/events:sse (web/src/sse.js) parses the SSE framing however the bytes are split, reconnects
+// with backoff, stops on 401 and aborts on close. It needs node, as the browser test does, and
+// runs when that one does.
+func TestDashboardEventStream(t *testing.T) {
+	if os.Getenv("TELEMETRA_BROWSER_TEST") == "" {
+		t.Skip("TELEMETRA_BROWSER_TEST not set (make test sets it after installing web/'s npm packages)")
+	}
+	test := exec.Command("node", "--test", "test/sse.test.mjs")
+	test.Dir = "../../web"
+	out, err := test.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test test/sse.test.mjs: %v\n%s", err, out)
 	}
 }

@@ -1,12 +1,16 @@
 // Telemetra's dashboard: the channel list and one channel's charts. History comes from the
 // metrics and moments endpoints for the chosen range; live updates from the Server-Sent Events
-// stream (/v1/events:sse), which the browser reconnects on its own. No polling.
+// stream (/v1/events:sse), read with fetch so that it carries the bearer token (./sse.js), and
+// reconnected with backoff. No polling. A gateway started with --auth-token answers 401 until
+// the page has its token: the page then asks for it.
 import * as d3 from "d3";
+import { connectEventStream } from "./sse.js";
 
 const W = 600, H = 190, M = { top: 10, right: 14, bottom: 28, left: 52 };
 const KIND_COLORS = { chat_spike: "#5b2bd6", viewer_spike: "#0a7d32", viewer_drop: "#b3261e", hype: "#9a4a00", raid: "#00639a" };
 
 const state = {
+  session: 0, // bumped whenever the page starts over (new token, sign out): stale callbacks check it
   channels: new Map(), // id → {status}
   selected: null,
   series: new Map(), // window start (ms) → WindowMetrics
@@ -21,12 +25,89 @@ const state = {
 const $ = (id) => document.getElementById(id);
 const num = (v) => Number(v || 0);
 
+// ---- the bearer token ------------------------------------------------------------------------
+
+// The token lives in this tab's sessionStorage: it survives a reload but not the tab, and it is
+// only ever sent as a header, never put in a URL. Where storage is refused (some privacy
+// settings), it is kept in memory for the page's life.
+const tokenStore = {
+  key: "telemetra.token",
+  memory: "",
+  get() {
+    try { return sessionStorage.getItem(this.key) || ""; } catch { return this.memory; }
+  },
+  set(token) {
+    this.memory = token;
+    try { sessionStorage.setItem(this.key, token); } catch { /* memory only */ }
+  },
+  forget() {
+    this.memory = "";
+    try { sessionStorage.removeItem(this.key); } catch { /* memory only */ }
+  },
+};
+
+function authHeaders() {
+  const token = tokenStore.get();
+  return token ? { Authorization: "Bearer " + token } : {};
+}
+
+// Unauthorized is an HTTP 401: the gateway wants a token (tokenSent false) or refused ours.
+class Unauthorized extends Error {
+  constructor(tokenSent, message) {
+    super(message || "unauthenticated");
+    this.tokenSent = tokenSent;
+  }
+}
+
 async function api(path) {
-  const r = await fetch(path);
+  const headers = authHeaders();
+  const r = await fetch(path, { headers });
   const body = await r.json().catch(() => ({}));
+  if (r.status === 401) throw new Unauthorized("Authorization" in headers, body.message);
   if (!r.ok) throw new Error(body.message || r.statusText);
   return body;
 }
+
+// askForToken stops everything and shows the token form instead of the dashboard: without a
+// token there is nothing to show, and "No channels yet" or "disconnected" would be untrue.
+function askForToken(tokenSent) {
+  resetSession();
+  if (tokenSent) tokenStore.forget(); // a refused token is no use on reload either
+  const reason = tokenSent ? "token rejected" : "token required";
+  setConnection(false, reason);
+  $("login-reason").textContent = tokenSent
+    ? "Token rejected: the gateway refused this token. Enter the token it was started with (--auth-token)."
+    : "Token required: this gateway was started with --auth-token. Enter its token to see the dashboard.";
+  $("dashboard").hidden = true;
+  $("sign-out").hidden = true;
+  $("login").hidden = false;
+  $("login-submit").disabled = false;
+  $("token").value = "";
+  $("token").focus();
+}
+
+function showDashboard() {
+  $("login").hidden = true;
+  $("dashboard").hidden = false;
+  $("sign-out").hidden = !tokenStore.get();
+}
+
+$("login").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const token = $("token").value.trim();
+  if (!token) return;
+  tokenStore.set(token);
+  $("token").value = "";
+  $("login-submit").disabled = true;
+  setConnection(false, "checking token…");
+  start();
+});
+
+$("sign-out").addEventListener("click", () => {
+  tokenStore.forget();
+  setConnection(false, "connecting…");
+  start(); // a gateway that wants a token answers 401 and the form comes back
+});
 
 // ---- connection state ----------------------------------------------------------------------
 
@@ -36,33 +117,31 @@ function setConnection(ok, text) {
   el.className = "connection " + (ok ? "ok" : "bad");
 }
 
+const RETRY_TEXT = {
+  network: "reconnecting…",
+  refused: "disconnected — retrying…",
+  ended: "stream ended — reconnecting…", // e.g. a subscriber too slow: the retry starts over with a snapshot
+};
+
+// openStream subscribes to /v1/events:sse with params; handlers maps event names (window,
+// moment, status, heartbeat) to functions of the decoded ChannelEvent. Reconnects resubscribe
+// with the same params, so a snapshot comes again.
 function openStream(params, handlers) {
-  const src = new EventSource("/v1/events:sse?" + params);
-  src.onopen = () => setConnection(true, "live");
-  src.onerror = () => {
-    if (src.readyState === EventSource.CLOSED) {
-      setConnection(false, "disconnected — retrying…");
-      setTimeout(() => handlers.reopen && handlers.reopen(), 2000);
-    } else {
-      setConnection(false, "reconnecting…");
-    }
-  };
-  for (const [name, fn] of Object.entries(handlers)) {
-    if (name === "reopen") continue;
-    src.addEventListener(name, (e) => {
-      const ev = JSON.parse(e.data);
-      fn(ev);
-    });
-  }
-  // the server ends a stream with an "error" event (e.g. too slow): start over with a snapshot
-  src.addEventListener("error", (e) => {
-    if (e.data) {
-      src.close();
-      setConnection(false, "stream ended — reconnecting…");
-      setTimeout(() => handlers.reopen && handlers.reopen(), 1000);
-    }
+  const session = state.session;
+  return connectEventStream("/v1/events:sse?" + params, {
+    headers: authHeaders,
+    onOpen: () => setConnection(true, "live"),
+    onEvent: (ev) => {
+      if (ev.type === "error") { // the server ends the stream with its status; the retry follows
+        console.warn("event stream ended by the gateway:", ev.data);
+        return;
+      }
+      const handle = handlers[ev.type];
+      if (handle) handle(JSON.parse(ev.data));
+    },
+    onRetry: (reason) => setConnection(false, RETRY_TEXT[reason]),
+    onUnauthorized: ({ authorizationSent }) => session === state.session && askForToken(authorizationSent),
   });
-  return src;
 }
 
 function countEvent() {
@@ -136,13 +215,13 @@ function watchList() {
       }
     },
     heartbeat: () => {},
-    reopen: watchList,
   });
 }
 
 // ---- one channel -------------------------------------------------------------------------------
 
 async function selectChannel(id) {
+  const session = state.session;
   state.selected = id;
   state.series.clear();
   state.moments.clear();
@@ -157,10 +236,12 @@ async function selectChannel(id) {
       api(`/v1/channels/${id}/metrics?include_provisional=true&page_size=5000&${range}`),
       api(`/v1/channels/${id}/moments?page_size=1000&${range}`),
     ]);
-    if (state.selected !== id) return;
+    if (session !== state.session || state.selected !== id) return;
     for (const m of metrics.metrics || []) state.series.set(Date.parse(m.windowStart), m);
     for (const m of moments.moments || []) state.moments.set(m.id, m);
   } catch (err) {
+    if (session !== state.session || state.selected !== id) return;
+    if (err instanceof Unauthorized) return askForToken(err.tokenSent);
     showNotice(`History unavailable: ${err.message}`);
   }
   render();
@@ -195,7 +276,6 @@ function watchChannel(id) {
       renderHeader();
     },
     heartbeat: () => {},
-    reopen: () => state.selected === id && watchChannel(id),
   });
 }
 
@@ -357,13 +437,43 @@ function momentsChart(svg, x, moments) {
 
 // ---- start ---------------------------------------------------------------------------------
 
+// resetSession closes the streams and forgets what the page showed; callbacks of the old
+// session see state.session moved on and do nothing.
+function resetSession() {
+  state.session++;
+  if (state.listSource) state.listSource.close();
+  if (state.channelSource) state.channelSource.close();
+  state.listSource = state.channelSource = null;
+  state.channels.clear();
+  state.series.clear();
+  state.moments.clear();
+  state.selected = null;
+  state.status = null;
+  for (const svg of document.querySelectorAll("svg.chart")) svg.replaceChildren();
+  $("stats").replaceChildren();
+  $("moments").replaceChildren();
+  showNotice("");
+  $("channels").replaceChildren();
+  $("channels-empty").hidden = true; // "No channels yet" only once the gateway said so
+  renderHeader();
+  return state.session;
+}
+
+// start loads the channel list and subscribes; on page load, after a token was entered and after
+// signing out. Its first call tells whether the gateway wants a token: with none configured
+// it succeeds and no form is ever shown.
 async function start() {
+  const session = resetSession();
   try {
     const r = await api("/v1/channels?page_size=1000");
+    if (session !== state.session) return;
     for (const c of r.channels || []) state.channels.set(c.channelId, { status: c.status });
   } catch (err) {
+    if (session !== state.session) return;
+    if (err instanceof Unauthorized) return askForToken(err.tokenSent);
     setConnection(false, "API unavailable — retrying…");
   }
+  showDashboard();
   renderChannels();
   watchList();
   const first = [...state.channels.entries()].sort().find(([, c]) => c.status && c.status.live);
