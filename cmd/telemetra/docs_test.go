@@ -49,6 +49,8 @@ var docSkips = []struct{ prefix, reason string }{
 	{"scripts/kafka.sh ", "the real Apache Kafka broker: make test starts one and tests it with kcat (scripts/kafka_test.sh) and the e2e suite"},
 	{"scripts/", "developer tooling (tools.sh, check-generated.sh) that make test runs itself"},
 	{"bin/buf ", "code generation, lint and format of the protos; make test's check-generated step runs them"},
+	{"cd web && npm ", "the dashboard's own tests (node, headless Chromium): make test runs them with TELEMETRA_BROWSER_TEST=1"},
+	{"TELEMETRA_BROWSER_TEST=1 ", "the dashboard's browser tests: make test runs them (scripts/test.sh sets TELEMETRA_BROWSER_TEST=1)"},
 }
 
 // docRuns are the prefixes of the command lines run against the instance.
