@@ -33,10 +33,19 @@ import (
 
 func startGateway(t *testing.T, cfg gateway.Config) *gateway.Server {
 	t.Helper()
+	cfg.DatabaseURL = pgtest.Database(t)
+	return startGatewayWithoutHistory(t, cfg)
+}
+
+// startGatewayWithoutHistory starts a gateway on an embedded broker and no database (unless
+// cfg has one).
+func startGatewayWithoutHistory(t *testing.T, cfg gateway.Config) *gateway.Server {
+	t.Helper()
 	cfg.GRPCAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Brokers = []string{kafkatest.StartBroker(t)}
-	cfg.DatabaseURL = pgtest.Database(t)
-	cfg.Logger = kafkatest.Quiet()
+	if cfg.Logger == nil {
+		cfg.Logger = kafkatest.Quiet()
+	}
 	gwCtx, stop := context.WithCancel(ctx)
 	srv, err := gateway.Start(gwCtx, cfg)
 	if err != nil {

@@ -75,6 +75,9 @@ func unaryInterceptor(m *rpcMetrics, logger *slog.Logger, token string, timeout 
 		if err := authorize(ctx, token, info.FullMethod); err != nil {
 			return nil, err
 		}
+		if err := checkRequest(req); err != nil {
+			return nil, err
+		}
 		// a deadline for every request: the client's if sooner
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
@@ -89,6 +92,16 @@ func streamInterceptor(m *rpcMetrics, logger *slog.Logger, token string) grpc.St
 		if err := authorize(ss.Context(), token, info.FullMethod); err != nil {
 			return err
 		}
-		return handler(srv, ss)
+		return handler(srv, checkedStream{ss})
 	}
+}
+
+// checkedStream applies checkRequest to the messages a stream receives.
+type checkedStream struct{ grpc.ServerStream }
+
+func (s checkedStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return checkRequest(m)
 }

@@ -24,12 +24,11 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/telemetra/telemetra/gateway/dashboard"
 	"github.com/telemetra/telemetra/gateway/hub"
-	"github.com/telemetra/telemetra/gateway/openapi"
 	"github.com/telemetra/telemetra/gateway/store"
 	"github.com/telemetra/telemetra/internal/kafka"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
@@ -41,7 +40,9 @@ type Config struct {
 	GRPCAddr, HTTPAddr string
 	Brokers            []string
 	// Generation is the processor generation whose table and outputs are served.
-	Generation  int
+	Generation int
+	// DatabaseURL is the history database; empty turns history off (live reads and
+	// subscriptions only; history calls answer UNIMPLEMENTED).
 	DatabaseURL string
 	Schema      string
 	// AuthToken, if set, is the bearer token every RPC but health checks must carry.
@@ -63,6 +64,64 @@ type Config struct {
 	// StartupTimeout bounds the retries of a Kafka cluster that is still starting (zero:
 	// kafka.DefaultStartupTimeout; negative: fail at the first error).
 	StartupTimeout time.Duration
+	// SubscriptionMaxAge ends a subscription this old with UNAVAILABLE, so that clients
+	// resubscribe and spread over the gateways (0: never).
+	SubscriptionMaxAge time.Duration
+	// Limits holds the HTTP and gRPC server limits and timeouts.
+	Limits Limits
+}
+
+// Limits are the servers' protections against slow, idle and oversized clients. Zero fields
+// take the defaults of DefaultLimits.
+type Limits struct {
+	// HTTPReadHeaderTimeout bounds reading a request's headers.
+	HTTPReadHeaderTimeout time.Duration
+	// HTTPIdleTimeout closes a keep-alive connection idle this long.
+	HTTPIdleTimeout time.Duration
+	// HTTPWriteTimeout bounds writing an answer; streams (NDJSON, SSE) are exempt.
+	HTTPWriteTimeout time.Duration
+	// HTTPMaxHeaderBytes bounds the request line and headers (beyond it: 431).
+	HTTPMaxHeaderBytes int
+	// GRPCMaxConcurrentStreams bounds the concurrent RPCs of one gRPC connection.
+	GRPCMaxConcurrentStreams uint32
+	// GRPCKeepaliveMinTime is the shortest keepalive ping interval a client may use; a client
+	// pinging more often is disconnected (ENHANCE_YOUR_CALM).
+	GRPCKeepaliveMinTime time.Duration
+	// GRPCMaxConnectionIdle closes a gRPC connection without RPCs for this long (GOAWAY).
+	GRPCMaxConnectionIdle time.Duration
+	// GRPCMaxRecvBytes bounds a received gRPC message (beyond it: RESOURCE_EXHAUSTED).
+	GRPCMaxRecvBytes int
+}
+
+// DefaultLimits are the limits of a gateway whose Config.Limits leaves them zero.
+var DefaultLimits = Limits{
+	HTTPReadHeaderTimeout:    10 * time.Second,
+	HTTPIdleTimeout:          2 * time.Minute,
+	HTTPWriteTimeout:         time.Minute,
+	HTTPMaxHeaderBytes:       http.DefaultMaxHeaderBytes,
+	GRPCMaxConcurrentStreams: 1000,
+	GRPCKeepaliveMinTime:     10 * time.Second,
+	GRPCMaxConnectionIdle:    5 * time.Minute,
+	GRPCMaxRecvBytes:         4 << 20,
+}
+
+func (l *Limits) defaults() {
+	d := DefaultLimits
+	setDefault(&l.HTTPReadHeaderTimeout, d.HTTPReadHeaderTimeout)
+	setDefault(&l.HTTPIdleTimeout, d.HTTPIdleTimeout)
+	setDefault(&l.HTTPWriteTimeout, d.HTTPWriteTimeout)
+	setDefault(&l.HTTPMaxHeaderBytes, d.HTTPMaxHeaderBytes)
+	setDefault(&l.GRPCMaxConcurrentStreams, d.GRPCMaxConcurrentStreams)
+	setDefault(&l.GRPCKeepaliveMinTime, d.GRPCKeepaliveMinTime)
+	setDefault(&l.GRPCMaxConnectionIdle, d.GRPCMaxConnectionIdle)
+	setDefault(&l.GRPCMaxRecvBytes, d.GRPCMaxRecvBytes)
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 func (c *Config) defaults() {
@@ -93,6 +152,7 @@ func (c *Config) defaults() {
 	if c.Registry == nil {
 		c.Registry = prometheus.NewRegistry()
 	}
+	c.Limits.defaults()
 }
 
 // Server is a running gateway.
@@ -126,9 +186,31 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	var pool *pgxpool.Pool
+	var history *store.Store
+	if cfg.DatabaseURL == "" {
+		cfg.Logger.Warn("history is off: no database configured (--database-url); only live reads and subscriptions are served")
+	} else {
+		var err error
+		if pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
+			return nil, fmt.Errorf("database config: %w", err)
+		}
+		history = store.New(pool, cfg.Schema)
+		pingCtx, stop := context.WithTimeout(ctx, 5*time.Second)
+		if err := pool.Ping(pingCtx); err != nil {
+			cfg.Logger.Warn("history database unreachable at start; history calls answer UNAVAILABLE until it is back", "err", err)
+		}
+		stop()
+	}
+	closePool := func() {
+		if pool != nil {
+			pool.Close()
+		}
+	}
+	document, spec, err := apiDocument()
 	if err != nil {
-		return nil, fmt.Errorf("database config: %w", err)
+		closePool()
+		return nil, err
 	}
 	live := cfg.Live
 	var view *View
@@ -136,17 +218,23 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		view, err = NewView(ctx, cfg.Brokers, cfg.Generation, cfg.ClientID+"-view", cfg.Logger,
 			kafka.WithStartupTimeout(max(cfg.StartupTimeout, 0)), kafka.WithLogger(cfg.Logger))
 		if err != nil {
-			pool.Close()
+			closePool()
 			return nil, err
 		}
 		live = view
 	}
 	h := hub.New(hub.WithInitialHeartbeat(), hub.WithBufferSize(cfg.SubscriberBuffer), hub.WithMaxSubscribers(cfg.MaxSubscribers),
 		hub.WithHeartbeat(cfg.Heartbeat), hub.WithMetrics(hub.NewMetrics(cfg.Registry)))
-	svc := &service{live: live, store: store.New(pool, cfg.Schema), hub: h, now: cfg.Now, logger: cfg.Logger}
+	svc := &service{live: live, store: history, hub: h, now: cfg.Now, logger: cfg.Logger, subscriptionMaxAge: cfg.SubscriptionMaxAge}
 
 	metrics := newRPCMetrics(cfg.Registry)
+	lim := cfg.Limits
 	opts := []grpc.ServerOption{
+		grpc.ForceServerCodec(requestCodec{}),
+		grpc.MaxRecvMsgSize(lim.GRPCMaxRecvBytes),
+		grpc.MaxConcurrentStreams(lim.GRPCMaxConcurrentStreams),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: lim.GRPCKeepaliveMinTime, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: lim.GRPCMaxConnectionIdle}),
 		grpc.ChainUnaryInterceptor(unaryInterceptor(metrics, cfg.Logger, cfg.AuthToken, cfg.RequestTimeout)),
 		grpc.ChainStreamInterceptor(streamInterceptor(metrics, cfg.Logger, cfg.AuthToken)),
 	}
@@ -162,13 +250,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
-		pool.Close()
+		closePool()
 		return nil, fmt.Errorf("listen for gRPC: %w", err)
 	}
 	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		grpcLis.Close()
-		pool.Close()
+		closePool()
 		return nil, fmt.Errorf("listen for HTTP: %w", err)
 	}
 	// REST calls go through the gRPC server itself, so auth, deadlines, metrics and logs apply
@@ -182,11 +270,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		grpcLis.Close()
 		httpLis.Close()
-		pool.Close()
+		closePool()
 		return nil, fmt.Errorf("gateway client: %w", err)
 	}
+	marshaler := &apiMarshaler{}
+	// one JSON encoding whatever the client accepts: unset fields are left out, never null
 	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption("application/json", &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false}}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
+		runtime.WithMarshalerOption("application/json", marshaler),
 		runtime.WithHealthzEndpoint(healthpb.NewHealthClient(conn)),
 	)
 	client := pb.NewTelemetraServiceClient(conn)
@@ -194,19 +285,29 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		conn.Close()
 		grpcLis.Close()
 		httpLis.Close()
-		pool.Close()
+		closePool()
 		return nil, fmt.Errorf("register REST routes: %w", err)
 	}
+	api := http.NewServeMux()
+	api.Handle("/", mux)
+	api.Handle("GET "+ssePath, sseHandler(client, cfg.Logger))
 	httpMux := http.NewServeMux()
-	httpMux.Handle("/", mux)
+	httpMux.Handle("/v1/", &restFront{spec: spec, next: api})
+	httpMux.Handle("GET /healthz", mux)
 	httpMux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(openapi.JSON())
+		_, _ = w.Write(document)
 	})
-	httpMux.Handle("GET /v1/events:sse", sseHandler(client, cfg.Logger))
 	httpMux.Handle("GET "+dashboard.Path, dashboard.Handler())
 	httpMux.Handle("GET /{$}", http.RedirectHandler(dashboard.Path, http.StatusFound))
-	hs := &http.Server{Handler: httpMux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsCfg}
+	hs := &http.Server{
+		Handler:           accessLog(cfg.Logger, httpMux),
+		ReadHeaderTimeout: lim.HTTPReadHeaderTimeout,
+		IdleTimeout:       lim.HTTPIdleTimeout,
+		WriteTimeout:      lim.HTTPWriteTimeout,
+		MaxHeaderBytes:    lim.HTTPMaxHeaderBytes,
+		TLSConfig:         tlsCfg,
+	}
 
 	srv := &Server{grpcLis: grpcLis, httpLis: httpLis, done: make(chan struct{})}
 	runCtx, cancel := context.WithCancel(ctx)
@@ -266,7 +367,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		err := grp.Wait()
 		cancel()
 		conn.Close()
-		pool.Close()
+		closePool()
 		if errors.Is(err, context.Canceled) || errors.Is(err, grpc.ErrServerStopped) {
 			err = nil
 		}

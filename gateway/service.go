@@ -35,7 +35,12 @@ type service struct {
 	hub    *hub.Hub
 	now    func() time.Time
 	logger *slog.Logger
+	// subscriptionMaxAge ends subscriptions this old (0: never), so clients spread out again
+	// over the gateways, as gRPC's MaxConnectionAge does for connections.
+	subscriptionMaxAge time.Duration
 }
+
+var errMaxAge = errors.New("subscription reached its maximum age")
 
 func clearPaging(m proto.Message) {
 	fields := m.ProtoReflect().Descriptor().Fields()
@@ -143,6 +148,9 @@ func (s *service) ListWindowMetrics(ctx context.Context, req *pb.ListWindowMetri
 	if after != nil {
 		q.After = *after
 	}
+	if err := s.historyOn(); err != nil {
+		return nil, err
+	}
 	rows, err := s.store.WindowMetrics(ctx, q)
 	if err != nil {
 		return nil, s.storeError(ctx, "list window metrics", err)
@@ -193,6 +201,9 @@ func (s *service) ListMoments(ctx context.Context, req *pb.ListMomentsRequest) (
 	if cursor != nil {
 		q.Cursor = &store.MomentCursor{At: cursor.At, Channel: cursor.Channel, ID: cursor.ID}
 	}
+	if err := s.historyOn(); err != nil {
+		return nil, err
+	}
 	rows, err := s.store.Moments(ctx, q)
 	if err != nil {
 		return nil, s.storeError(ctx, "list moments", err)
@@ -240,6 +251,9 @@ func (s *service) ListStreamSessions(ctx context.Context, req *pb.ListStreamSess
 	if cursor != nil {
 		q.Cursor = &store.SessionCursor{StartedAt: cursor.StartedAt, SessionID: cursor.SessionID}
 	}
+	if err := s.historyOn(); err != nil {
+		return nil, err
+	}
 	rows, err := s.store.Sessions(ctx, q)
 	if err != nil {
 		return nil, s.storeError(ctx, "list stream sessions", err)
@@ -283,6 +297,9 @@ func (s *service) SummarizeChannel(ctx context.Context, req *pb.SummarizeChannel
 		return nil, invalid("top_emotes_limit", "%d is negative", req.GetTopEmotesLimit())
 	}
 	if err := s.mustExist(ctx, channel); err != nil {
+		return nil, err
+	}
+	if err := s.historyOn(); err != nil {
 		return nil, err
 	}
 	resp, err := s.store.Summarize(ctx, store.SummaryQuery{Channel: channel, Start: start, End: end, TopEmotes: limit})
@@ -330,6 +347,11 @@ func (s *service) SubscribeChannelEvents(req *pb.SubscribeChannelEventsRequest, 
 		return status.Errorf(codes.ResourceExhausted, "cannot subscribe: %v", err)
 	}
 	defer sub.Close()
+	if s.subscriptionMaxAge > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, s.subscriptionMaxAge, errMaxAge)
+		defer cancel()
+	}
 	for {
 		ev, err := sub.Next(ctx)
 		switch {
@@ -337,6 +359,8 @@ func (s *service) SubscribeChannelEvents(req *pb.SubscribeChannelEventsRequest, 
 			return status.Errorf(codes.ResourceExhausted, "subscriber too slow, dropped: %v; reconnect (with include_snapshot) and read faster", err)
 		case errors.Is(err, hub.ErrHubClosed):
 			return status.Error(codes.Unavailable, "server shutting down; reconnect")
+		case errors.Is(context.Cause(ctx), errMaxAge):
+			return status.Errorf(codes.Unavailable, "the subscription reached the server's maximum age of %s; resubscribe", s.subscriptionMaxAge)
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
@@ -385,10 +409,22 @@ func (s *service) snapshot(f hub.Filter) []hub.Event {
 	return out
 }
 
+// historyOn answers UNIMPLEMENTED when the gateway runs without a database: retrying will not
+// help, and the message says what would.
+func (s *service) historyOn() error {
+	if s.store == nil {
+		return status.Error(codes.Unimplemented, "history is off: no database configured (start the gateway with --database-url)")
+	}
+	return nil
+}
+
 // mustExist answers NotFound for a channel neither the projection nor the live view knows.
 func (s *service) mustExist(ctx context.Context, channel string) error {
 	if st, err := s.live.Get(channel); err == nil && st != nil {
 		return nil
+	}
+	if err := s.historyOn(); err != nil {
+		return err
 	}
 	ok, err := s.store.ChannelExists(ctx, channel)
 	if err != nil {

@@ -6,10 +6,13 @@ import (
 	"net/http"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/telemetra/telemetra/gateway/openapi"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
@@ -18,22 +21,19 @@ import (
 //
 //	GET /v1/events:sse?channels=demo_stream&channels=gaming&types=CHANNEL_EVENT_TYPE_MOMENT&include_snapshot=true
 //
-// Each ChannelEvent is one "data:" line of JSON (the same encoding as the REST API), with the
+// The query is read as grpc-gateway reads /v1/events:subscribe's (restFront has checked it
+// against the OpenAPI document already). Each ChannelEvent is one "data:" line of JSON (the same encoding as the REST API), with the
 // payload kind as the event name (window, moment, status, heartbeat). An error ends the stream
 // with an "error" event holding the status. EventSource cannot send headers, so the bearer
 // token may also come as ?access_token=.
 func sseHandler(client pb.TelemetraServiceClient, logger *slog.Logger) http.Handler {
-	enc := protojson.MarshalOptions{}
+	enc := apiMarshaler{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		req := &pb.SubscribeChannelEventsRequest{Channels: q["channels"], IncludeSnapshot: q.Get("include_snapshot") == "true"}
-		for _, t := range q["types"] {
-			v, ok := pb.ChannelEventType_value[t]
-			if !ok {
-				http.Error(w, fmt.Sprintf("types: unknown event type %q", t), http.StatusBadRequest)
-				return
-			}
-			req.Types = append(req.Types, pb.ChannelEventType(v))
+		req := &pb.SubscribeChannelEventsRequest{}
+		if err := runtime.PopulateQueryParameters(req, q, accessTokenParam); err != nil {
+			writeStatus(w, status.Newf(codes.InvalidArgument, "query: %s", openapi.ShortPrefix(err.Error())))
+			return
 		}
 		ctx := r.Context()
 		auth := r.Header.Get("Authorization")
@@ -45,7 +45,7 @@ func sseHandler(client pb.TelemetraServiceClient, logger *slog.Logger) http.Hand
 		}
 		stream, err := client.SubscribeChannelEvents(ctx, req)
 		if err != nil {
-			writeStatusError(w, err)
+			writeStatus(w, status.Convert(err))
 			return
 		}
 		flusher, _ := w.(http.Flusher)
@@ -58,7 +58,7 @@ func sseHandler(client pb.TelemetraServiceClient, logger *slog.Logger) http.Hand
 				}
 				st := status.Convert(err)
 				if !started {
-					writeStatusError(w, err)
+					writeStatus(w, status.Convert(err))
 					return
 				}
 				b, _ := protojson.Marshal(st.Proto())
@@ -87,6 +87,9 @@ func sseHandler(client pb.TelemetraServiceClient, logger *slog.Logger) http.Hand
 	})
 }
 
+// accessTokenParam is the query parameter of the SSE route that is not a request field.
+var accessTokenParam = utilities.NewDoubleArray([][]string{{"access_token"}})
+
 func eventName(ev *pb.ChannelEvent) string {
 	switch ev.GetEvent().(type) {
 	case *pb.ChannelEvent_Window:
@@ -98,14 +101,4 @@ func eventName(ev *pb.ChannelEvent) string {
 	default:
 		return "heartbeat"
 	}
-}
-
-// writeStatusError answers an error before the stream started, as grpc-gateway would.
-func writeStatusError(w http.ResponseWriter, err error) {
-	st := status.Convert(err)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(runtime.HTTPStatusFromCode(st.Code()))
-	b, _ := protojson.Marshal(st.Proto())
-	_, _ = w.Write(b)
-	_, _ = w.Write([]byte("\n"))
 }

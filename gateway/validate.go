@@ -9,14 +9,13 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/telemetra/telemetra/gateway/openapi"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 	"github.com/telemetra/telemetra/schemas"
 )
 
 // Limits on what one request may ask for, so no request makes the server do unbounded work.
 const (
-	// MaxRange is the longest time range of a history query.
-	MaxRange = 31 * 24 * time.Hour
 	// DefaultRange is the range when start_time is unset: the hour before end_time.
 	DefaultRange = time.Hour
 	// MaxSubscribedChannels bounds the channels of one subscription.
@@ -35,10 +34,10 @@ func parseChannelName(field, name string) (string, error) {
 	}
 	key, ok := strings.CutPrefix(name, "channels/")
 	if !ok || strings.Contains(key, "/") {
-		return "", invalid(field, "%q is not a channel name; want \"channels/{channel}\"", name)
+		return "", invalid(field, "%s is not a channel name; want \"channels/{channel}\"", openapi.ShortQuote(name))
 	}
 	if msg := schemas.CheckChannel(key); msg != "" {
-		return "", invalid(field, "channel %q %s", key, msg)
+		return "", invalid(field, "channel %s %s", openapi.ShortQuote(key), msg)
 	}
 	return key, nil
 }
@@ -58,13 +57,15 @@ func parseSubscribedChannel(field, s string) (string, error) {
 		return parseChannelName(field, s)
 	}
 	if msg := schemas.CheckChannel(s); msg != "" {
-		return "", invalid(field, "channel %q %s", s, msg)
+		return "", invalid(field, "channel %s %s", openapi.ShortQuote(s), msg)
 	}
 	return s, nil
 }
 
-// timeRange resolves [start, end): end defaults to now, start to end - DefaultRange; start must
-// be before end and the span at most MaxRange.
+// timeRange resolves [start, end): end defaults to now, start to end - DefaultRange. A range
+// whose start is not before its end is empty, not an error: OpenAPI cannot declare a rule
+// between two parameters, and every request the document allows is served. A long range costs
+// what the data in it costs; the request timeout bounds it.
 func timeRange(start, end *timestamppb.Timestamp, now time.Time) (time.Time, time.Time, error) {
 	e := now
 	if end != nil {
@@ -80,11 +81,8 @@ func timeRange(start, end *timestamppb.Timestamp, now time.Time) (time.Time, tim
 		}
 		s = start.AsTime()
 	}
-	if !s.Before(e) {
-		return time.Time{}, time.Time{}, invalid("start_time", "%s is not before end_time %s", s.Format(time.RFC3339), e.Format(time.RFC3339))
-	}
-	if e.Sub(s) > MaxRange {
-		return time.Time{}, time.Time{}, invalid("end_time", "the range %s to %s is longer than the maximum of %s", s.Format(time.RFC3339), e.Format(time.RFC3339), MaxRange)
+	if e.Before(s) {
+		e = s
 	}
 	return s, e, nil
 }

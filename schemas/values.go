@@ -340,5 +340,8 @@ func daysIn(month, year int) int {
 	return 31
 }
 
+// ChannelPattern is the rule of a channel key, in the events and in the API.
+const ChannelPattern = channelPattern
+
 // CheckChannel validates a channel key as the event schemas do; the empty string means valid.
 func CheckChannel(channel string) string { return checkChannel([]byte(channel)) }

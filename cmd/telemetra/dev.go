@@ -21,6 +21,7 @@ import (
 // devCmd runs the whole pipeline in one process on embedded defaults: what `make run` starts.
 type devCmd struct {
 	windowFlags
+	gatewayLimitFlags
 	BrokerAddr   string        `name:"broker-addr" env:"TELEMETRA_BROKER_ADDR" default:"127.0.0.1:9092" help:"Listen address of the embedded Kafka broker."`
 	Channels     []string      `name:"channels" env:"CHANNELS" default:"demo_stream,gaming,speedrun_hub,cozy_cafe,esports_arena" sep:"," help:"Channels to simulate."`
 	Rate         float64       `name:"rate" env:"RATE_PER_SEC" default:"50" help:"Producer events per second."`
@@ -102,6 +103,7 @@ func (d *devCmd) Run(g *globals, ctx context.Context) error {
 	srv, err := gateway.Start(gwCtx, gateway.Config{
 		GRPCAddr: d.GRPCAddr, HTTPAddr: d.HTTPAddr, Brokers: []string{broker.Addr()}, DatabaseURL: dbURL, Schema: "public",
 		AuthToken: d.AuthToken, Logger: g.logger.With("role", "gateway"), Registry: reg,
+		Limits: d.limits(), SubscriptionMaxAge: d.SubscriptionMaxAge,
 	})
 	if err != nil {
 		return err

@@ -110,6 +110,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			"startup_timeout": kafka.DefaultStartupTimeout.String(),
 			"partitions":      strconv.Itoa(kafka.DefaultPartitions),
 		},
+		gatewayLimitVars(),
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, "telemetra:", err)

@@ -12,6 +12,8 @@ type serveCmd struct {
 	kafkaFlags
 	startupFlags
 	postgresFlags
+	gatewayLimitFlags
+	NoHistory        bool          `name:"no-history" help:"Serve without a history database: live reads and subscriptions only; history calls answer UNIMPLEMENTED."`
 	GRPCAddr         string        `name:"grpc-addr" env:"TELEMETRA_GRPC_ADDR" default:"127.0.0.1:9090" help:"gRPC listen address."`
 	HTTPAddr         string        `name:"http-addr" env:"TELEMETRA_HTTP_ADDR" default:"127.0.0.1:8080" help:"REST (grpc-gateway), SSE and OpenAPI listen address."`
 	Generation       int           `name:"generation" env:"TELEMETRA_GENERATION" default:"1" help:"Serve this processor generation's table and outputs."`
@@ -31,11 +33,16 @@ func (s *serveCmd) Run(g *globals, ctx context.Context) error {
 		return err
 	}
 	defer ms.Shutdown(context.WithoutCancel(ctx))
+	dbURL := s.url()
+	if s.NoHistory {
+		dbURL = ""
+	}
 	srv, err := gateway.Start(ctx, gateway.Config{
 		GRPCAddr: s.GRPCAddr, HTTPAddr: s.HTTPAddr, Brokers: s.Brokers, Generation: s.Generation,
-		DatabaseURL: s.url(), Schema: s.Schema, AuthToken: s.AuthToken, TLSCert: s.TLSCert, TLSKey: s.TLSKey,
+		DatabaseURL: dbURL, Schema: s.Schema, AuthToken: s.AuthToken, TLSCert: s.TLSCert, TLSKey: s.TLSKey,
 		RequestTimeout: s.RequestTimeout, SubscriberBuffer: s.SubscriberBuffer, MaxSubscribers: s.MaxSubscribers,
 		StartupTimeout: s.timeout(), Logger: g.logger.With("role", "gateway"), Registry: reg,
+		Limits: s.limits(), SubscriptionMaxAge: s.SubscriptionMaxAge,
 	})
 	if err != nil {
 		return err

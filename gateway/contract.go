@@ -1,0 +1,126 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/telemetra/telemetra/gateway/openapi"
+	"github.com/telemetra/telemetra/schemas"
+)
+
+// MaxFieldBytes bounds every string of a request, REST or gRPC: the longest valid one (a page
+// token, a channel resource name) is far shorter.
+const MaxFieldBytes = 1024
+
+// Media types of the two renderings of SubscribeChannelEvents over HTTP.
+const (
+	ndjsonMediaType = "application/x-ndjson"
+	sseMediaType    = "text/event-stream"
+	ssePath         = "/v1/events:sse"
+	subscribePath   = "/v1/events:subscribe"
+)
+
+// apiDocument is the OpenAPI document the gateway serves and enforces: protoc-gen-openapiv2's
+// output plus what the protos cannot say: the rules the handlers apply (channel pattern, page
+// size minimum, field lengths, enum values the server refuses), the streaming media types and
+// the Server-Sent Events route, which is not a proto method. The constants come from the code
+// that enforces them, so the two cannot drift.
+func apiDocument() ([]byte, *openapi.Spec, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(openapi.JSON(), &doc); err != nil {
+		return nil, nil, fmt.Errorf("parse generated OpenAPI document: %w", err)
+	}
+	paths, _ := doc["paths"].(map[string]any)
+	for template, item := range paths {
+		for _, op := range item.(map[string]any) {
+			o := op.(map[string]any)
+			params, _ := o["parameters"].([]any)
+			for _, p := range params {
+				constrainParam(template, p.(map[string]any))
+			}
+			if template == subscribePath {
+				o["produces"] = []any{ndjsonMediaType, "application/json"} // errors before the stream are JSON
+			}
+		}
+	}
+	if sub, ok := paths[subscribePath].(map[string]any)["get"].(map[string]any); ok {
+		paths[ssePath] = map[string]any{"get": sseOperation(sub)}
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode OpenAPI document: %w", err)
+	}
+	spec, err := openapi.Parse(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, spec, nil
+}
+
+// constrainParam adds the rules the handlers enforce to one parameter.
+func constrainParam(template string, p map[string]any) {
+	name, _ := p["name"].(string)
+	if p["type"] == "string" {
+		p["maxLength"] = MaxFieldBytes
+	}
+	switch {
+	case name == "channel" && p["in"] == "path":
+		p["pattern"] = schemas.ChannelPattern
+		if strings.HasSuffix(template, "/moments") { // channels/- is every channel (AIP-159)
+			p["pattern"] = "^(-|" + strings.TrimSuffix(strings.TrimPrefix(schemas.ChannelPattern, "^"), "$") + ")$"
+		}
+	case name == "pageSize" || name == "topEmotesLimit":
+		p["minimum"] = 0 // 0 is the default; above the maximum is coerced to it (AIP-158)
+	case name == "pageToken":
+		p["pattern"] = "^[A-Za-z0-9_-]*$" // base64url, see pagetoken.go
+	case name == "channels":
+		p["maxItems"] = MaxSubscribedChannels
+		items := p["items"].(map[string]any)
+		items["pattern"] = "^(channels/)?" + strings.TrimPrefix(schemas.ChannelPattern, "^")
+		items["maxLength"] = MaxFieldBytes
+	case name == "kinds" || name == "types":
+		// the server refuses the UNSPECIFIED value of a filter list
+		items := p["items"].(map[string]any)
+		var kept []any
+		for _, v := range items["enum"].([]any) {
+			if !strings.HasSuffix(v.(string), "_UNSPECIFIED") {
+				kept = append(kept, v)
+			}
+		}
+		items["enum"] = kept
+	}
+}
+
+// sseOperation is SubscribeChannelEvents rendered as Server-Sent Events.
+func sseOperation(sub map[string]any) map[string]any {
+	params := append([]any{}, sub["parameters"].([]any)...)
+	params = append(params, map[string]any{
+		"name": "access_token", "in": "query", "required": false, "type": "string", "maxLength": MaxFieldBytes,
+		"pattern":     "^[!-~]*$", // it becomes a header value: printable ASCII
+		"description": "The bearer token, for clients that cannot send an Authorization header (EventSource).",
+	})
+	return map[string]any{
+		"summary": "SubscribeChannelEvents as Server-Sent Events: one event per ChannelEvent, named window, " +
+			"moment, status or heartbeat, its data the ChannelEvent as JSON; an error ends the stream with an " +
+			"\"error\" event holding the status.",
+		"operationId": "TelemetraService_SubscribeChannelEventsSSE",
+		"produces":    []any{sseMediaType, "application/json"}, // errors before the stream are JSON
+		"parameters":  params,
+		"responses": map[string]any{
+			"200": map[string]any{
+				"description": "A stream of Server-Sent Events.",
+				"schema": map[string]any{"type": "array", "items": map[string]any{
+					"type": "object",
+					"properties": map[string]any{
+						"event": map[string]any{"type": "string", "enum": []any{"window", "moment", "status", "heartbeat", "error"}},
+						"data":  map[string]any{"type": "string", "description": "The ChannelEvent (the error: a Status) as JSON."},
+						"id":    map[string]any{"type": "string", "description": "ChannelEvent.sequence."},
+					},
+				}},
+			},
+			"default": sub["responses"].(map[string]any)["default"],
+		},
+		"tags": sub["tags"],
+	}
+}
