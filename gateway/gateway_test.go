@@ -347,7 +347,7 @@ func TestGatewayWithRealClients(t *testing.T) {
 			t.Fatal(err)
 		}
 		n, s := <-ndjson, <-sse
-		if !strings.Contains(n.out, `{"result":{"channel":"","sequence":"1"`) || !strings.Contains(n.out, `"window":{"channel":"gaming"`) {
+		if !strings.Contains(n.out, `{"result":{"sequence":"1"`) || !strings.Contains(n.out, `"window":{"channel":"gaming"`) {
 			t.Fatalf("NDJSON stream (%v):\n%.2000s", n.err, n.out)
 		}
 		if !strings.Contains(s.out, "event: window\ndata: {\"channel\":\"gaming\"") {

@@ -31,6 +31,9 @@ if ! git diff --quiet -- gateway/dashboard/dist || [[ -n $(git ls-files --others
 	exit 1
 fi
 export TELEMETRA_BROWSER_TEST=1 # cmd/telemetra's TestDashboardInChromium; screenshot in artifacts/
+# cmd/telemetra's TestSchemathesis: schemathesis (installed by scripts/tools.sh) against a live gateway
+export TELEMETRA_SCHEMATHESIS="$PWD/bin/schemathesis"
+[[ -x $TELEMETRA_SCHEMATHESIS ]] || { echo "test.sh: $TELEMETRA_SCHEMATHESIS is missing (scripts/tools.sh installs it)" >&2; exit 1; }
 
 step "gofmt and go vet"
 make -s lint

@@ -3,6 +3,7 @@
 #
 #   buf, protoc-gen-go, protoc-gen-go-grpc, protoc-gen-grpc-gateway,
 #   protoc-gen-openapiv2, grpcurl (end-to-end tests of the gateway), ghz (gateway benchmark)
+#   and schemathesis (the API contract test; from PyPI, into a venv in .cache/, linked from bin/)
 #
 # Usage:
 #   scripts/tools.sh          install what is missing or has the wrong version
@@ -68,4 +69,27 @@ for entry in "${TOOLS[@]}"; do
 	(cd "${TMPDIR:-/tmp}" && GOWORK=off GOFLAGS=-mod=mod GOBIN="${BIN}" go install "${pkg}@${version}")
 	echo "tools: installed ${name} ${version} in $((SECONDS - t0))s"
 done
+# schemathesis: Python, pinned, in a venv of its own (needs python3 with venv: apt-get install
+# python3-venv); bin/schemathesis is a link to it. The version it prints decides a reinstall.
+SCHEMATHESIS_VERSION=4.32.5
+venv="${REPO}/.cache/schemathesis-venv"
+have="$("${venv}/bin/schemathesis" --version 2>/dev/null | awk '{ print $NF }' || true)"
+if [[ ${force} -eq 0 && ${have} == "${SCHEMATHESIS_VERSION}" ]]; then
+	echo "tools: schemathesis ${SCHEMATHESIS_VERSION} already installed"
+else
+	command -v python3 >/dev/null || {
+		echo "tools: python3 is not installed (apt-get install python3 python3-venv)" >&2
+		exit 1
+	}
+	echo "tools: installing schemathesis ${SCHEMATHESIS_VERSION}${have:+ (found ${have})}: pip in ${venv}"
+	t0=${SECONDS}
+	rm -rf "${venv}"
+	python3 -m venv "${venv}" || {
+		echo "tools: python3 -m venv failed (apt-get install python3-venv)" >&2
+		exit 1
+	}
+	"${venv}/bin/pip" install --quiet --disable-pip-version-check "schemathesis==${SCHEMATHESIS_VERSION}"
+	echo "tools: installed schemathesis ${SCHEMATHESIS_VERSION} in $((SECONDS - t0))s"
+fi
+ln -sfn "${venv}/bin/schemathesis" "${BIN}/schemathesis"
 echo "tools: all tools ready in ${BIN} ($((SECONDS - start))s)"
