@@ -256,6 +256,10 @@ func TestUndeclaredMethodsGet405WithAllow(t *testing.T) {
 		t.Fatalf("HEAD /v1/channels/demo_stream: %v %v; want 200 as GET", resp, err)
 	}
 	resp.Body.Close()
+	// over gRPC, a method the service does not declare
+	if err := c.rawUnary(service+"DeleteChannel", wireString(1, "channels/demo_stream")); status.Code(err) != codes.Unimplemented {
+		t.Errorf("an undeclared gRPC method: %v; want Unimplemented", err)
+	}
 	code, _, _, h := c.rest(t, "POST", "/openapi.json", nil)
 	if code != http.StatusMethodNotAllowed || !strings.Contains(h.Get("Allow"), "GET") {
 		t.Errorf("POST /openapi.json: HTTP %d Allow %q; want 405", code, h.Get("Allow"))
