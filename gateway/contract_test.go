@@ -95,10 +95,14 @@ type contractServer struct {
 }
 
 func startContractServer(t *testing.T, limits gateway.Limits) *contractServer {
-	logs := &syncBuffer{}
 	// streams end after a second, so that a valid subscription is answered as a whole
-	srv := startGatewayWithoutHistory(t, gateway.Config{Live: fakeLive{}, Limits: limits, SubscriptionMaxAge: time.Second,
-		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	return startContractServerWith(t, gateway.Config{Limits: limits, SubscriptionMaxAge: time.Second})
+}
+
+func startContractServerWith(t *testing.T, cfg gateway.Config) *contractServer {
+	logs := &syncBuffer{}
+	cfg.Live, cfg.Logger = fakeLive{}, slog.New(slog.NewTextHandler(logs, nil))
+	srv := startGatewayWithoutHistory(t, cfg)
 	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -362,6 +366,31 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 			t.Fatalf("GOAWAY after %s, before the idle timeout of %s", waited, idle)
 		}
 	})
+}
+
+// TestStreamsOutliveTheWriteTimeout: the write timeout bounds answers, not the NDJSON and SSE
+// streams, which run for as long as the client reads.
+func TestStreamsOutliveTheWriteTimeout(t *testing.T) {
+	const writeTimeout = 300 * time.Millisecond
+	c := startContractServerWith(t, gateway.Config{Limits: gateway.Limits{HTTPWriteTimeout: writeTimeout}, Heartbeat: 100 * time.Millisecond})
+	for _, path := range []string{"/v1/events:subscribe", "/v1/events:sse"} {
+		t.Run(path, func(t *testing.T) {
+			resp, err := http.Get("http://" + c.srv.HTTPAddr() + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			lines := bufio.NewScanner(resp.Body)
+			began := time.Now()
+			n := 0
+			for time.Since(began) < 10*writeTimeout {
+				if !lines.Scan() {
+					t.Fatalf("the stream ended after %s and %d lines (%v); the write timeout is %s", time.Since(began), n, lines.Err(), writeTimeout)
+				}
+				n++
+			}
+		})
+	}
 }
 
 // violations are values that break a rule of the document, by rule; a rule without samples

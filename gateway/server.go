@@ -94,19 +94,21 @@ type Limits struct {
 }
 
 // DefaultLimits are the limits of a gateway whose Config.Limits leaves them zero.
-var DefaultLimits = Limits{
-	HTTPReadHeaderTimeout:    10 * time.Second,
-	HTTPIdleTimeout:          2 * time.Minute,
-	HTTPWriteTimeout:         time.Minute,
-	HTTPMaxHeaderBytes:       http.DefaultMaxHeaderBytes,
-	GRPCMaxConcurrentStreams: 1000,
-	GRPCKeepaliveMinTime:     10 * time.Second,
-	GRPCMaxConnectionIdle:    5 * time.Minute,
-	GRPCMaxRecvBytes:         4 << 20,
+func DefaultLimits() Limits {
+	return Limits{
+		HTTPReadHeaderTimeout:    10 * time.Second,
+		HTTPIdleTimeout:          2 * time.Minute,
+		HTTPWriteTimeout:         time.Minute,
+		HTTPMaxHeaderBytes:       http.DefaultMaxHeaderBytes,
+		GRPCMaxConcurrentStreams: 1000,
+		GRPCKeepaliveMinTime:     10 * time.Second,
+		GRPCMaxConnectionIdle:    5 * time.Minute,
+		GRPCMaxRecvBytes:         4 << 20,
+	}
 }
 
 func (l *Limits) defaults() {
-	d := DefaultLimits
+	d := DefaultLimits()
 	setDefault(&l.HTTPReadHeaderTimeout, d.HTTPReadHeaderTimeout)
 	setDefault(&l.HTTPIdleTimeout, d.HTTPIdleTimeout)
 	setDefault(&l.HTTPWriteTimeout, d.HTTPWriteTimeout)

@@ -28,6 +28,8 @@ import (
 // token may also come as ?access_token=.
 func sseHandler(client pb.TelemetraServiceClient, logger *slog.Logger) http.Handler {
 	enc := apiMarshaler{}
+	// the query parameter of the SSE route that is not a request field
+	accessTokenParam := utilities.NewDoubleArray([][]string{{"access_token"}})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		req := &pb.SubscribeChannelEventsRequest{}
@@ -86,9 +88,6 @@ func sseHandler(client pb.TelemetraServiceClient, logger *slog.Logger) http.Hand
 		}
 	})
 }
-
-// accessTokenParam is the query parameter of the SSE route that is not a request field.
-var accessTokenParam = utilities.NewDoubleArray([][]string{{"access_token"}})
 
 func eventName(ev *pb.ChannelEvent) string {
 	switch ev.GetEvent().(type) {

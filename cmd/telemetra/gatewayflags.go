@@ -10,7 +10,7 @@ import (
 )
 
 // gatewayLimitFlags are the gateway's server limits and timeouts (gateway.Limits); their
-// defaults are gateway.DefaultLimits, through kong variables.
+// defaults are gateway.DefaultLimits(), through kong variables.
 type gatewayLimitFlags struct {
 	HTTPReadHeaderTimeout    time.Duration `name:"http-read-header-timeout" default:"${http_read_header_timeout}" help:"Time to read a request's headers."`
 	HTTPIdleTimeout          time.Duration `name:"http-idle-timeout" default:"${http_idle_timeout}" help:"Close an HTTP keep-alive connection idle this long."`
@@ -34,7 +34,7 @@ func (f *gatewayLimitFlags) limits() gateway.Limits {
 
 // gatewayLimitVars are the kong variables of gatewayLimitFlags' defaults.
 func gatewayLimitVars() kong.Vars {
-	d := gateway.DefaultLimits
+	d := gateway.DefaultLimits()
 	return kong.Vars{
 		"http_read_header_timeout":    d.HTTPReadHeaderTimeout.String(),
 		"http_idle_timeout":           d.HTTPIdleTimeout.String(),
