@@ -110,22 +110,6 @@ func resolution(r pb.Resolution) (pb.Resolution, error) {
 	return r, nil
 }
 
-// bucket is a resolution's bucket length.
-func bucket(r pb.Resolution) time.Duration {
-	switch r {
-	case pb.Resolution_RESOLUTION_FIVE_MINUTES:
-		return 5 * time.Minute
-	case pb.Resolution_RESOLUTION_FIFTEEN_MINUTES:
-		return 15 * time.Minute
-	case pb.Resolution_RESOLUTION_ONE_HOUR:
-		return time.Hour
-	case pb.Resolution_RESOLUTION_ONE_DAY:
-		return 24 * time.Hour
-	default:
-		return time.Minute
-	}
-}
-
 func momentKinds(field string, kinds []pb.MomentKind) ([]pb.MomentKind, error) {
 	for k, kind := range kinds {
 		if _, known := pb.MomentKind_name[int32(kind)]; !known || kind == pb.MomentKind_MOMENT_KIND_UNSPECIFIED {

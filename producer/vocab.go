@@ -18,16 +18,13 @@ func Emotes() []string {
 	return append(all, neutralEmotes...)
 }
 
-// Categories are 20 popular game categories.
+// categories are 20 popular game categories.
 var categories = []string{
 	"Just Chatting", "League of Legends", "Grand Theft Auto V", "Valorant", "Counter-Strike 2",
 	"Minecraft", "Fortnite", "World of Warcraft", "Apex Legends", "Dota 2",
 	"Elden Ring", "Overwatch 2", "Call of Duty: Warzone", "Hearthstone", "Rocket League",
 	"Teamfight Tactics", "Dead by Daylight", "Baldur's Gate 3", "Music", "Art",
 }
-
-// Categories returns the 20 categories the producer uses.
-func Categories() []string { return append([]string(nil), categories...) }
 
 var titles = []string{
 	"Chill vibes and good times", "Ranked grind to the top", "First playthrough, no spoilers",

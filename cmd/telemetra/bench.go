@@ -7,10 +7,11 @@ import (
 	"os"
 	"time"
 
-	"github.com/telemetra/telemetra/internal/bench"
+	"github.com/telemetra/telemetra/bench"
 )
 
-// benchCmd measures the whole pipeline: see internal/bench and docs/performance.md.
+// benchCmd measures the whole pipeline (bench/, docs/performance.md). A user command, so the
+// production binary keeps the harness; the roles it measures are this binary's subcommands.
 type benchCmd struct {
 	Brokers           []string      `name:"brokers" sep:"," help:"Bootstrap servers of a fresh Kafka cluster (default: start the embedded broker as its own process)."`
 	DatabaseURL       string        `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL (default: a private throwaway cluster)."`

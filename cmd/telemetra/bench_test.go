@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/telemetra/telemetra/internal/bench"
+	"github.com/telemetra/telemetra/bench"
 )
 
 // TestBenchRunsEveryPhase runs `telemetra bench` small (embedded broker, a private

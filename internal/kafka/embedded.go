@@ -33,7 +33,8 @@ func WithDataDir(dir string) EmbeddedOption {
 	return embeddedOpt(func(c *embeddedConfig) { c.dataDir = dir })
 }
 
-// WithTopics replaces the topics created at start (default: AllTopics).
+// WithTopics replaces the topics created at start (default: AllTopics). Only tests use it:
+// WithTopics() is a broker without topics, as a fresh cluster starts.
 func WithTopics(specs ...TopicSpec) EmbeddedOption {
 	return embeddedOpt(func(c *embeddedConfig) { c.topics = specs })
 }

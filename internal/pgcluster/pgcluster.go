@@ -87,9 +87,6 @@ func (c *Cluster) URL(database string) string {
 	return fmt.Sprintf("postgres://telemetra@127.0.0.1:%d/%s?sslmode=disable", c.port, database)
 }
 
-// Port is the TCP port the server listens on.
-func (c *Cluster) Port() int { return c.port }
-
 // Restart stops the server and starts it again on the same port and data (fault tests).
 func (c *Cluster) Restart(ctx context.Context) error {
 	if out, err := c.run(ctx, "pg_ctl", "-D", c.dataDir(), "-m", "fast", "-w", "restart"); err != nil {

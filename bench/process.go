@@ -25,13 +25,12 @@ type Usage struct {
 
 // role is one Telemetra process (or the baseline consumer) started by the bench.
 type role struct {
-	name        string
-	cmd         *exec.Cmd
-	metricsAddr string // "" if the role serves no metrics
-	done        chan struct{}
-	waitErr     error
-	cpuMark     time.Duration // CPU at the start of the current phase
-	stopFunc    func()        // for a resource that is not a process (the PostgreSQL cluster)
+	name     string
+	cmd      *exec.Cmd
+	done     chan struct{}
+	waitErr  error
+	cpuMark  time.Duration // CPU at the start of the current phase
+	stopFunc func()        // for a resource that is not a process (the PostgreSQL cluster)
 }
 
 // startRole runs the telemetra binary with args; its log goes to logDir/name.log.
