@@ -7,17 +7,18 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/telemetra/telemetra/internal/kafka"
+	"github.com/telemetra/telemetra/schemas"
 )
 
 // Record is one generated event, ready to be written to Kafka.
 type Record struct {
 	Topic string
 	Key   []byte // the channel: every topic is keyed by channel
-	Value []byte // JSON matching the topic's schema
+	Value []byte // a schemas event type (ChatMessage, ...) as JSON, matching the topic's schema
 	Time  time.Time
 }
 
@@ -48,8 +49,6 @@ const (
 	maxViewers   = 5000
 	hypeHalfLife = 60 * time.Second
 )
-
-var channelName = regexp.MustCompile(`^[a-z0-9_]{3,25}$`)
 
 // channelSim is one simulated channel.
 type channelSim struct {
@@ -96,10 +95,30 @@ type Generator struct {
 	}
 }
 
+// CheckChannels checks the channels to simulate: at least one, none twice, and each a valid
+// channel under the event schemas' own rule (schemas.CheckChannel), so that no event is
+// dead-lettered for its channel.
+func CheckChannels(channels []string) error {
+	if len(channels) == 0 {
+		return errors.New("no channels configured")
+	}
+	seen := make(map[string]bool, len(channels))
+	for _, name := range channels {
+		if reason := schemas.CheckChannel(name); reason != "" {
+			return fmt.Errorf("channel %q: %s", name, reason)
+		}
+		if seen[name] {
+			return fmt.Errorf("channel %q listed twice", name)
+		}
+		seen[name] = true
+	}
+	return nil
+}
+
 // NewGenerator validates the config and sets up the channels, all about to go live.
 func NewGenerator(cfg Config) (*Generator, error) {
-	if len(cfg.Channels) == 0 {
-		return nil, errors.New("no channels configured")
+	if err := CheckChannels(cfg.Channels); err != nil {
+		return nil, err
 	}
 	if cfg.MinStreamDuration == 0 {
 		cfg.MinStreamDuration = 10 * time.Minute
@@ -114,15 +133,7 @@ func NewGenerator(cfg Config) (*Generator, error) {
 		offline: newIndexSet(len(cfg.Channels)),
 		chatty:  newFenwick(len(cfg.Channels)),
 	}
-	seen := make(map[string]bool, len(cfg.Channels))
 	for i, name := range cfg.Channels {
-		if !channelName.MatchString(name) {
-			return nil, fmt.Errorf("channel %q: must match %s", name, channelName)
-		}
-		if seen[name] {
-			return nil, fmt.Errorf("channel %q listed twice", name)
-		}
-		seen[name] = true
 		g.channels = append(g.channels, &channelSim{name: name, key: []byte(name)})
 		g.offline.add(i)
 		g.starts = append(g.starts, i)
@@ -176,11 +187,12 @@ func (g *Generator) touch(i int, at time.Time) {
 	g.chatty.set(i, max(w, 1))
 }
 
+// stamp is the timestamp of an event generated at the given time, as the JSON carries it.
 func (g *Generator) stamp(at time.Time) time.Time {
 	if g.cfg.Jitter > 0 {
 		at = at.Add(-time.Duration(g.rng.Int64N(int64(g.cfg.Jitter))))
 	}
-	return at.UTC()
+	return at.UTC().Truncate(timePrecision)
 }
 
 func (g *Generator) streamStart(i int, at time.Time) Record {
@@ -196,7 +208,7 @@ func (g *Generator) streamStart(i int, at time.Time) Record {
 	g.offline.remove(i)
 	g.live.add(i)
 	g.touch(i, at)
-	return g.meta(c, "stream_start", at, "", 0)
+	return g.meta(c, schemas.StreamStart, at, "", 0)
 }
 
 func (g *Generator) lifecycle(at time.Time) Record {
@@ -223,7 +235,7 @@ func (g *Generator) lifecycle(at time.Time) Record {
 		if g.burst.channel == i {
 			g.burst.left = 0
 		}
-		return g.meta(c, "stream_end", at, "", 0)
+		return g.meta(c, schemas.StreamEnd, at, "", 0)
 	case u < 0.17: // raids are rare: a few per channel per hour at the default rate
 		from := g.raider(i)
 		n := 50 + g.rng.IntN(1450)
@@ -231,13 +243,13 @@ func (g *Generator) lifecycle(at time.Time) Record {
 		c.hypeBoost = c.hype(at) - 1 + 3
 		c.hypeAt = at
 		g.touch(i, at)
-		return g.meta(c, "raid_incoming", at, from, n)
+		return g.meta(c, schemas.RaidIncoming, at, from, int64(n))
 	default:
 		c.title = titles[g.rng.IntN(len(titles))]
 		if g.rng.Float64() < 0.3 {
 			c.category = categories[g.rng.IntN(len(categories))]
 		}
-		return g.meta(c, "title_change", at, "", 0)
+		return g.meta(c, schemas.TitleChange, at, "", 0)
 	}
 }
 
@@ -274,10 +286,11 @@ func (g *Generator) viewerSample(i int, at time.Time) Record {
 	c.viewers = min(max(int(math.Round(v)), minViewers), maxViewers)
 	c.chatRatio = min(max(c.chatRatio+0.005*g.rng.NormFloat64(), 0.05), 0.20)
 	g.touch(i, at)
-	return Record{
-		Topic: kafka.TopicViewer, Key: c.key, Time: at,
-		Value: appendViewer(make([]byte, 0, 192), g.uuid(), c.name, c.viewers, c.chatters(), g.stamp(at)),
+	sample := schemas.ViewerCount{
+		EventID: g.uuid(), Channel: c.name,
+		ViewerCount: int64(c.viewers), ChatterCount: int64(c.chatters()), Timestamp: g.stamp(at),
 	}
+	return Record{Topic: kafka.TopicViewer, Key: c.key, Time: at, Value: appendViewer(make([]byte, 0, 192), sample)}
 }
 
 func (g *Generator) chat(i int, at time.Time) Record {
@@ -290,16 +303,16 @@ func (g *Generator) chat(i int, at time.Time) Record {
 	emotes := emoteBuf[:0]
 	pool := neutralEmotes
 	switch hint {
-	case "positive", "excited":
+	case schemas.SentimentPositive, schemas.SentimentExcited:
 		pool = positiveEmotes
-	case "negative":
+	case schemas.SentimentNegative:
 		pool = negativeEmotes
 	}
 	for n := g.emoteCount(hint); len(emotes) < n; {
 		emotes = append(emotes, pool[g.rng.IntN(len(pool))])
 	}
 
-	var badgeBuf [2]string
+	var badgeBuf [2]schemas.Badge
 	userBadges := badgeBuf[:0]
 	if g.rng.Float64() < 0.30 {
 		userBadges = append(userBadges, badges[0])
@@ -312,17 +325,29 @@ func (g *Generator) chat(i int, at time.Time) Record {
 	case u < 0.09:
 		userBadges = append(userBadges, badges[3])
 	}
-	buf := make([]byte, 0, 320)
-	return Record{
-		Topic: kafka.TopicChat, Key: c.key, Time: at,
-		Value: appendChat(buf, g.uuid(), c.name, g.username(c), text, emotes, userBadges, hint, g.stamp(at)),
+	// the new strings of the message share one allocation: id, then user name, then the text
+	// with its emotes
+	var scratch [256]byte
+	strs := appendUUID(scratch[:0], g.uuidBytes())
+	idEnd := len(strs)
+	strs = g.appendUsername(strs, c)
+	userEnd := len(strs)
+	strs = append(strs, text...)
+	for _, e := range emotes {
+		strs = append(append(strs, ' '), e...)
 	}
+	all := string(strs)
+	m := schemas.ChatMessage{
+		MessageID: all[:idEnd], Channel: c.name, Username: all[idEnd:userEnd], Message: all[userEnd:],
+		Emotes: emotes, Badges: userBadges, SentimentHint: hint, Timestamp: g.stamp(at),
+	}
+	return Record{Topic: kafka.TopicChat, Key: c.key, Time: at, Value: appendChat(make([]byte, 0, 320), m)}
 }
 
-func (g *Generator) emoteCount(hint string) int {
+func (g *Generator) emoteCount(hint schemas.Sentiment) int {
 	u := g.rng.Float64()
 	switch {
-	case hint == "excited" && u < 0.9, u < 0.25:
+	case hint == schemas.SentimentExcited && u < 0.9, u < 0.25:
 		return 1 + g.rng.IntN(3)
 	default:
 		return 0
@@ -330,10 +355,10 @@ func (g *Generator) emoteCount(hint string) int {
 }
 
 // sentimentHint draws the mood of a chat line; hype (raids, spikes) makes chat more excited.
-func (g *Generator) sentimentHint(hype float64) string {
-	u := g.rng.Float64() * (1 + (hype-1)*sentimentWeights[3])
+func (g *Generator) sentimentHint(hype float64) schemas.Sentiment {
+	u := g.rng.Float64() * (1 + (hype-1)*sentimentWeights[excitedHint])
 	for k, w := range sentimentWeights {
-		if k == 3 {
+		if k == excitedHint {
 			w *= hype
 		}
 		if u < w {
@@ -341,18 +366,18 @@ func (g *Generator) sentimentHint(hype float64) string {
 		}
 		u -= w
 	}
-	return sentimentHints[3]
+	return sentimentHints[excitedHint]
 }
 
-// username draws a chatter from the channel's audience; a few regulars talk most.
-func (g *Generator) username(c *channelSim) []byte {
+// appendUsername draws a chatter from the channel's audience (a few regulars talk most) and
+// appends the chatter's name to b.
+func (g *Generator) appendUsername(b []byte, c *channelSim) []byte {
 	audience := max(c.chatters(), 1) * 3
 	idx := int(g.rng.ExpFloat64()*float64(audience)/4) % audience
-	b := make([]byte, 0, 24)
 	b = append(b, nameAdjectives[idx%len(nameAdjectives)]...)
 	b = append(b, '_')
 	b = append(b, nameNouns[(idx/len(nameAdjectives))%len(nameNouns)]...)
-	return appendInt(b, int64(idx))
+	return strconv.AppendInt(b, int64(idx), 10)
 }
 
 func (g *Generator) transaction(at time.Time) Record {
@@ -367,26 +392,37 @@ func (g *Generator) transaction(at time.Time) Record {
 		}
 	}
 	c := g.channels[i]
-	t := txn{id: g.txnID(), channel: c.name, user: g.username(c), at: g.stamp(at)}
+	// id and user name share one allocation
+	var scratch [64]byte
+	strs := appendHex64(append(scratch[:0], "txn_"...), g.rng.Uint64())
+	idEnd := len(strs)
+	strs = g.appendUsername(strs, c)
+	all := string(strs)
+	t := schemas.Transaction{
+		TransactionID: all[:idEnd], Channel: c.name, Username: all[idEnd:],
+		Currency: schemas.DefaultCurrency, Timestamp: g.stamp(at),
+	}
+	var cents int64
 	switch u := g.rng.Float64(); {
 	case u < 0.40:
-		t.kind = "donation"
+		t.TransactionType = schemas.TransactionDonation
 		// most donations are small, a few are large: log-normal around $10, clamped to $1–$500
-		t.cents = int64(math.Round(min(max(math.Exp(math.Log(10)+g.rng.NormFloat64()), 1), 500) * 100))
+		cents = int64(math.Round(min(max(math.Exp(math.Log(10)+g.rng.NormFloat64()), 1), 500) * 100))
 	case u < 0.70:
-		t.kind = "subscription"
-		t.tier = g.tier()
-		t.cents = tierCents[t.tier]
+		t.TransactionType = schemas.TransactionSubscription
+		t.Tier = g.tier()
+		cents = tierCents[t.Tier]
 	case u < 0.90:
-		t.kind = "bits"
-		t.bits = bitsChoices[g.rng.IntN(len(bitsChoices))]
-		t.cents = t.bits // one cent per bit
+		t.TransactionType = schemas.TransactionBits
+		t.Bits = bitsChoices[g.rng.IntN(len(bitsChoices))]
+		cents = t.Bits // one cent per bit
 	default:
-		t.kind = "gift_sub"
-		t.tier = g.tier()
-		t.gifts = giftChoices[g.rng.IntN(len(giftChoices))]
-		t.cents = int64(t.gifts) * tierCents[t.tier]
+		t.TransactionType = schemas.TransactionGiftSub
+		t.Tier = g.tier()
+		t.GiftCount = giftChoices[g.rng.IntN(len(giftChoices))]
+		cents = int64(t.GiftCount) * tierCents[t.Tier]
 	}
+	t.Amount = float64(cents) / 100 // AmountCents gives cents back exactly
 	return Record{Topic: kafka.TopicTransactions, Key: c.key, Time: at, Value: appendTransaction(make([]byte, 0, 256), t)}
 }
 
@@ -407,16 +443,22 @@ func (g *Generator) tier() int {
 	}
 }
 
-func (g *Generator) meta(c *channelSim, eventType string, at time.Time, raidFrom string, raidViewers int) Record {
-	m := meta{
-		id: g.uuid(), channel: c.name, eventType: eventType, title: c.title, category: c.category,
-		startedAt: c.changedAt.UTC(), raidFrom: raidFrom, raidViewers: raidViewers, at: g.stamp(at),
+func (g *Generator) meta(c *channelSim, eventType schemas.StreamEventType, at time.Time, raidFrom string, raidViewers int64) Record {
+	m := schemas.StreamMeta{
+		EventID: g.uuid(), Channel: c.name, EventType: eventType, Title: c.title, Category: c.category,
+		RaidFrom: raidFrom, RaidViewers: raidViewers, Timestamp: g.stamp(at),
 	}
-	return Record{Topic: kafka.TopicStreamMeta, Key: c.key, Time: at, Value: appendMeta(make([]byte, 0, 320), m)}
+	return Record{Topic: kafka.TopicStreamMeta, Key: c.key, Time: at, Value: appendStreamMeta(make([]byte, 0, 320), m)}
 }
 
-// uuid draws a version 4 UUID from the seeded generator, so ids are reproducible.
-func (g *Generator) uuid() [16]byte {
+// uuid draws a version 4 UUID from the seeded generator, in its text form.
+func (g *Generator) uuid() string {
+	var text [36]byte
+	return string(appendUUID(text[:0], g.uuidBytes()))
+}
+
+// uuidBytes draws a version 4 UUID from the seeded generator, so ids are reproducible.
+func (g *Generator) uuidBytes() [16]byte {
 	var u [16]byte
 	a, b := g.rng.Uint64(), g.rng.Uint64()
 	for k := range 8 {
@@ -427,8 +469,6 @@ func (g *Generator) uuid() [16]byte {
 	u[8] = u[8]&0x3f | 0x80
 	return u
 }
-
-func (g *Generator) txnID() uint64 { return g.rng.Uint64() }
 
 // GeneratedChannels names n channels channel_00001, channel_00002, ... for scale runs.
 func GeneratedChannels(n int) []string {

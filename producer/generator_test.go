@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/telemetra/telemetra/internal/kafka"
+	"github.com/telemetra/telemetra/schemas"
 )
 
 var testStart = time.Date(2025, 10, 16, 10, 0, 0, 0, time.UTC)
@@ -52,19 +54,41 @@ func TestGeneratorIsReproducible(t *testing.T) {
 }
 
 func TestGeneratorRejectsBadConfig(t *testing.T) {
-	for name, cfg := range map[string]Config{
-		"no channels":  {},
-		"bad name":     {Channels: []string{"Bad Name!"}},
-		"duplicate":    {Channels: []string{"gaming", "gaming"}},
-		"too short":    {Channels: []string{"ab"}},
-		"upper case":   {Channels: []string{"Gaming"}},
-		"one bad name": {Channels: []string{"gaming", "x"}},
+	for name, tc := range map[string]struct {
+		cfg  Config
+		want string // in the error
+	}{
+		"no channels": {Config{}, "no channels"},
+		"bad name":    {Config{Channels: []string{"Bad Name!"}}, `channel "Bad Name!": must match ` + schemas.ChannelPattern},
+		"duplicate":   {Config{Channels: []string{"gaming", "gaming"}}, `channel "gaming" listed twice`},
+		"too short":   {Config{Channels: []string{"ab"}}, `channel "ab": must match ` + schemas.ChannelPattern},
+		"upper case":  {Config{Channels: []string{"Gaming"}}, `channel "Gaming": must match ` + schemas.ChannelPattern},
+		// the schema's rule, not a looser one of the producer's: every event would be dead-lettered
+		"leading underscore": {Config{Channels: []string{"_abc"}}, `channel "_abc": must match ` + schemas.ChannelPattern},
+		"too long":           {Config{Channels: []string{strings.Repeat("a", 26)}}, "must match " + schemas.ChannelPattern},
+		"one bad name":       {Config{Channels: []string{"gaming", "x"}}, `channel "x"`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := NewGenerator(cfg); err == nil {
-				t.Fatal("want an error")
+			_, err := NewGenerator(tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestChannelNamesFollowTheSchema checks every channel name the producer can put in an event:
+// configured (the schema's rule, up to its limits), generated and raiding.
+func TestChannelNamesFollowTheSchema(t *testing.T) {
+	valid := []string{"abc", "0_a", "a__", "9lives", strings.Repeat("z", 25), "demo_stream"}
+	valid = append(valid, GeneratedChannels(3)...)
+	if err := CheckChannels(valid); err != nil {
+		t.Errorf("CheckChannels(%q): %v", valid, err)
+	}
+	for _, name := range append(GeneratedChannels(1000), raiders...) {
+		if reason := schemas.CheckChannel(name); reason != "" {
+			t.Errorf("%q: %s", name, reason)
+		}
 	}
 }
 

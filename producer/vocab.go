@@ -1,5 +1,7 @@
 package producer
 
+import "github.com/telemetra/telemetra/schemas"
+
 // The vocabulary the simulation draws from. Kept in one place so a reader can see what the
 // mock chat "sounds like" and tests can check the producer only uses these values.
 
@@ -35,39 +37,44 @@ var titles = []string{
 
 // Chat lines per sentiment hint. Some lines use negation ("not bad") and intensifiers
 // ("really good") so the processors' sentiment scoring has something to get right.
-var chatLines = map[string][]string{
-	"positive": {
+var chatLines = map[schemas.Sentiment][]string{
+	schemas.SentimentPositive: {
 		"great play", "love this stream", "nice one", "gg well played", "this is awesome",
 		"so good", "really good stream today", "not bad at all", "you are the best", "amazing clutch",
 		"that was clean", "love the music", "very nice", "good vibes only", "well deserved win",
 	},
-	"negative": {
+	schemas.SentimentNegative: {
 		"that was terrible", "so boring", "not again", "this is bad", "ugh the lag",
 		"worst run ever", "not good", "really bad decision", "that hurts", "so sad",
 		"this game is broken", "unlucky", "rip", "that was awful", "I hate this map",
 	},
-	"neutral": {
+	schemas.SentimentNeutral: {
 		"hi chat", "just got here", "brb", "first time watching", "back", "hello from Germany",
 		"lurking", "ok", "gonna grab food", "watching from work", "morning everyone", "good night chat",
 	},
-	"excited": {
+	schemas.SentimentExcited: {
 		"That was insane!", "LETS GOOO", "OMG", "HYPE", "no way!!", "CLUTCH", "what a play!!",
 		"INSANE", "huge win!", "absolutely incredible",
 	},
-	"question": {
+	schemas.SentimentQuestion: {
 		"what rank is this?", "what's the song?", "how long have you been live?", "what game is this?",
 		"when is the next stream?", "what settings do you use?", "is this a new map?", "who is winning?",
 	},
 }
 
-// sentimentHints in the order used for weighted draws, with their base weights.
+// sentimentHints in the order used for weighted draws, with their base weights; hype scales
+// the weight of excitedHint.
 var (
-	sentimentHints   = []string{"positive", "negative", "neutral", "excited", "question"}
+	sentimentHints = []schemas.Sentiment{
+		schemas.SentimentPositive, schemas.SentimentNegative, schemas.SentimentNeutral, schemas.SentimentExcited, schemas.SentimentQuestion,
+	}
 	sentimentWeights = []float64{0.30, 0.15, 0.25, 0.15, 0.15}
 )
 
+const excitedHint = 3 // index of SentimentExcited in sentimentHints
+
 // Badges a chatter may wear.
-var badges = []string{"subscriber", "moderator", "vip", "partner"}
+var badges = []schemas.Badge{schemas.BadgeSubscriber, schemas.BadgeModerator, schemas.BadgeVIP, schemas.BadgePartner}
 
 var (
 	nameAdjectives = []string{"happy", "dark", "swift", "lazy", "crazy", "silent", "mighty", "tiny", "epic", "salty", "cozy", "based"}

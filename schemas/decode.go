@@ -139,20 +139,38 @@ func enumReason[T ~string](want []T) string {
 
 func itemPtr(field string, i int) string { return field + "/" + strconv.Itoa(i) }
 
-func checkMessage(b []byte) string  { return checkLen(b, 1, 500) }
-func checkEmote(b []byte) string    { return checkLen(b, 1, 64) }
-func checkUserID(b []byte) string   { return checkLen(b, 1, 64) }
-func checkTitle(b []byte) string    { return checkLen(b, 0, 140) }
-func checkCategory(b []byte) string { return checkLen(b, 1, 100) }
-func checkTxnMsg(b []byte) string   { return checkLen(b, 0, 500) }
+func checkMessage(b []byte) string  { return checkLen(b, minMessageLen, maxMessageLen) }
+func checkEmote(b []byte) string    { return checkLen(b, minEmoteLen, maxEmoteLen) }
+func checkUserID(b []byte) string   { return checkLen(b, minUserIDLen, maxUserIDLen) }
+func checkTitle(b []byte) string    { return checkLen(b, 0, maxTitleLen) }
+func checkCategory(b []byte) string { return checkLen(b, minCategoryLen, maxCategoryLen) }
+func checkTxnMsg(b []byte) string   { return checkLen(b, 0, maxTxnMessageLen) }
 
-// Bounds, as in the schemas.
+// Bounds, as in the schemas (contract_test.go ties each one to its schema keyword). Lengths
+// are in code points; a minimum of 0 is no minLength.
 const (
-	maxEmotes      = 100
-	maxCount       = 10_000_000 // viewer_count, chatter_count, raid_viewers
-	maxBits        = 10_000_000
-	maxGiftCount   = 100
-	maxAmountCents = 100_000_00
+	minMessageLen, maxMessageLen   = 1, 500 // chat message
+	minEmoteLen, maxEmoteLen       = 1, 64
+	maxEmotes                      = 100
+	minUserIDLen, maxUserIDLen     = 1, 64
+	maxTitleLen                    = 140
+	minCategoryLen, maxCategoryLen = 1, 100
+	maxTxnMessageLen               = 500 // transaction message
+
+	minCount, maxCount         = 0, 10_000_000 // viewer_count, chatter_count, raid_viewers
+	minTier, maxTier           = 1, 3
+	minBits, maxBits           = 1, 10_000_000
+	minGiftCount, maxGiftCount = 1, 100
+
+	maxAmountCents = 100_000_00 // amount: {"minimum": 0, "maximum": 100000}, in cents
+)
+
+// The decoders' field lists start with the schema's required fields: this many of them.
+const (
+	chatRequired        = 7
+	viewerRequired      = 5
+	transactionRequired = 5
+	streamMetaRequired  = 5
 )
 
 var chatFields = []string{"message_id", "channel", "username", "message", "emotes", "sentiment_hint", "timestamp", "user_id", "badges", "color"}
@@ -176,7 +194,7 @@ func decodeChat(data []byte) (m ChatMessage, err error) {
 		id, ch, user, msg, uid, color span
 		emotes                        [maxEmotes]span
 		nEmotes                       int
-		badges                        [6]Badge
+		badges                        [badgeCount]Badge
 		nBadges                       int
 		badgesPresent                 bool
 	)
@@ -211,8 +229,7 @@ func decodeChat(data []byte) (m ChatMessage, err error) {
 			}
 		case "sentiment_hint":
 			if err = mark(&seen, 1<<5, "/sentiment_hint"); err == nil {
-				m.SentimentHint, err = enumField(&d, "/sentiment_hint",
-					SentimentPositive, SentimentNegative, SentimentNeutral, SentimentExcited, SentimentQuestion)
+				m.SentimentHint, err = enumField(&d, "/sentiment_hint", allSentiments()...)
 			}
 		case "timestamp":
 			if err = mark(&seen, 1<<6, "/timestamp"); err == nil {
@@ -241,7 +258,7 @@ func decodeChat(data []byte) (m ChatMessage, err error) {
 	if err = d.finish(); err != nil {
 		return m, err
 	}
-	if err = missing(seen, 1<<7-1, chatFields); err != nil {
+	if err = missing(seen, 1<<chatRequired-1, chatFields); err != nil {
 		return m, err
 	}
 
@@ -312,12 +329,13 @@ func (d *decoder) emotes(out *[maxEmotes]span) (n int, err error) {
 
 // badges scans the badges array: {"type": "array", "uniqueItems": true, "items": {"type":
 // "string", "enum": [...]}}.
-func (d *decoder) badges(out *[6]Badge) (n int, err error) {
+func (d *decoder) badges(out *[badgeCount]Badge) (n int, err error) {
 	empty, err := d.arrayStart("/badges")
 	if err != nil || empty {
 		return 0, err
 	}
-	var seen uint8
+	all := allBadges()
+	var seen uint32 // bit k: all[k] was seen
 	for i := 0; ; i++ {
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 			return 0, d.typeErr(itemPtr("/badges", i), "string")
@@ -326,30 +344,19 @@ func (d *decoder) badges(out *[6]Badge) (n int, err error) {
 		if err != nil {
 			return 0, err
 		}
-		var b Badge
-		var bit uint8
-		switch string(d.content(sp)) {
-		case string(BadgeBroadcaster):
-			b, bit = BadgeBroadcaster, 1<<0
-		case string(BadgeModerator):
-			b, bit = BadgeModerator, 1<<1
-		case string(BadgeVIP):
-			b, bit = BadgeVIP, 1<<2
-		case string(BadgeSubscriber):
-			b, bit = BadgeSubscriber, 1<<3
-		case string(BadgeFounder):
-			b, bit = BadgeFounder, 1<<4
-		case string(BadgePartner):
-			b, bit = BadgePartner, 1<<5
-		default:
-			return 0, fieldErr(itemPtr("/badges", i), enumReason([]Badge{
-				BadgeBroadcaster, BadgeModerator, BadgeVIP, BadgeSubscriber, BadgeFounder, BadgePartner}))
+		b := d.content(sp)
+		k := 0
+		for k < len(all) && string(b) != string(all[k]) {
+			k++
 		}
-		if seen&bit != 0 {
+		if k == len(all) {
+			return 0, fieldErr(itemPtr("/badges", i), enumReason(all[:]))
+		}
+		if seen&(1<<k) != 0 {
 			return 0, fieldErr("/badges", "items must be unique")
 		}
-		seen |= bit
-		out[n] = b
+		seen |= 1 << k
+		out[n] = all[k]
 		n++
 		end, err := d.arrayNext()
 		if err != nil {
@@ -400,11 +407,11 @@ func decodeViewer(data []byte) (v ViewerCount, err error) {
 			}
 		case "viewer_count":
 			if err = mark(&seen, 1<<2, "/viewer_count"); err == nil {
-				v.ViewerCount, err = d.intField("/viewer_count", 0, maxCount)
+				v.ViewerCount, err = d.intField("/viewer_count", minCount, maxCount)
 			}
 		case "chatter_count":
 			if err = mark(&seen, 1<<3, "/chatter_count"); err == nil {
-				v.ChatterCount, err = d.intField("/chatter_count", 0, maxCount)
+				v.ChatterCount, err = d.intField("/chatter_count", minCount, maxCount)
 			}
 		case "timestamp":
 			if err = mark(&seen, 1<<4, "/timestamp"); err == nil {
@@ -420,7 +427,7 @@ func decodeViewer(data []byte) (v ViewerCount, err error) {
 	if err = d.finish(); err != nil {
 		return v, err
 	}
-	if err = missing(seen, 1<<5-1, viewerFields); err != nil {
+	if err = missing(seen, 1<<viewerRequired-1, viewerFields); err != nil {
 		return v, err
 	}
 	var b builder
@@ -473,8 +480,7 @@ func decodeTransaction(data []byte) (t Transaction, err error) {
 			}
 		case "transaction_type":
 			if err = mark(&seen, 1<<2, "/transaction_type"); err == nil {
-				t.TransactionType, err = enumField(&d, "/transaction_type",
-					TransactionDonation, TransactionSubscription, TransactionBits, TransactionGiftSub)
+				t.TransactionType, err = enumField(&d, "/transaction_type", allTransactionTypes()...)
 			}
 		case "amount":
 			if err = mark(&seen, 1<<3, "/amount"); err == nil {
@@ -494,15 +500,15 @@ func decodeTransaction(data []byte) (t Transaction, err error) {
 			}
 		case "tier":
 			if err = mark(&seen, 1<<7, "/tier"); err == nil {
-				tier, err = d.intField("/tier", 1, 3)
+				tier, err = d.intField("/tier", minTier, maxTier)
 			}
 		case "bits":
 			if err = mark(&seen, 1<<8, "/bits"); err == nil {
-				bits, err = d.intField("/bits", 1, maxBits)
+				bits, err = d.intField("/bits", minBits, maxBits)
 			}
 		case "gift_count":
 			if err = mark(&seen, 1<<9, "/gift_count"); err == nil {
-				gift, err = d.intField("/gift_count", 1, maxGiftCount)
+				gift, err = d.intField("/gift_count", minGiftCount, maxGiftCount)
 			}
 		case "message":
 			if err = mark(&seen, 1<<10, "/message"); err == nil {
@@ -518,22 +524,10 @@ func decodeTransaction(data []byte) (t Transaction, err error) {
 	if err = d.finish(); err != nil {
 		return t, err
 	}
-	if err = missing(seen, 1<<5-1, transactionFields); err != nil {
+	if err = missing(seen, 1<<transactionRequired-1, transactionFields); err != nil {
 		return t, err
 	}
-	// The allOf if/then rules: type-specific members only with their transaction_type.
-	var forbidden uint16
-	switch t.TransactionType {
-	case TransactionDonation:
-		forbidden = 1<<7 | 1<<8 | 1<<9
-	case TransactionSubscription:
-		forbidden = 1<<8 | 1<<9
-	case TransactionBits:
-		forbidden = 1<<7 | 1<<9
-	case TransactionGiftSub:
-		forbidden = 1 << 8
-	}
-	if f := seen & forbidden; f != 0 {
+	if f := seen & transactionForbidden(t.TransactionType); f != 0 {
 		for i, name := range transactionFields {
 			if f&(1<<i) != 0 {
 				return t, fieldErr("/"+name, "not allowed for transaction_type "+string(t.TransactionType))
@@ -564,6 +558,23 @@ func decodeTransaction(data []byte) (t Transaction, err error) {
 	return t, nil
 }
 
+// transactionForbidden is the schema's allOf if/then rules: the type-specific members (bits of
+// transactionFields) not allowed with transaction type tt.
+func transactionForbidden(tt TransactionType) uint16 {
+	const tier, bits, giftCount = 1 << 7, 1 << 8, 1 << 9
+	switch tt {
+	case TransactionDonation:
+		return tier | bits | giftCount
+	case TransactionSubscription:
+		return bits | giftCount
+	case TransactionBits:
+		return tier | giftCount
+	case TransactionGiftSub:
+		return bits
+	}
+	return 0
+}
+
 // amount scans the amount member: {"type": "number", "minimum": 0, "maximum": 100000,
 // "multipleOf": 0.01}, returning cents.
 func (d *decoder) amount(field string) (int64, error) {
@@ -579,6 +590,16 @@ func (d *decoder) amount(field string) (int64, error) {
 		return 0, fieldErr(field, r)
 	}
 	return c, nil
+}
+
+// streamMetaForbidden is the schema's allOf if/then rule: the raid members (bits of
+// streamMetaFields) only with raid_incoming.
+func streamMetaForbidden(et StreamEventType) uint16 {
+	const raidFrom, raidViewers = 1 << 6, 1 << 7
+	if et == RaidIncoming {
+		return 0
+	}
+	return raidFrom | raidViewers
 }
 
 var streamMetaFields = []string{"event_id", "channel", "event_type", "title", "timestamp", "category", "raid_from", "raid_viewers"}
@@ -620,8 +641,7 @@ func decodeStreamMeta(data []byte) (s StreamMeta, err error) {
 			}
 		case "event_type":
 			if err = mark(&seen, 1<<2, "/event_type"); err == nil {
-				s.EventType, err = enumField(&d, "/event_type",
-					StreamStart, StreamEnd, TitleChange, CategoryChange, RaidIncoming)
+				s.EventType, err = enumField(&d, "/event_type", allStreamEventTypes()...)
 			}
 		case "title":
 			if err = mark(&seen, 1<<3, "/title"); err == nil {
@@ -641,7 +661,7 @@ func decodeStreamMeta(data []byte) (s StreamMeta, err error) {
 			}
 		case "raid_viewers":
 			if err = mark(&seen, 1<<7, "/raid_viewers"); err == nil {
-				s.RaidViewers, err = d.intField("/raid_viewers", 0, maxCount)
+				s.RaidViewers, err = d.intField("/raid_viewers", minCount, maxCount)
 			}
 		default:
 			err = d.unknownKey(key)
@@ -653,14 +673,13 @@ func decodeStreamMeta(data []byte) (s StreamMeta, err error) {
 	if err = d.finish(); err != nil {
 		return s, err
 	}
-	if err = missing(seen, 1<<5-1, streamMetaFields); err != nil {
+	if err = missing(seen, 1<<streamMetaRequired-1, streamMetaFields); err != nil {
 		return s, err
 	}
-	// The allOf if/then rule: raid members only with raid_incoming.
-	if s.EventType != RaidIncoming {
-		for _, i := range [...]int{6, 7} {
-			if seen&(1<<i) != 0 {
-				return s, fieldErr("/"+streamMetaFields[i], "not allowed for event_type "+string(s.EventType))
+	if f := seen & streamMetaForbidden(s.EventType); f != 0 {
+		for i, name := range streamMetaFields {
+			if f&(1<<i) != 0 {
+				return s, fieldErr("/"+name, "not allowed for event_type "+string(s.EventType))
 			}
 		}
 	}

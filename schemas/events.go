@@ -27,6 +27,11 @@ const (
 	SentimentQuestion Sentiment = "question"
 )
 
+// allSentiments lists every Sentiment, in the schema's enum order (the decoder accepts these).
+func allSentiments() []Sentiment {
+	return []Sentiment{SentimentPositive, SentimentNegative, SentimentNeutral, SentimentExcited, SentimentQuestion}
+}
+
 // Badge is a chat badge.
 type Badge string
 
@@ -40,6 +45,16 @@ const (
 	BadgePartner     Badge = "partner"
 )
 
+// badgeCount is the number of Badge values: a chat message wears each at most once, so the
+// decoder scans badges into an array of this size.
+const badgeCount = 6
+
+// allBadges lists every Badge, in the schema's enum order (the decoder accepts these). The
+// [...] literal does not compile unless it has exactly badgeCount values.
+func allBadges() [badgeCount]Badge {
+	return [...]Badge{BadgeBroadcaster, BadgeModerator, BadgeVIP, BadgeSubscriber, BadgeFounder, BadgePartner}
+}
+
 // TransactionType is the kind of a transaction.
 type TransactionType string
 
@@ -50,6 +65,12 @@ const (
 	TransactionBits         TransactionType = "bits"
 	TransactionGiftSub      TransactionType = "gift_sub"
 )
+
+// allTransactionTypes lists every TransactionType, in the schema's enum order (the decoder
+// accepts these).
+func allTransactionTypes() []TransactionType {
+	return []TransactionType{TransactionDonation, TransactionSubscription, TransactionBits, TransactionGiftSub}
+}
 
 // StreamEventType is the kind of a stream metadata event.
 type StreamEventType string
@@ -62,6 +83,12 @@ const (
 	CategoryChange StreamEventType = "category_change"
 	RaidIncoming   StreamEventType = "raid_incoming"
 )
+
+// allStreamEventTypes lists every StreamEventType, in the schema's enum order (the decoder
+// accepts these).
+func allStreamEventTypes() []StreamEventType {
+	return []StreamEventType{StreamStart, StreamEnd, TitleChange, CategoryChange, RaidIncoming}
+}
 
 // DefaultCurrency is the currency of a transaction without a currency field.
 const DefaultCurrency = "USD"

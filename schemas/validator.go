@@ -318,11 +318,6 @@ func reason(ek jsonschema.ErrorKind) string {
 	return "fails schema keyword " + strings.Join(ek.KeywordPath(), "/")
 }
 
-const (
-	timestampPattern = `^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$`
-	uuidPattern      = `^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`
-)
-
 // ratString prints a schema bound as a decimal.
 func ratString(r *big.Rat) string {
 	if r == nil {

@@ -106,10 +106,13 @@ func integer(lit []byte, min, max int64) (int64, string) {
 	return int64(v), ""
 }
 
+// centDigits is the number of decimals of an amount: cents counts hundredths.
+const centDigits = 2
+
 // cents checks a number literal against {"type": "number", "minimum": 0, "maximum":
 // maxCents/100, "multipleOf": 0.01} and returns its value in cents.
 func cents(lit []byte, maxCents int64) (int64, string) {
-	v, neg, isInt, big := scaled(lit, 2)
+	v, neg, isInt, big := scaled(lit, centDigits)
 	switch {
 	case neg:
 		return 0, "must be >= 0"
@@ -139,6 +142,10 @@ const (
 	txnIDPattern    = "^txn_[A-Za-z0-9]{8,64}$"
 	colorPattern    = "^#[0-9A-Fa-f]{6}$"
 	currencyPattern = "^[A-Z]{3}$"
+	// checkUUID and timestamp implement these two by hand, together with the formats uuid and
+	// date-time; their reasons (and the Validator's) name the format, not the pattern.
+	uuidPattern      = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+	timestampPattern = `^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$`
 )
 
 // checkChannel: {"pattern": "^[a-z0-9][a-z0-9_]{2,24}$"}.
@@ -198,7 +205,7 @@ func checkCurrency(b []byte) string {
 	return ""
 }
 
-// checkUUID: {"format": "uuid", "pattern": "^[0-9A-Fa-f]{8}-...-[0-9A-Fa-f]{12}$"}.
+// checkUUID: {"format": "uuid", "pattern": uuidPattern}.
 func checkUUID(b []byte) string {
 	ok := len(b) == 36
 	for i := 0; ok && i < 36; i++ {
@@ -238,10 +245,9 @@ func minLengthReason(min int) string {
 }
 
 // parseTimestamp checks b against the timestamp definition of the schemas ({"format":
-// "date-time"} as asserted by santhosh-tekuri/jsonschema, plus the pattern
-// ^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$)
-// and returns the instant in UTC. A leap second (:60, accepted by date-time only at 23:59 UTC)
-// is folded into the next second, like time.Date does.
+// "date-time"} as asserted by santhosh-tekuri/jsonschema, plus timestampPattern) and returns
+// the instant in UTC. A leap second (:60, accepted by date-time only at 23:59 UTC) is folded
+// into the next second, like time.Date does.
 func parseTimestamp(b []byte) (time.Time, string) {
 	t, ok := timestamp(b)
 	if !ok {

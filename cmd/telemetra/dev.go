@@ -60,6 +60,15 @@ func compactPeriodically(ctx context.Context, broker *kafka.Embedded, ready <-ch
 	}
 }
 
+// Validate refuses channels the event schemas would reject before anything starts (kong calls
+// it after parsing): the pipeline would come up and dead-letter every event.
+func (d *devCmd) Validate() error {
+	if err := producer.CheckChannels(d.Channels); err != nil {
+		return fmt.Errorf("--channels: %w", err)
+	}
+	return nil
+}
+
 func (d *devCmd) Run(g *globals, ctx context.Context) error {
 	if d.Rate <= 0 {
 		return fmt.Errorf("--rate %v: must be positive in dev mode", d.Rate)

@@ -31,11 +31,25 @@ type produceCmd struct {
 	MetricsAddr  string        `name:"metrics-addr" env:"TELEMETRA_PRODUCER_METRICS_ADDR" help:"Serve Prometheus metrics on this address (empty: off)."`
 }
 
-func (p *produceCmd) Run(g *globals, ctx context.Context) error {
-	channels := p.Channels
+// channels are the channels to simulate.
+func (p *produceCmd) channels() []string {
 	if p.ChannelCount > 0 {
-		channels = producer.GeneratedChannels(p.ChannelCount)
+		return producer.GeneratedChannels(p.ChannelCount)
 	}
+	return p.Channels
+}
+
+// Validate refuses channels the event schemas would reject before anything starts (kong calls
+// it after parsing): the producer would run cleanly and every event would be dead-lettered.
+func (p *produceCmd) Validate() error {
+	if err := producer.CheckChannels(p.channels()); err != nil {
+		return fmt.Errorf("--channels: %w", err)
+	}
+	return nil
+}
+
+func (p *produceCmd) Run(g *globals, ctx context.Context) error {
+	channels := p.channels()
 	seed := p.Seed
 	if seed == 0 {
 		seed = rand.Uint64()
