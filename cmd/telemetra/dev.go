@@ -123,7 +123,7 @@ Telemetra dev pipeline is up (Ctrl-C stops everything).
   REST:             http://%[6]s/v1/channels   (OpenAPI: http://%[6]s/openapi.json)
   gRPC:             %[7]s (reflection on)
   Kafka bootstrap:  %[1]s
-  Metrics:          http://%[2]s/metrics
+  Metrics:          %[2]s
 Try:
   curl -s http://%[6]s/v1/channels/demo_stream
   curl -sN 'http://%[6]s/v1/events:subscribe?channels=demo_stream'
@@ -132,7 +132,7 @@ Try:
   kcat -b %[1]s -t %[3]s -C -o end
   go run ./cmd/telemetra tail %[4]s 5 --brokers %[1]s --from end
   go run ./cmd/telemetra tail %[5]s 5 --brokers %[1]s --timeout 5m
-`, broker.Addr(), ms.Addr(), kafka.TopicChat, kafka.TopicAggregates, kafka.TopicMoments, srv.HTTPAddr(), srv.GRPCAddr())
+`, broker.Addr(), ms.URL(), kafka.TopicChat, kafka.TopicAggregates, kafka.TopicMoments, srv.HTTPAddr(), srv.GRPCAddr())
 	if d.AuthToken != "" {
 		// the token itself stays off the terminal: it may be recorded or shared
 		fmt.Fprint(g.stdout, `  With --auth-token, add -H "Authorization: Bearer <token>" to curl and grpcurl; the dashboard asks for the token.

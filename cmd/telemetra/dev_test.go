@@ -124,6 +124,18 @@ func (d *devPipeline) awaitLiveData(t *testing.T, within time.Duration) {
 	}
 }
 
+// TestDevRunsWithMetricsOff: --metrics-addr '' turns metrics off; the pipeline still runs.
+func TestDevRunsWithMetricsOff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole pipeline")
+	}
+	d := startDev(t, "--metrics-addr", "")
+	d.awaitLiveData(t, 60*time.Second)
+	if stopped, err := d.stop(30 * time.Second); !stopped || err != nil {
+		t.Fatalf("dev with metrics off: stopped %v, %v; want a clean exit", stopped, err)
+	}
+}
+
 // TestDevServesLiveDataAndStopsCleanly is `make run` from a user's point of view: the dev
 // pipeline prints its REST URL, curl on it returns a live channel within seconds, and SIGINT
 // (Ctrl-C) stops everything with exit status 0.

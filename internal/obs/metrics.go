@@ -28,10 +28,11 @@ type MetricsServer struct {
 	ln  net.Listener
 }
 
-// ServeMetrics listens on addr and serves /metrics until Shutdown. An empty addr disables it.
+// ServeMetrics listens on addr and serves /metrics until Shutdown. An empty addr turns metrics
+// off: the server it returns then serves nothing, and its methods still work.
 func ServeMetrics(addr string, reg *prometheus.Registry, logger *slog.Logger) (*MetricsServer, error) {
 	if addr == "" {
-		return nil, nil
+		return &MetricsServer{}, nil
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -49,12 +50,25 @@ func ServeMetrics(addr string, reg *prometheus.Registry, logger *slog.Logger) (*
 	return m, nil
 }
 
-// Addr is the address the server listens on.
-func (m *MetricsServer) Addr() string { return m.ln.Addr().String() }
+// Addr is the address the server listens on; empty when metrics are off.
+func (m *MetricsServer) Addr() string {
+	if m.ln == nil {
+		return ""
+	}
+	return m.ln.Addr().String()
+}
 
-// Shutdown stops the server; safe on a nil server.
+// URL is where the metrics are served, or "off".
+func (m *MetricsServer) URL() string {
+	if m.ln == nil {
+		return "off"
+	}
+	return "http://" + m.Addr() + "/metrics"
+}
+
+// Shutdown stops the server.
 func (m *MetricsServer) Shutdown(ctx context.Context) error {
-	if m == nil {
+	if m.srv == nil {
 		return nil
 	}
 	return m.srv.Shutdown(ctx)
