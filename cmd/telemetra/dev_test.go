@@ -124,7 +124,7 @@ func (d *devPipeline) awaitLiveData(t *testing.T, within time.Duration) {
 	}
 }
 
-// TestDevRunsWithMetricsOff: --metrics-addr '' turns metrics off; the pipeline still runs.
+// TestDevRunsWithMetricsOff: an empty --metrics-addr turns metrics off; the pipeline still runs.
 func TestDevRunsWithMetricsOff(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole pipeline")
