@@ -89,25 +89,25 @@ func TestRawInputWrittenWithKcat(t *testing.T) {
 		partition                       int // -1: the key's
 	}
 	malformed := []bad{
-		{"broken JSON", kafka.TopicChat, ch, `{"message_id": "x", "channel": `, "invalid_event", -1},
-		{"missing fields", kafka.TopicChat, ch, fmt.Sprintf(`{"channel":%q,"timestamp":%q}`, ch, start.Add(10*time.Second).Format(time.RFC3339)), "invalid_event", -1},
-		{"wrong type", kafka.TopicChat, ch, chatWith(`"message_id":"`, `"message_id":123,"x":"`), "invalid_event", -1},
-		{"huge value", kafka.TopicChat, ch, chatWith(msgField, `"message":"`+strings.Repeat("a", 5000)+`"`), "invalid_event", -1},
-		{"non-UTF-8", kafka.TopicChat, ch, chatWith(msgField, "\"message\":\"\xff\xfe\""), "invalid_event", -1},
-		{"unknown transaction type", kafka.TopicTransactions, ch, fmt.Sprintf(`{"transaction_id":"txn_abcdefgh%s","channel":%q,"username":"x","transaction_type":"refund","amount":5,"currency":"USD","timestamp":%q}`, suffix, ch, start.Add(10*time.Second).Format(time.RFC3339)), "invalid_event", -1},
-		{"far future", kafka.TopicChat, ch, chatAt(start.AddDate(70, 0, 0)), "future_timestamp", -1},
-		{"far past", kafka.TopicChat, ch, chatAt(start.AddDate(0, 0, -8)), "past_timestamp", -1},
-		{"key is not the channel", kafka.TopicChat, otherKey, aChat, "key_mismatch", -1},
+		{"broken JSON", kafka.TopicChat, ch, `{"message_id": "x", "channel": `, kafka.ReasonInvalidEvent, -1},
+		{"missing fields", kafka.TopicChat, ch, fmt.Sprintf(`{"channel":%q,"timestamp":%q}`, ch, start.Add(10*time.Second).Format(time.RFC3339)), kafka.ReasonInvalidEvent, -1},
+		{"wrong type", kafka.TopicChat, ch, chatWith(`"message_id":"`, `"message_id":123,"x":"`), kafka.ReasonInvalidEvent, -1},
+		{"huge value", kafka.TopicChat, ch, chatWith(msgField, `"message":"`+strings.Repeat("a", 5000)+`"`), kafka.ReasonInvalidEvent, -1},
+		{"non-UTF-8", kafka.TopicChat, ch, chatWith(msgField, "\"message\":\"\xff\xfe\""), kafka.ReasonInvalidEvent, -1},
+		{"unknown transaction type", kafka.TopicTransactions, ch, fmt.Sprintf(`{"transaction_id":"txn_abcdefgh%s","channel":%q,"username":"x","transaction_type":"refund","amount":5,"currency":"USD","timestamp":%q}`, suffix, ch, start.Add(10*time.Second).Format(time.RFC3339)), kafka.ReasonInvalidEvent, -1},
+		{"far future", kafka.TopicChat, ch, chatAt(start.AddDate(70, 0, 0)), kafka.ReasonFutureTimestamp, -1},
+		{"far past", kafka.TopicChat, ch, chatAt(start.AddDate(0, 0, -8)), kafka.ReasonPastTimestamp, -1},
+		{"key is not the channel", kafka.TopicChat, otherKey, aChat, kafka.ReasonKeyMismatch, -1},
 		// a valid event, but on a partition that does not hold its channel's state (kcat's own
 		// partitioner, without -p, puts most events there)
-		{"wrong partition", kafka.TopicChat, ch, aChat, "wrong_partition", notOwner},
+		{"wrong partition", kafka.TopicChat, ch, aChat, kafka.ReasonWrongPartition, notOwner},
 	}
 	validator, err := schemas.NewValidator()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, b := range malformed {
-		if b.reason != "invalid_event" {
+		if b.reason != kafka.ReasonInvalidEvent {
 			continue
 		}
 		kind, _ := schemas.KindForTopic(b.topic)
@@ -140,7 +140,7 @@ func TestRawInputWrittenWithKcat(t *testing.T) {
 	lateError := regexp.MustCompile(`^arrived \S+, \S+ after its window \[` + regexp.QuoteMeta(first.Format(time.RFC3339)) + `, ` +
 		regexp.QuoteMeta(first.Add(time.Minute).Format(time.RFC3339)) + `\) stopped taking events at ` +
 		regexp.QuoteMeta(first.Add(time.Minute+10*time.Second).Format(time.RFC3339)) + `$`)
-	if late[0].Headers["telemetra-reason"] != "late" || !lateError.MatchString(late[0].Headers["telemetra-error"]) {
+	if late[0].Headers[kafka.HeaderReason] != kafka.ReasonLate || !lateError.MatchString(late[0].Headers[kafka.HeaderError]) {
 		t.Fatalf("late record headers: %v, want telemetra-reason=late and telemetra-error matching %s", late[0].Headers, lateError)
 	}
 	awaitLateCorrection(t, addr, ch, first, 1)
@@ -148,10 +148,10 @@ func TestRawInputWrittenWithKcat(t *testing.T) {
 	dlq := awaitKcat(t, addr, kafka.TopicDLQ, func(key string) bool { return key == ch || key == otherKey }, len(malformed))
 	var got, wantReasons []string
 	for _, r := range dlq {
-		got = append(got, r.Headers["telemetra-reason"])
-		if r.Headers["telemetra-reason"] == "wrong_partition" {
-			if hint := fmt.Sprintf("kcat: -p %d", owner); !strings.Contains(r.Headers["telemetra-error"], hint) {
-				t.Errorf("wrong_partition error %q does not say %q", r.Headers["telemetra-error"], hint)
+		got = append(got, r.Headers[kafka.HeaderReason])
+		if r.Headers[kafka.HeaderReason] == kafka.ReasonWrongPartition {
+			if hint := fmt.Sprintf("kcat: -p %d", owner); !strings.Contains(r.Headers[kafka.HeaderError], hint) {
+				t.Errorf("wrong_partition error %q does not say %q", r.Headers[kafka.HeaderError], hint)
 			}
 		}
 	}

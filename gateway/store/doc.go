@@ -39,6 +39,7 @@
 // SummarizeChannel merges the final windows with window_start in [Start, End) the same way
 // (messages_per_minute over the whole range), with top emotes limited to TopEmotes.
 //
-// All SQL is constant text plus the schema-qualified table names (pgx.Identifier.Sanitize);
-// every value is a parameter.
+// All SQL is built once from constant text and the tables' definition (internal/projection:
+// column names and each column's roll-up rule), plus the schema-qualified table names
+// (pgx.Identifier.Sanitize); every value is a parameter.
 package store

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/telemetra/telemetra/internal/projection"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
@@ -27,6 +28,10 @@ type MomentCursor struct {
 	Channel, ID string
 }
 
+// momentColumns are what a moment's row holds (all but its stamp), in table order: scanMoment's
+// targets.
+var momentColumns = projection.List("m", projection.Moments().Content())
+
 // momentsSQL lists moments ordered by at DESC, channel, id. The channel condition is spliced
 // in as one of two constants so that each query gets its own plan and index
 // (moments_channel_at_idx for one channel, moments_at_idx for all).
@@ -38,8 +43,7 @@ func momentsSQL(moments string, oneChannel bool) string {
 		channel = `m.channel = $1`
 	}
 	return `
-SELECT m.channel, m.id, m.kind, m.at, m.window_start, m.window_end, m.value, m.baseline_mean,
-       m.baseline_stddev, m.z_score, m.description, m.raid_from, m.raid_viewers, m.emitted_at
+SELECT ` + momentColumns + `
 FROM ` + moments + ` m
 WHERE ` + channel + `
   AND m.at >= $2 AND m.at < $3

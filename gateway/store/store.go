@@ -6,6 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/telemetra/telemetra/internal/projection"
 )
 
 // Store reads the projection in one PostgreSQL schema.
@@ -24,10 +26,10 @@ type tables struct {
 func New(pool *pgxpool.Pool, schema string) *Store {
 	qualified := func(table string) string { return pgx.Identifier{schema, table}.Sanitize() }
 	return &Store{pool: pool, tables: tables{
-		windows:  qualified("window_aggregates"),
-		moments:  qualified("moments"),
-		channels: qualified("channels"),
-		sessions: qualified("stream_sessions"),
+		windows:  qualified(projection.WindowAggregates().Name),
+		moments:  qualified(projection.Moments().Name),
+		channels: qualified(projection.Channels().Name),
+		sessions: qualified(projection.StreamSessions().Name),
 	}}
 }
 

@@ -5,27 +5,28 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/telemetra/telemetra/internal/projection"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
-// The column lists below aggregate a group of window_aggregates rows (alias w) in SQL; the
-// matching Go types scan them (targets, in the same order) and turn them into API messages.
-// What SQL cannot merge (sketches, emote lists) is collected raw and merged in merge.go.
+// The column lists below aggregate a group of window_aggregates rows (alias w) in SQL, each
+// one part of the roll-up as the table's definition says (internal/projection: the columns of
+// the part in table order, each by its rule); the matching Go types scan them (targets, in the
+// same order) and turn them into API messages. What SQL cannot merge (sketches, emote lists) is
+// collected raw and merged in merge.go.
 
-// chatterColumns collect what unique chatters are merged from.
-const chatterColumns = `
-    array_agg(w.chatters_sketch) FILTER (WHERE octet_length(w.chatters_sketch) > 0),
-    coalesce(max(w.unique_chatters), 0),
-    coalesce(sum(w.unique_chatters), 0)::bigint`
+// chatterColumns collect what unique chatters are merged from: the largest window's count, the
+// sum of the windows' counts, the sketches.
+var chatterColumns = rollups(projection.PartChatters)
 
 type chatterParts struct {
-	sketches      [][]byte
 	largestWindow int64
 	sumOfWindows  int64
+	sketches      [][]byte
 }
 
 func (c *chatterParts) targets() []any {
-	return []any{&c.sketches, &c.largestWindow, &c.sumOfWindows}
+	return []any{&c.largestWindow, &c.sumOfWindows, &c.sketches}
 }
 
 func (c *chatterParts) unique() (int64, error) {
@@ -33,22 +34,7 @@ func (c *chatterParts) unique() (int64, error) {
 }
 
 // transactionColumns sum every transaction count and amount.
-const transactionColumns = `
-    coalesce(sum(w.donations), 0)::bigint,
-    coalesce(sum(w.donation_cents), 0)::bigint,
-    coalesce(sum(w.subscriptions), 0)::bigint,
-    coalesce(sum(w.sub_tier1), 0)::bigint,
-    coalesce(sum(w.sub_tier2), 0)::bigint,
-    coalesce(sum(w.sub_tier3), 0)::bigint,
-    coalesce(sum(w.subscription_cents), 0)::bigint,
-    coalesce(sum(w.bits_count), 0)::bigint,
-    coalesce(sum(w.bits), 0)::bigint,
-    coalesce(sum(w.bits_cents), 0)::bigint,
-    coalesce(sum(w.gift_subs), 0)::bigint,
-    coalesce(sum(w.gifted), 0)::bigint,
-    coalesce(sum(w.gift_sub_cents), 0)::bigint,
-    coalesce(sum(w.transactions), 0)::bigint,
-    coalesce(sum(w.revenue_cents), 0)::bigint`
+var transactionColumns = rollups(projection.PartTransactions)
 
 type transactionSums struct {
 	donations, donationCents                              int64
@@ -78,16 +64,9 @@ func (t *transactionSums) stats() *pb.TransactionStats {
 	}
 }
 
-// viewerColumns: min, max and last only over windows with samples, whose zeros are no readings.
-const viewerColumns = `
-    coalesce(sum(w.viewer_samples), 0)::bigint,
-    coalesce(sum(w.viewer_sum), 0)::bigint,
-    coalesce(min(w.viewers_min) FILTER (WHERE w.viewer_samples > 0), 0),
-    coalesce(max(w.viewers_max) FILTER (WHERE w.viewer_samples > 0), 0),
-    coalesce((array_agg(w.viewers_last ORDER BY w.window_start DESC) FILTER (WHERE w.viewer_samples > 0))[1], 0),
-    coalesce(sum(w.chatter_sum), 0)::bigint,
-    coalesce(max(w.chatters_max) FILTER (WHERE w.viewer_samples > 0), 0),
-    coalesce((array_agg(w.chatters_last ORDER BY w.window_start DESC) FILTER (WHERE w.viewer_samples > 0))[1], 0)`
+// viewerColumns: sums, and min, max and last only over windows with samples, whose zeros are
+// no readings.
+var viewerColumns = rollups(projection.PartViewers)
 
 type viewerSums struct {
 	samples, viewerSum, min, max, last    int64
@@ -113,16 +92,9 @@ func (v *viewerSums) stats() *pb.ViewerStats {
 	}
 }
 
-// chatColumns: the chat sums and the raw top-emote lists (only non-empty ones).
-const chatColumns = `
-    coalesce(sum(w.chat_messages), 0)::bigint,
-    coalesce(sum(w.emote_uses), 0)::bigint,
-    coalesce(jsonb_agg(w.top_emotes) FILTER (WHERE w.top_emotes <> '[]'::jsonb), '[]'::jsonb),
-    coalesce(sum(w.sentiment_sum), 0)::double precision,
-    coalesce(sum(w.sentiment_scored), 0)::bigint,
-    coalesce(sum(w.sentiment_positive), 0)::bigint,
-    coalesce(sum(w.sentiment_negative), 0)::bigint,
-    coalesce(sum(w.sentiment_neutral), 0)::bigint,` + chatterColumns
+// chatColumns: the chat sums and the raw top-emote lists (only non-empty ones), then the
+// chatters.
+var chatColumns = rollups(projection.PartChat) + `,` + chatterColumns
 
 type chatSums struct {
 	messages, emoteUses                 int64
@@ -161,15 +133,10 @@ func (c *chatSums) metrics(minutes float64, topEmotes int) (*pb.ChatMetrics, err
 	}, nil
 }
 
-// windowTotalsColumns aggregate everything WindowMetrics and summaries report.
-const windowTotalsColumns = `
-    count(*),
-    coalesce(bool_and(w.final), false),
-    coalesce(max(w.version), 0),
-    coalesce(sum(w.events), 0)::bigint,
-    coalesce(sum(w.late_events), 0)::bigint,
-    coalesce((array_agg(w.live ORDER BY w.window_start DESC))[1], false),` +
-	chatColumns + `,` + viewerColumns + `,` + transactionColumns
+// windowTotalsColumns aggregate everything WindowMetrics and summaries report: the number of
+// windows, the bucket's own fields (final, version, events, late events, live), then the parts.
+var windowTotalsColumns = `
+    count(*),` + rollups(projection.PartWindow) + `,` + chatColumns + `,` + viewerColumns + `,` + transactionColumns
 
 type windowTotals struct {
 	windows            int64

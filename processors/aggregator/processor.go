@@ -45,28 +45,6 @@ const (
 	tickVisitor = "tick"
 )
 
-// Headers on dead-lettered and late records, and the marker header.
-const (
-	HeaderSourceTopic     = "telemetra-source-topic"
-	HeaderSourcePartition = "telemetra-source-partition"
-	HeaderSourceOffset    = "telemetra-source-offset"
-	HeaderReason          = "telemetra-reason"
-	HeaderError           = "telemetra-error"
-	// HeaderMarker marks a record of an input topic that carries no event, only its Kafka
-	// timestamp: a marker (see eventtime.MarkerPolicy). Its value is "1".
-	HeaderMarker = "telemetra-marker"
-)
-
-// DLQ reasons (the HeaderReason value; HeaderError has the details).
-const (
-	ReasonInvalid        = "invalid_event"    // not JSON, or does not match the topic's schema
-	ReasonKeyMismatch    = "key_mismatch"     // the record key is not the event's channel
-	ReasonWrongPartition = "wrong_partition"  // not on the partition goka's hash gives its key
-	ReasonFuture         = "future_timestamp" // timestamp too far after the record's arrival
-	ReasonPast           = "past_timestamp"   // timestamp too far before the record's arrival
-	ReasonUnknownKind    = "unknown_topic"
-)
-
 // Logic is the processor's callbacks and their collaborators. It has no Kafka connection of its
 // own: goka drives it, in production and in goka's tester, and it writes through a Sink.
 type Logic struct {
@@ -223,7 +201,7 @@ func (l *Logic) onEvent(ctx goka.Context, msg any) {
 	topic := string(ctx.Topic())
 	now := l.now()
 	arrival := ps.read(topic, ctx.Offset(), ctx.Timestamp(), now)
-	if _, marker := ctx.Headers()[HeaderMarker]; marker {
+	if _, marker := ctx.Headers()[kafka.HeaderMarker]; marker {
 		l.count(topic, outcomeMarker)
 	} else {
 		l.handle(ctx, ps, topic, raw, arrival, now)
@@ -238,23 +216,23 @@ func (l *Logic) handle(ctx goka.Context, ps *partitionTask, topic string, raw []
 		// goka keeps a channel's state on the partition its hash gives the key; an event on
 		// another partition cannot be applied there, and re-routing it would make its place
 		// among the owning partition's inputs a matter of timing
-		l.deadLetter(ctx, topic, raw, ReasonWrongPartition, fmt.Errorf(
+		l.deadLetter(ctx, topic, raw, kafka.ReasonWrongPartition, fmt.Errorf(
 			"channel %q is on partition %d of %s, but goka's hash (FNV-1a, internal/kafka.PartitionForKey) puts it on partition %d: "+
 				"write with that partitioner (kcat: -p %d)", key, partition, topic, want, want))
 		return
 	}
 	kind, ok := schemas.KindForTopic(topic)
 	if !ok {
-		l.deadLetter(ctx, topic, raw, ReasonUnknownKind, fmt.Errorf("no schema for topic %q", topic))
+		l.deadLetter(ctx, topic, raw, kafka.ReasonUnknownTopic, fmt.Errorf("no schema for topic %q", topic))
 		return
 	}
 	ev, err := schemas.Decode(kind, raw)
 	if err != nil {
-		l.deadLetter(ctx, topic, raw, ReasonInvalid, err)
+		l.deadLetter(ctx, topic, raw, kafka.ReasonInvalidEvent, err)
 		return
 	}
 	if ev.EventChannel() != key {
-		l.deadLetter(ctx, topic, raw, ReasonKeyMismatch,
+		l.deadLetter(ctx, topic, raw, kafka.ReasonKeyMismatch,
 			fmt.Errorf("record key %q is not the event's channel %q", key, ev.EventChannel()))
 		return
 	}
@@ -267,17 +245,17 @@ func (l *Logic) handle(ctx goka.Context, ps *partitionTask, topic string, raw []
 		return
 	case window.Refused:
 		ps.dirty[key] = struct{}{} // the refusal is recorded in the state (see Partition.Apply)
-		reason := ReasonInvalid
+		reason := kafka.ReasonInvalidEvent
 		switch {
 		case errors.Is(err, window.ErrFutureTimestamp):
-			reason = ReasonFuture
+			reason = kafka.ReasonFutureTimestamp
 		case errors.Is(err, window.ErrPastTimestamp):
-			reason = ReasonPast
+			reason = kafka.ReasonPastTimestamp
 		}
 		l.deadLetter(ctx, topic, raw, reason, err)
 		return
 	case window.Late:
-		headers := sourceHeaders(topic, partition, offset, "late", res.LateDetail)
+		headers := sourceHeaders(topic, partition, offset, kafka.ReasonLate, res.LateDetail)
 		ps.outbox = append(ps.outbox, rawRecord(l.out.Late, key, raw, headers, l.partitions))
 		l.count(topic, outcomeLate)
 	default:
@@ -337,7 +315,7 @@ func (l *Logic) sweep(ctx context.Context, now time.Time, ends, committed offset
 		records := make([]*kgo.Record, len(due))
 		for k, m := range due {
 			records[k] = &kgo.Record{Topic: m.Topic, Partition: p, Key: []byte(l.wb.keys.key(p)), Value: []byte{},
-				Timestamp: m.Timestamp, Headers: []kgo.RecordHeader{{Key: HeaderMarker, Value: []byte("1")}}}
+				Timestamp: m.Timestamp, Headers: []kgo.RecordHeader{{Key: kafka.HeaderMarker, Value: []byte("1")}}}
 		}
 		if err := l.wb.sink.Produce(ctx, records...); err != nil {
 			// nothing depends on a marker: the next sweep tries again
@@ -451,11 +429,11 @@ func (l *Logic) deadLetter(ctx goka.Context, topic string, raw []byte, reason st
 
 func sourceHeaders(topic string, partition int32, offset int64, reason, detail string) goka.Headers {
 	return goka.Headers{
-		HeaderSourceTopic:     []byte(topic),
-		HeaderSourcePartition: []byte(strconv.Itoa(int(partition))),
-		HeaderSourceOffset:    []byte(strconv.FormatInt(offset, 10)),
-		HeaderReason:          []byte(reason),
-		HeaderError:           []byte(detail),
+		kafka.HeaderSourceTopic:     []byte(topic),
+		kafka.HeaderSourcePartition: []byte(strconv.Itoa(int(partition))),
+		kafka.HeaderSourceOffset:    []byte(strconv.FormatInt(offset, 10)),
+		kafka.HeaderReason:          []byte(reason),
+		kafka.HeaderError:           []byte(detail),
 	}
 }
 

@@ -271,13 +271,13 @@ func TestBadInputGoesToTheDeadLetterTopic(t *testing.T) {
 	for _, tc := range []struct {
 		topic, key, value, reason, mentions string
 	}{
-		{kafka.TopicChat, "demo_stream", `{"message_id": broken`, ReasonInvalid, ""},
-		{kafka.TopicViewer, "demo_stream", `{"event_id":"123e4567-e89b-12d3-a456-426614174000","channel":"demo_stream","viewer_count":"many","chatter_count":1,"timestamp":"2025-10-16T10:00:00Z"}`, ReasonInvalid, "viewer_count"},
-		{kafka.TopicTransactions, "demo_stream", `{"transaction_id":"txn_a1b2c3d4e5f6g7h8","channel":"demo_stream","transaction_type":"refund","amount":5,"timestamp":"2025-10-16T10:00:00Z"}`, ReasonInvalid, "transaction_type"},
-		{kafka.TopicStreamMeta, "gaming", `{"event_id":"123e4567-e89b-12d3-a456-426614174000","channel":"demo_stream","event_type":"stream_start","title":"x","timestamp":"2025-10-16T10:00:00Z"}`, ReasonKeyMismatch, "gaming"},
-		{kafka.TopicChat, "demo_stream", "\xff\xfe not utf-8", ReasonInvalid, ""},
-		{kafka.TopicViewer, "demo_stream", `{"event_id":"123e4567-e89b-12d3-a456-426614174000","channel":"demo_stream","viewer_count":5,"chatter_count":1,"timestamp":"` + future + `"}`, ReasonFuture, "59m0s after the record's arrival"},
-		{kafka.TopicStreamMeta, "demo_stream", `{"event_id":"123e4567-e89b-12d3-a456-426614174000","channel":"demo_stream","event_type":"stream_start","title":"x","timestamp":"1970-01-01T00:00:00Z"}`, ReasonPast, "56y before the record's arrival"},
+		{kafka.TopicChat, "demo_stream", `{"message_id": broken`, kafka.ReasonInvalidEvent, ""},
+		{kafka.TopicViewer, "demo_stream", `{"event_id":"123e4567-e89b-12d3-a456-426614174000","channel":"demo_stream","viewer_count":"many","chatter_count":1,"timestamp":"2025-10-16T10:00:00Z"}`, kafka.ReasonInvalidEvent, "viewer_count"},
+		{kafka.TopicTransactions, "demo_stream", `{"transaction_id":"txn_a1b2c3d4e5f6g7h8","channel":"demo_stream","transaction_type":"refund","amount":5,"timestamp":"2025-10-16T10:00:00Z"}`, kafka.ReasonInvalidEvent, "transaction_type"},
+		{kafka.TopicStreamMeta, "gaming", `{"event_id":"123e4567-e89b-12d3-a456-426614174000","channel":"demo_stream","event_type":"stream_start","title":"x","timestamp":"2025-10-16T10:00:00Z"}`, kafka.ReasonKeyMismatch, "gaming"},
+		{kafka.TopicChat, "demo_stream", "\xff\xfe not utf-8", kafka.ReasonInvalidEvent, ""},
+		{kafka.TopicViewer, "demo_stream", `{"event_id":"123e4567-e89b-12d3-a456-426614174000","channel":"demo_stream","viewer_count":5,"chatter_count":1,"timestamp":"` + future + `"}`, kafka.ReasonFutureTimestamp, "59m0s after the record's arrival"},
+		{kafka.TopicStreamMeta, "demo_stream", `{"event_id":"123e4567-e89b-12d3-a456-426614174000","channel":"demo_stream","event_type":"stream_start","title":"x","timestamp":"1970-01-01T00:00:00Z"}`, kafka.ReasonPastTimestamp, "56y before the record's arrival"},
 	} {
 		h.raw(tc.topic, tc.key, tc.value, arrival)
 		headers, key, raw, ok := h.dlq.NextRawWithHeaders()
@@ -287,14 +287,14 @@ func TestBadInputGoesToTheDeadLetterTopic(t *testing.T) {
 		if string(raw) != tc.value || key != tc.key {
 			t.Errorf("dead letter holds %q/%q, want the original %q/%q", key, raw, tc.key, tc.value)
 		}
-		if got := string(headers[HeaderReason]); got != tc.reason {
-			t.Errorf("reason %q, want %q (error: %s)", got, tc.reason, headers[HeaderError])
+		if got := string(headers[kafka.HeaderReason]); got != tc.reason {
+			t.Errorf("reason %q, want %q (error: %s)", got, tc.reason, headers[kafka.HeaderError])
 		}
-		if string(headers[HeaderSourceTopic]) != tc.topic || len(headers[HeaderSourceOffset]) == 0 || len(headers[HeaderSourcePartition]) == 0 {
+		if string(headers[kafka.HeaderSourceTopic]) != tc.topic || len(headers[kafka.HeaderSourceOffset]) == 0 || len(headers[kafka.HeaderSourcePartition]) == 0 {
 			t.Errorf("source headers = %v", headers)
 		}
-		if !strings.Contains(string(headers[HeaderError]), tc.mentions) {
-			t.Errorf("error %q does not mention %q", headers[HeaderError], tc.mentions)
+		if !strings.Contains(string(headers[kafka.HeaderError]), tc.mentions) {
+			t.Errorf("error %q does not mention %q", headers[kafka.HeaderError], tc.mentions)
 		}
 	}
 	// and processing goes on; nothing refused made the channel live
@@ -316,8 +316,8 @@ func TestAnEventOnTheWrongPartitionIsDeadLettered(t *testing.T) {
 	h := newHarness(t, func(c *LogicConfig) { c.Partitions = 2 })
 	h.chat("5s", "alice", t0.Add(6*time.Second))
 	headers, _, _, ok := h.dlq.NextRawWithHeaders()
-	if !ok || string(headers[HeaderReason]) != ReasonWrongPartition ||
-		!strings.Contains(string(headers[HeaderError]), "puts it on partition 1") {
+	if !ok || string(headers[kafka.HeaderReason]) != kafka.ReasonWrongPartition ||
+		!strings.Contains(string(headers[kafka.HeaderError]), "puts it on partition 1") {
 		t.Fatalf("dead letter %v (%v)", headers, ok)
 	}
 }
@@ -333,8 +333,8 @@ func TestLateEventsAreCountedOnTheirOwnWindow(t *testing.T) {
 	if !ok || key != "demo_stream" || !strings.Contains(string(raw), `"bob"`) {
 		t.Fatalf("late topic: %q %q %v", key, raw, ok)
 	}
-	if string(headers[HeaderSourceOffset]) != "1" || string(headers[HeaderReason]) != "late" ||
-		!strings.Contains(string(headers[HeaderError]), "1s after its window") {
+	if string(headers[kafka.HeaderSourceOffset]) != "1" || string(headers[kafka.HeaderReason]) != kafka.ReasonLate ||
+		!strings.Contains(string(headers[kafka.HeaderError]), "1s after its window") {
 		t.Fatalf("late headers = %v", headers)
 	}
 	h.quiet(t0.Add(72 * time.Second))

@@ -120,7 +120,7 @@ func uncoveredCommits(t *testing.T, addr, table string) []string {
 	for _, topic := range kafka.InputTopics() {
 		markers[topic] = map[int32]map[int64]bool{}
 		for _, r := range readAll(t, addr, topic) {
-			if slices.ContainsFunc(r.Headers, func(h kgo.RecordHeader) bool { return h.Key == HeaderMarker }) {
+			if slices.ContainsFunc(r.Headers, func(h kgo.RecordHeader) bool { return h.Key == kafka.HeaderMarker }) {
 				if markers[topic][r.Partition] == nil {
 					markers[topic][r.Partition] = map[int64]bool{}
 				}

@@ -20,7 +20,6 @@ import (
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
 	"github.com/telemetra/telemetra/internal/pgtest"
-	"github.com/telemetra/telemetra/processors/aggregator"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
@@ -59,10 +58,10 @@ func TestGarbageIsDeadLetteredNeverProjected(t *testing.T) {
 	nulTitle := window(ch, 5, true, 2, 50)
 	nulTitle.Status.Title = "bad\x00title" // PostgreSQL refuses it: unchecked, it would fail its batch forever
 	bad := []garbage{
-		{kafka.TopicMoments, ch, []byte("not a moment\n"), ReasonUndecodable}, // a line written with kcat
-		{kafka.TopicMoments, ch, mustMarshal(&pb.Moment{}), ReasonMissingField},
-		{kafka.TopicAggregates, ch, mustMarshal(noChannel), ReasonMissingField},
-		{kafka.TopicAggregates, ch, mustMarshal(nulTitle), ReasonInvalidField},
+		{kafka.TopicMoments, ch, []byte("not a moment\n"), kafka.ReasonUndecodable}, // a line written with kcat
+		{kafka.TopicMoments, ch, mustMarshal(&pb.Moment{}), kafka.ReasonMissingField},
+		{kafka.TopicAggregates, ch, mustMarshal(noChannel), kafka.ReasonMissingField},
+		{kafka.TopicAggregates, ch, mustMarshal(nulTitle), kafka.ReasonInvalidField},
 	}
 	var records []*kgo.Record
 	for _, g := range bad {
@@ -89,8 +88,8 @@ func TestGarbageIsDeadLetteredNeverProjected(t *testing.T) {
 		topic, reason string
 		n             float64
 	}{
-		{kafka.TopicMoments, ReasonUndecodable, 1}, {kafka.TopicMoments, ReasonMissingField, 1},
-		{kafka.TopicAggregates, ReasonMissingField, 1}, {kafka.TopicAggregates, ReasonInvalidField, 1},
+		{kafka.TopicMoments, kafka.ReasonUndecodable, 1}, {kafka.TopicMoments, kafka.ReasonMissingField, 1},
+		{kafka.TopicAggregates, kafka.ReasonMissingField, 1}, {kafka.TopicAggregates, kafka.ReasonInvalidField, 1},
 	} {
 		if got := testutil.ToFloat64(metrics.rejected.WithLabelValues(want.topic, want.reason)); got != want.n {
 			t.Errorf("rejected{%s,%s} = %v, want %v", want.topic, want.reason, got, want.n)
@@ -227,17 +226,17 @@ func checkDeadLetters(t *testing.T, addr string, bad []garbage, offsets []*kgo.R
 			h[kv.Key] = string(kv.Value)
 		}
 		k := slices.IndexFunc(offsets, func(o *kgo.Record) bool {
-			return o.Topic == h[aggregator.HeaderSourceTopic] && strconv.Itoa(int(o.Partition)) == h[aggregator.HeaderSourcePartition] &&
-				strconv.FormatInt(o.Offset, 10) == h[aggregator.HeaderSourceOffset]
+			return o.Topic == h[kafka.HeaderSourceTopic] && strconv.Itoa(int(o.Partition)) == h[kafka.HeaderSourcePartition] &&
+				strconv.FormatInt(o.Offset, 10) == h[kafka.HeaderSourceOffset]
 		})
 		if k < 0 {
 			t.Fatalf("dead letter with headers %v is none of the garbage", h)
 		}
 		g := bad[k]
-		if h[aggregator.HeaderReason] != g.reason || h[aggregator.HeaderError] == "" || string(r.Key) != g.key || !bytes.Equal(r.Value, g.value) {
+		if h[kafka.HeaderReason] != g.reason || h[kafka.HeaderError] == "" || string(r.Key) != g.key || !bytes.Equal(r.Value, g.value) {
 			t.Errorf("dead letter of garbage %d: key %q value %q headers %v; want key %q value %q reason %s", k, r.Key, r.Value, h, g.key, g.value, g.reason)
 		}
-		seen[h[aggregator.HeaderSourceTopic]+"@"+h[aggregator.HeaderSourceOffset]]++
+		seen[h[kafka.HeaderSourceTopic]+"@"+h[kafka.HeaderSourceOffset]]++
 	}
 	for k, o := range offsets {
 		if n := seen[fmt.Sprintf("%s@%d", o.Topic, o.Offset)]; n != copies {

@@ -60,7 +60,7 @@ func newestWindows(aggs []*pb.WindowAggregate) []*pb.WindowAggregate {
 	return out
 }
 
-// supersedes mirrors upsertWindow's WHERE clause.
+// supersedes mirrors windowUpsert's WHERE clause.
 func supersedes(a, old *pb.WindowAggregate) bool {
 	if a.GetFinal() != old.GetFinal() {
 		return a.GetFinal()

@@ -324,7 +324,7 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, in decodedBatch)
 		}
 	}
 	for _, m := range in.moments {
-		queueMoment(b, m)
+		momentUpsert.queue(b, m)
 		at := m.GetAt().AsTime()
 		momentsAt[sessionKey{m.GetChannel(), at.String()}] = at
 	}
@@ -337,9 +337,7 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, in decodedBatch)
 	windowChannels := make([]string, len(newest))
 	windowStarts := make([]time.Time, len(newest))
 	for i, a := range newest {
-		if err := queueWindow(b, a); err != nil {
-			return err
-		}
+		windowUpsert.queue(b, a)
 		windowChannels[i], windowStarts[i] = a.GetChannel(), a.GetWindowStart().AsTime()
 	}
 	for _, a := range corrections {
@@ -347,7 +345,7 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, in decodedBatch)
 	}
 	windows += len(corrections)
 	for _, a := range newestStatuses(aggs) {
-		queueChannel(b, a)
+		channelUpsert.queue(b, a)
 	}
 	// a window re-emitted with another session (its first version was projected before the
 	// stream's start was) leaves its old session: that one is recomputed too
@@ -367,7 +365,7 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, in decodedBatch)
 	}
 	for topic, parts := range next {
 		for p, off := range parts {
-			b.Queue(saveOffset, cfg.Consumer, topic, p, off)
+			offsetUpsert.queue(b, offsetRow{cfg.Consumer, topic, p, off})
 		}
 	}
 	br := tx.SendBatch(ctx, b)

@@ -12,32 +12,13 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/telemetra/telemetra/internal/kafka"
-	"github.com/telemetra/telemetra/processors/aggregator"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
-// Reasons a record of a projected topic is rejected: the telemetra-reason header of its copy in
-// the projector's dead-letter topic and the reason label of
-// telemetra_projector_records_rejected_total.
-const (
-	// ReasonUndecodable: the value is not protobuf of the topic's message type.
-	ReasonUndecodable = "undecodable"
-	// ReasonMissingField: it decodes (protobuf decodes most bytes into a message of empty
-	// fields), but a field the processor always sets and a row needs is empty.
-	ReasonMissingField = "missing_field"
-	// ReasonUnknownKind: a moment whose kind is unspecified or not one this build knows.
-	ReasonUnknownKind = "unknown_kind"
-	// ReasonKeyMismatch: the record key is not the record's channel; the processor keys its
-	// outputs by channel.
-	ReasonKeyMismatch = aggregator.ReasonKeyMismatch
-	// ReasonInvalidField: a value PostgreSQL would refuse (a NUL in text, a timestamp out of
-	// range, a session id that is not unix seconds). It would fail its batch on every retry
-	// and stop the projection behind it.
-	ReasonInvalidField = "invalid_field"
-)
-
-// rejection says why a record cannot become rows: a Reason constant, and the details (naming
-// the field) for the log and the telemetra-error header.
+// rejection says why a record cannot become rows: one of the projector's reasons in
+// internal/kafka (kafka.ReasonUndecodable, ...), which is the copy's HeaderReason and the reason
+// label of telemetra_projector_records_rejected_total, and the detail (naming the field) for the
+// log and the copy's HeaderError.
 type rejection struct {
 	reason, detail string
 }
@@ -45,11 +26,11 @@ type rejection struct {
 func (r *rejection) Error() string { return r.reason + ": " + r.detail }
 
 func missing(field string) *rejection {
-	return &rejection{ReasonMissingField, field + " is not set"}
+	return &rejection{kafka.ReasonMissingField, field + " is not set"}
 }
 
 func invalid(format string, args ...any) *rejection {
-	return &rejection{ReasonInvalidField, fmt.Sprintf(format, args...)}
+	return &rejection{kafka.ReasonInvalidField, fmt.Sprintf(format, args...)}
 }
 
 // decodeAggregate decodes a record of an aggregates topic and checks that it can become rows.
@@ -58,7 +39,7 @@ func invalid(format string, args ...any) *rejection {
 func decodeAggregate(key, value []byte) (*pb.WindowAggregate, *rejection) {
 	a := new(pb.WindowAggregate)
 	if err := proto.Unmarshal(value, a); err != nil {
-		return nil, &rejection{ReasonUndecodable, "not a WindowAggregate: " + err.Error()}
+		return nil, &rejection{kafka.ReasonUndecodable, "not a WindowAggregate: " + err.Error()}
 	}
 	if r := checkAggregate(key, a); r != nil {
 		return nil, r
@@ -117,7 +98,7 @@ func checkAggregate(key []byte, a *pb.WindowAggregate) *rejection {
 func decodeMoment(key, value []byte) (*pb.Moment, *rejection) {
 	m := new(pb.Moment)
 	if err := proto.Unmarshal(value, m); err != nil {
-		return nil, &rejection{ReasonUndecodable, "not a Moment: " + err.Error()}
+		return nil, &rejection{kafka.ReasonUndecodable, "not a Moment: " + err.Error()}
 	}
 	if r := checkMoment(key, m); r != nil {
 		return nil, r
@@ -137,7 +118,7 @@ func checkMoment(key []byte, m *pb.Moment) *rejection {
 		return missing("at")
 	}
 	if _, known := pb.MomentKind_name[int32(m.GetKind())]; !known || m.GetKind() == pb.MomentKind_MOMENT_KIND_UNSPECIFIED {
-		return &rejection{ReasonUnknownKind, fmt.Sprintf("kind %d (%s)", m.GetKind(), m.GetKind())}
+		return &rejection{kafka.ReasonUnknownKind, fmt.Sprintf("kind %d (%s)", m.GetKind(), m.GetKind())}
 	}
 	if r := checkKey(key, m.GetChannel()); r != nil {
 		return r
@@ -152,7 +133,7 @@ func checkMoment(key []byte, m *pb.Moment) *rejection {
 
 func checkKey(key []byte, channel string) *rejection {
 	if string(key) != channel {
-		return &rejection{ReasonKeyMismatch, fmt.Sprintf("record key %q is not the channel %q", key, channel)}
+		return &rejection{kafka.ReasonKeyMismatch, fmt.Sprintf("record key %q is not the channel %q", key, channel)}
 	}
 	return nil
 }
@@ -235,10 +216,10 @@ func decodeBatch(out kafka.Outputs, records []*kgo.Record) decodedBatch {
 func deadLetterRecord(topic string, r rejectedRecord) *kgo.Record {
 	src := r.record
 	return &kgo.Record{Topic: topic, Key: src.Key, Value: src.Value, Headers: []kgo.RecordHeader{
-		{Key: aggregator.HeaderSourceTopic, Value: []byte(src.Topic)},
-		{Key: aggregator.HeaderSourcePartition, Value: []byte(strconv.Itoa(int(src.Partition)))},
-		{Key: aggregator.HeaderSourceOffset, Value: []byte(strconv.FormatInt(src.Offset, 10))},
-		{Key: aggregator.HeaderReason, Value: []byte(r.reason)},
-		{Key: aggregator.HeaderError, Value: []byte(r.detail)},
+		{Key: kafka.HeaderSourceTopic, Value: []byte(src.Topic)},
+		{Key: kafka.HeaderSourcePartition, Value: []byte(strconv.Itoa(int(src.Partition)))},
+		{Key: kafka.HeaderSourceOffset, Value: []byte(strconv.FormatInt(src.Offset, 10))},
+		{Key: kafka.HeaderReason, Value: []byte(r.reason)},
+		{Key: kafka.HeaderError, Value: []byte(r.detail)},
 	}}
 }

@@ -13,7 +13,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/telemetra/telemetra/internal/kafka"
-	"github.com/telemetra/telemetra/processors/aggregator"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
@@ -49,23 +48,23 @@ func TestDecodeAggregateRejectsWhatCannotBecomeARow(t *testing.T) {
 		{"a window", "demo_stream", edit(func(*pb.WindowAggregate) {}), "", ""},
 		{"a late correction (channel, bounds, version and emitted_at only)", "demo_stream", mustMarshal(correction), "", ""},
 		{"a window before its stream's status is known", "demo_stream", edit(func(a *pb.WindowAggregate) { a.Status = nil }), "", ""},
-		{"a truncated varint", "demo_stream", []byte{0x08, 0xff, 0xff}, ReasonUndecodable, "WindowAggregate"},
-		{"a channel that is not UTF-8", "demo_stream", invalidUTF8Channel(), ReasonUndecodable, "UTF-8"},
-		{"no bytes at all: every field empty", "", nil, ReasonMissingField, "channel"},
-		{"unknown fields only", "demo_stream", protowire.AppendVarint(protowire.AppendTag(nil, 999, protowire.VarintType), 1), ReasonMissingField, "channel"},
-		{"no channel", "", edit(func(a *pb.WindowAggregate) { a.Channel = "" }), ReasonMissingField, "channel"},
-		{"no window start", "demo_stream", edit(func(a *pb.WindowAggregate) { a.WindowStart = nil }), ReasonMissingField, "window_start"},
-		{"no window end", "demo_stream", edit(func(a *pb.WindowAggregate) { a.WindowEnd = nil }), ReasonMissingField, "window_end"},
-		{"version 0", "demo_stream", edit(func(a *pb.WindowAggregate) { a.Version = 0 }), ReasonMissingField, "version"},
-		{"keyed by another channel", "other", edit(func(*pb.WindowAggregate) {}), ReasonKeyMismatch, `"other"`},
-		{"no key", "", edit(func(*pb.WindowAggregate) {}), ReasonKeyMismatch, `"demo_stream"`},
-		{"a version past bigint", "demo_stream", edit(func(a *pb.WindowAggregate) { a.Version = math.MaxInt64 + 1 }), ReasonInvalidField, "version"},
-		{"a window start past year 9999", "demo_stream", edit(func(a *pb.WindowAggregate) { a.WindowStart.Seconds = 1 << 40 }), ReasonInvalidField, "window_start"},
-		{"negative nanos in the last event time", "demo_stream", edit(func(a *pb.WindowAggregate) { a.LastEventTime.Nanos = -1 }), ReasonInvalidField, "last_event_time"},
-		{"a NUL in the title", "demo_stream", edit(func(a *pb.WindowAggregate) { a.Status.Title = "a\x00b" }), ReasonInvalidField, "status.title"},
-		{"a NUL in an emote", "demo_stream", edit(func(a *pb.WindowAggregate) { a.Chat.TopEmotes[0].Emote = "Pog\x00" }), ReasonInvalidField, "top_emotes[0]"},
-		{"a session id that is not a number", "demo_stream", edit(func(a *pb.WindowAggregate) { a.Status.SessionId = "abc" }), ReasonInvalidField, "session_id"},
-		{"a session id past year 9999", "demo_stream", edit(func(a *pb.WindowAggregate) { a.Status.SessionId = "99999999999999" }), ReasonInvalidField, "session_id"},
+		{"a truncated varint", "demo_stream", []byte{0x08, 0xff, 0xff}, kafka.ReasonUndecodable, "WindowAggregate"},
+		{"a channel that is not UTF-8", "demo_stream", invalidUTF8Channel(), kafka.ReasonUndecodable, "UTF-8"},
+		{"no bytes at all: every field empty", "", nil, kafka.ReasonMissingField, "channel"},
+		{"unknown fields only", "demo_stream", protowire.AppendVarint(protowire.AppendTag(nil, 999, protowire.VarintType), 1), kafka.ReasonMissingField, "channel"},
+		{"no channel", "", edit(func(a *pb.WindowAggregate) { a.Channel = "" }), kafka.ReasonMissingField, "channel"},
+		{"no window start", "demo_stream", edit(func(a *pb.WindowAggregate) { a.WindowStart = nil }), kafka.ReasonMissingField, "window_start"},
+		{"no window end", "demo_stream", edit(func(a *pb.WindowAggregate) { a.WindowEnd = nil }), kafka.ReasonMissingField, "window_end"},
+		{"version 0", "demo_stream", edit(func(a *pb.WindowAggregate) { a.Version = 0 }), kafka.ReasonMissingField, "version"},
+		{"keyed by another channel", "other", edit(func(*pb.WindowAggregate) {}), kafka.ReasonKeyMismatch, `"other"`},
+		{"no key", "", edit(func(*pb.WindowAggregate) {}), kafka.ReasonKeyMismatch, `"demo_stream"`},
+		{"a version past bigint", "demo_stream", edit(func(a *pb.WindowAggregate) { a.Version = math.MaxInt64 + 1 }), kafka.ReasonInvalidField, "version"},
+		{"a window start past year 9999", "demo_stream", edit(func(a *pb.WindowAggregate) { a.WindowStart.Seconds = 1 << 40 }), kafka.ReasonInvalidField, "window_start"},
+		{"negative nanos in the last event time", "demo_stream", edit(func(a *pb.WindowAggregate) { a.LastEventTime.Nanos = -1 }), kafka.ReasonInvalidField, "last_event_time"},
+		{"a NUL in the title", "demo_stream", edit(func(a *pb.WindowAggregate) { a.Status.Title = "a\x00b" }), kafka.ReasonInvalidField, "status.title"},
+		{"a NUL in an emote", "demo_stream", edit(func(a *pb.WindowAggregate) { a.Chat.TopEmotes[0].Emote = "Pog\x00" }), kafka.ReasonInvalidField, "top_emotes[0]"},
+		{"a session id that is not a number", "demo_stream", edit(func(a *pb.WindowAggregate) { a.Status.SessionId = "abc" }), kafka.ReasonInvalidField, "session_id"},
+		{"a session id past year 9999", "demo_stream", edit(func(a *pb.WindowAggregate) { a.Status.SessionId = "99999999999999" }), kafka.ReasonInvalidField, "session_id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, rej := decodeAggregate([]byte(tc.key), tc.value)
@@ -91,21 +90,21 @@ func TestDecodeMomentRejectsWhatCannotBecomeARow(t *testing.T) {
 	}{
 		{"a chat spike", "demo_stream", edit(func(*pb.Moment) {}), "", ""},
 		{"a raid without window bounds", "demo_stream", mustMarshal(raid), "", ""},
-		{"a field longer than the record", "demo_stream", append(protowire.AppendTag(nil, 4, protowire.BytesType), 9, 'a'), ReasonUndecodable, "Moment"},
-		{"no bytes at all: every field empty", "", nil, ReasonMissingField, "channel"},
-		{"no channel", "", edit(func(m *pb.Moment) { m.Channel = "" }), ReasonMissingField, "channel"},
-		{"no id", "demo_stream", edit(func(m *pb.Moment) { m.Id = "" }), ReasonMissingField, "id"},
-		{"no time", "demo_stream", edit(func(m *pb.Moment) { m.At = nil }), ReasonMissingField, "at"},
-		{"kind unspecified", "demo_stream", edit(func(m *pb.Moment) { m.Kind = pb.MomentKind_MOMENT_KIND_UNSPECIFIED }), ReasonUnknownKind, "MOMENT_KIND_UNSPECIFIED"},
-		{"a kind this build does not know", "demo_stream", edit(func(m *pb.Moment) { m.Kind = 99 }), ReasonUnknownKind, "99"},
-		{"keyed by another channel", "other", edit(func(*pb.Moment) {}), ReasonKeyMismatch, `"other"`},
-		{"a time before year 1", "demo_stream", edit(func(m *pb.Moment) { m.At.Seconds = -1 << 40 }), ReasonInvalidField, "at"},
-		{"a NUL in the description", "demo_stream", edit(func(m *pb.Moment) { m.Description = "\x00" }), ReasonInvalidField, "description"},
+		{"a field longer than the record", "demo_stream", append(protowire.AppendTag(nil, 4, protowire.BytesType), 9, 'a'), kafka.ReasonUndecodable, "Moment"},
+		{"no bytes at all: every field empty", "", nil, kafka.ReasonMissingField, "channel"},
+		{"no channel", "", edit(func(m *pb.Moment) { m.Channel = "" }), kafka.ReasonMissingField, "channel"},
+		{"no id", "demo_stream", edit(func(m *pb.Moment) { m.Id = "" }), kafka.ReasonMissingField, "id"},
+		{"no time", "demo_stream", edit(func(m *pb.Moment) { m.At = nil }), kafka.ReasonMissingField, "at"},
+		{"kind unspecified", "demo_stream", edit(func(m *pb.Moment) { m.Kind = pb.MomentKind_MOMENT_KIND_UNSPECIFIED }), kafka.ReasonUnknownKind, "MOMENT_KIND_UNSPECIFIED"},
+		{"a kind this build does not know", "demo_stream", edit(func(m *pb.Moment) { m.Kind = 99 }), kafka.ReasonUnknownKind, "99"},
+		{"keyed by another channel", "other", edit(func(*pb.Moment) {}), kafka.ReasonKeyMismatch, `"other"`},
+		{"a time before year 1", "demo_stream", edit(func(m *pb.Moment) { m.At.Seconds = -1 << 40 }), kafka.ReasonInvalidField, "at"},
+		{"a NUL in the description", "demo_stream", edit(func(m *pb.Moment) { m.Description = "\x00" }), kafka.ReasonInvalidField, "description"},
 		{"a NUL in the raiding channel", "demo_stream", func() []byte {
 			r := proto.Clone(raid).(*pb.Moment)
 			r.Raid.FromChannel = "x\x00"
 			return mustMarshal(r)
-		}(), ReasonInvalidField, "raid.from_channel"},
+		}(), kafka.ReasonInvalidField, "raid.from_channel"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, rej := decodeMoment([]byte(tc.key), tc.value)
@@ -149,7 +148,7 @@ func TestDecodeBatchSortsRecordsAndKeepsEveryOffset(t *testing.T) {
 		topic  string
 		offset int64
 		reason string
-	}{{out.Moments, 0, ReasonUndecodable}, {out.Aggregates, 1, ReasonMissingField}} {
+	}{{out.Moments, 0, kafka.ReasonUndecodable}, {out.Aggregates, 1, kafka.ReasonMissingField}} {
 		if r := b.rejected[k]; r.record.Topic != want.topic || r.record.Offset != want.offset || r.reason != want.reason {
 			t.Errorf("rejection %d: %s@%d %v, want %s@%d %s", k, r.record.Topic, r.record.Offset, r.rejection, want.topic, want.offset, want.reason)
 		}
@@ -158,7 +157,7 @@ func TestDecodeBatchSortsRecordsAndKeepsEveryOffset(t *testing.T) {
 
 func TestADeadLetterCopyKeepsTheRecordAndSaysWhereFromAndWhy(t *testing.T) {
 	src := &kgo.Record{Topic: kafka.TopicMoments, Partition: 2, Offset: 41, Key: []byte("k"), Value: []byte{1, 2, 3}}
-	c := deadLetterRecord(kafka.TopicProjectorDLQ, rejectedRecord{src, &rejection{ReasonMissingField, "id is not set"}})
+	c := deadLetterRecord(kafka.TopicProjectorDLQ, rejectedRecord{src, &rejection{kafka.ReasonMissingField, "id is not set"}})
 	if c.Topic != kafka.TopicProjectorDLQ || string(c.Key) != "k" || string(c.Value) != "\x01\x02\x03" {
 		t.Fatalf("copy %s key %q value %v", c.Topic, c.Key, c.Value)
 	}
@@ -167,8 +166,8 @@ func TestADeadLetterCopyKeepsTheRecordAndSaysWhereFromAndWhy(t *testing.T) {
 		headers[h.Key] = string(h.Value)
 	}
 	for k, want := range map[string]string{
-		aggregator.HeaderSourceTopic: kafka.TopicMoments, aggregator.HeaderSourcePartition: "2", aggregator.HeaderSourceOffset: "41",
-		aggregator.HeaderReason: ReasonMissingField, aggregator.HeaderError: "id is not set",
+		kafka.HeaderSourceTopic: kafka.TopicMoments, kafka.HeaderSourcePartition: "2", kafka.HeaderSourceOffset: "41",
+		kafka.HeaderReason: kafka.ReasonMissingField, kafka.HeaderError: "id is not set",
 	} {
 		if headers[k] != want {
 			t.Errorf("header %s = %q, want %q", k, headers[k], want)

@@ -4,52 +4,126 @@
 package projector
 
 import (
-	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/telemetra/telemetra/internal/projection"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
-// upsertWindow replaces a window's row only with a better record: a final over a provisional
-// one, else a higher version of the same finality. An older or provisional record arriving
-// late (a replay, a re-emit after a crash) changes nothing.
-var upsertWindow = `
-INSERT INTO window_aggregates AS w (
-    channel, window_start, window_end, final, version, events, late_events,
-    chat_messages, unique_chatters, messages_per_chatter, emote_uses, top_emotes, chatters_sketch,
-    sentiment_sum, sentiment_scored, sentiment_positive, sentiment_negative, sentiment_neutral,
-    viewer_samples, viewer_sum, viewers_min, viewers_max, viewers_last, chatter_sum, chatters_max, chatters_last,
-    donations, donation_cents, subscriptions, sub_tier1, sub_tier2, sub_tier3, subscription_cents,
-    bits_count, bits, bits_cents, gift_subs, gifted, gift_sub_cents, transactions, revenue_cents,
-    live, title, category, session_id, first_event_time, last_event_time, emitted_at, projected_at)
-VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,
-        $27,$28,$29,$30,$31,$32,$33,$34,$35,$36,$37,$38,$39,$40,$41,$42,$43,$44,$45,$46,$47,$48, now())
-ON CONFLICT (channel, window_start) DO UPDATE SET ` + windowUpdateSet + `
-WHERE (excluded.final AND NOT w.final) OR (excluded.final = w.final AND excluded.version > w.version)`
-
-var windowColumns = []string{
-	"window_end", "final", "version", "events", "late_events",
-	"chat_messages", "unique_chatters", "messages_per_chatter", "emote_uses", "top_emotes", "chatters_sketch",
-	"sentiment_sum", "sentiment_scored", "sentiment_positive", "sentiment_negative", "sentiment_neutral",
-	"viewer_samples", "viewer_sum", "viewers_min", "viewers_max", "viewers_last", "chatter_sum", "chatters_max", "chatters_last",
-	"donations", "donation_cents", "subscriptions", "sub_tier1", "sub_tier2", "sub_tier3", "subscription_cents",
-	"bits_count", "bits", "bits_cents", "gift_subs", "gifted", "gift_sub_cents", "transactions", "revenue_cents",
-	"live", "title", "category", "session_id", "first_event_time", "last_event_time", "emitted_at", "projected_at",
+// upsert is an upsert built from a table's definition (internal/projection) with, for each
+// column it takes a value for, how that value is taken from a record R.
+type upsert[R any] struct {
+	sql    string
+	values []func(R) any // the statement's parameters, in order
 }
 
-var windowUpdateSet = func() string {
-	set := make([]string, len(windowColumns))
-	for k, c := range windowColumns {
-		set[k] = c + " = excluded." + c
-		if c == "late_events" {
-			// a late count only grows: a correction may have raised it past this record's
-			set[k] = "late_events = GREATEST(w.late_events, excluded.late_events)"
+// newUpsert pairs the table's Content columns with values by name, so a column and what fills
+// it cannot drift apart by position; where is appended to the statement (an empty one updates
+// every conflicting row). A column without a value, or a value without a column, is a mistake in
+// this package: it panics when the package loads, so any of its tests finds it.
+func newUpsert[R any](t projection.Table, alias, where string, values map[string]func(R) any) upsert[R] {
+	return upsert[R]{sql: t.Upsert(alias) + where, values: inOrder(t.Name, t.Content(), values)}
+}
+
+func (u upsert[R]) queue(b *pgx.Batch, r R) {
+	args := make([]any, len(u.values))
+	for i, v := range u.values {
+		args[i] = v(r)
+	}
+	b.Queue(u.sql, args...)
+}
+
+// inOrder returns byName's entries in the order of cols, panicking unless byName has exactly
+// one entry per column (see newUpsert).
+func inOrder[V any](table string, cols []projection.Column, byName map[string]V) []V {
+	out := make([]V, 0, len(cols))
+	for _, c := range cols {
+		v, ok := byName[c.Name]
+		if !ok {
+			panic(fmt.Sprintf("projector: nothing fills column %s.%s", table, c.Name))
+		}
+		out = append(out, v)
+	}
+	if len(byName) != len(cols) {
+		named := map[string]bool{}
+		for _, c := range cols {
+			named[c.Name] = true
+		}
+		for name := range byName {
+			if !named[name] {
+				panic(fmt.Sprintf("projector: %s has no column %s to fill", table, name))
+			}
 		}
 	}
-	return strings.Join(set, ", ")
-}()
+	return out
+}
+
+// aggregate shortens the value functions below.
+type aggregate = *pb.WindowAggregate
+
+// windowUpsert replaces a window's row only with a better record: a final over a provisional
+// one, else a higher version of the same finality. An older or provisional record arriving
+// late (a replay, a re-emit after a crash) changes nothing.
+var windowUpsert = newUpsert(projection.WindowAggregates(), "w", `
+WHERE (excluded.final AND NOT w.final) OR (excluded.final = w.final AND excluded.version > w.version)`,
+	map[string]func(aggregate) any{
+		"channel":      func(a aggregate) any { return a.GetChannel() },
+		"window_start": func(a aggregate) any { return a.GetWindowStart().AsTime() },
+		"window_end":   func(a aggregate) any { return a.GetWindowEnd().AsTime() },
+		"final":        func(a aggregate) any { return a.GetFinal() },
+		"version":      func(a aggregate) any { return int64(a.GetVersion()) },
+		"events":       func(a aggregate) any { return a.GetEvents() },
+		"late_events":  func(a aggregate) any { return a.GetLateEvents() },
+
+		"chat_messages":        func(a aggregate) any { return a.GetChat().GetMessages() },
+		"unique_chatters":      func(a aggregate) any { return a.GetChat().GetUniqueChatters() },
+		"messages_per_chatter": func(a aggregate) any { return a.GetChat().GetMessagesPerChatter() },
+		"emote_uses":           func(a aggregate) any { return a.GetChat().GetEmoteUses() },
+		// pgx encodes it as JSON for the jsonb column
+		"top_emotes":         func(a aggregate) any { return topEmotes(a.GetChat().GetTopEmotes()) },
+		"chatters_sketch":    func(a aggregate) any { return a.GetChat().GetChattersSketch() },
+		"sentiment_sum":      func(a aggregate) any { return a.GetChat().GetSentiment().GetScoreSum() },
+		"sentiment_scored":   func(a aggregate) any { return a.GetChat().GetSentiment().GetScoredMessages() },
+		"sentiment_positive": func(a aggregate) any { return a.GetChat().GetSentiment().GetPositive() },
+		"sentiment_negative": func(a aggregate) any { return a.GetChat().GetSentiment().GetNegative() },
+		"sentiment_neutral":  func(a aggregate) any { return a.GetChat().GetSentiment().GetNeutral() },
+
+		"viewer_samples": func(a aggregate) any { return a.GetViewers().GetSamples() },
+		"viewer_sum":     func(a aggregate) any { return a.GetViewers().GetViewerSum() },
+		"viewers_min":    func(a aggregate) any { return a.GetViewers().GetMin() },
+		"viewers_max":    func(a aggregate) any { return a.GetViewers().GetMax() },
+		"viewers_last":   func(a aggregate) any { return a.GetViewers().GetLast() },
+		"chatter_sum":    func(a aggregate) any { return a.GetViewers().GetChatterSum() },
+		"chatters_max":   func(a aggregate) any { return a.GetViewers().GetChattersMax() },
+		"chatters_last":  func(a aggregate) any { return a.GetViewers().GetChattersLast() },
+
+		"donations":          func(a aggregate) any { return a.GetTransactions().GetDonations().GetCount() },
+		"donation_cents":     func(a aggregate) any { return a.GetTransactions().GetDonations().GetAmountCents() },
+		"subscriptions":      func(a aggregate) any { return a.GetTransactions().GetSubscriptions().GetCount() },
+		"sub_tier1":          func(a aggregate) any { return a.GetTransactions().GetSubscriptions().GetTier1() },
+		"sub_tier2":          func(a aggregate) any { return a.GetTransactions().GetSubscriptions().GetTier2() },
+		"sub_tier3":          func(a aggregate) any { return a.GetTransactions().GetSubscriptions().GetTier3() },
+		"subscription_cents": func(a aggregate) any { return a.GetTransactions().GetSubscriptions().GetAmountCents() },
+		"bits_count":         func(a aggregate) any { return a.GetTransactions().GetBits().GetCount() },
+		"bits":               func(a aggregate) any { return a.GetTransactions().GetBits().GetBits() },
+		"bits_cents":         func(a aggregate) any { return a.GetTransactions().GetBits().GetAmountCents() },
+		"gift_subs":          func(a aggregate) any { return a.GetTransactions().GetGiftSubs().GetCount() },
+		"gifted":             func(a aggregate) any { return a.GetTransactions().GetGiftSubs().GetGifted() },
+		"gift_sub_cents":     func(a aggregate) any { return a.GetTransactions().GetGiftSubs().GetAmountCents() },
+		"transactions":       func(a aggregate) any { return a.GetTransactions().GetTransactions() },
+		"revenue_cents":      func(a aggregate) any { return a.GetTransactions().GetRevenueCents() },
+
+		"live":             func(a aggregate) any { return a.GetStatus().GetLive() },
+		"title":            func(a aggregate) any { return a.GetStatus().GetTitle() },
+		"category":         func(a aggregate) any { return a.GetStatus().GetCategory() },
+		"session_id":       func(a aggregate) any { return a.GetStatus().GetSessionId() },
+		"first_event_time": func(a aggregate) any { return timeOrNil(a.GetFirstEventTime()) },
+		"last_event_time":  func(a aggregate) any { return timeOrNil(a.GetLastEventTime()) },
+		"emitted_at":       func(a aggregate) any { return timeOrNil(a.GetEmittedAt()) },
+	})
 
 // upsertLateCorrection raises a window's late count (WindowAggregate.late_correction), or starts
 // a final row with only that count when the window has none (it had late events only). It
@@ -67,29 +141,6 @@ func queueLateCorrection(b *pgx.Batch, a *pb.WindowAggregate) {
 		int64(a.GetVersion()), a.GetLateEvents(), timeOrNil(a.GetEmittedAt()))
 }
 
-func queueWindow(b *pgx.Batch, a *pb.WindowAggregate) error {
-	emotes, err := json.Marshal(topEmotes(a.GetChat().GetTopEmotes()))
-	if err != nil {
-		return err
-	}
-	c, v, t, s, st := a.GetChat(), a.GetViewers(), a.GetTransactions(), a.GetChat().GetSentiment(), a.GetStatus()
-	b.Queue(upsertWindow,
-		a.GetChannel(), a.GetWindowStart().AsTime(), a.GetWindowEnd().AsTime(), a.GetFinal(), int64(a.GetVersion()),
-		a.GetEvents(), a.GetLateEvents(),
-		c.GetMessages(), c.GetUniqueChatters(), c.GetMessagesPerChatter(), c.GetEmoteUses(), emotes, c.GetChattersSketch(),
-		s.GetScoreSum(), s.GetScoredMessages(), s.GetPositive(), s.GetNegative(), s.GetNeutral(),
-		v.GetSamples(), v.GetViewerSum(), v.GetMin(), v.GetMax(), v.GetLast(), v.GetChatterSum(), v.GetChattersMax(), v.GetChattersLast(),
-		t.GetDonations().GetCount(), t.GetDonations().GetAmountCents(),
-		t.GetSubscriptions().GetCount(), t.GetSubscriptions().GetTier1(), t.GetSubscriptions().GetTier2(), t.GetSubscriptions().GetTier3(), t.GetSubscriptions().GetAmountCents(),
-		t.GetBits().GetCount(), t.GetBits().GetBits(), t.GetBits().GetAmountCents(),
-		t.GetGiftSubs().GetCount(), t.GetGiftSubs().GetGifted(), t.GetGiftSubs().GetAmountCents(),
-		t.GetTransactions(), t.GetRevenueCents(),
-		st.GetLive(), st.GetTitle(), st.GetCategory(), st.GetSessionId(),
-		timeOrNil(a.GetFirstEventTime()), timeOrNil(a.GetLastEventTime()), timeOrNil(a.GetEmittedAt()),
-	)
-	return nil
-}
-
 type emoteJSON struct {
 	Emote string `json:"emote"`
 	Count int64  `json:"count"`
@@ -103,71 +154,99 @@ func topEmotes(in []*pb.EmoteCount) []emoteJSON {
 	return out
 }
 
-// upsertChannel moves a channel's row forward to the status of a newer window's latest event.
-const upsertChannel = `
-INSERT INTO channels AS c (channel, live, title, category, started_at, ended_at, viewers, chatters, last_seen, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
-ON CONFLICT (channel) DO UPDATE SET
-    live = excluded.live, title = excluded.title, category = excluded.category,
-    started_at = excluded.started_at, ended_at = excluded.ended_at,
-    viewers = excluded.viewers, chatters = excluded.chatters, last_seen = excluded.last_seen, updated_at = now()
-WHERE c.last_seen IS NULL OR excluded.last_seen >= c.last_seen`
+// channelUpsert moves a channel's row forward to the status of a newer window's latest event.
+var channelUpsert = newUpsert(projection.Channels(), "c", `
+WHERE c.last_seen IS NULL OR excluded.last_seen >= c.last_seen`,
+	map[string]func(aggregate) any{
+		"channel":    func(a aggregate) any { return a.GetChannel() },
+		"live":       func(a aggregate) any { return a.GetStatus().GetLive() },
+		"title":      func(a aggregate) any { return a.GetStatus().GetTitle() },
+		"category":   func(a aggregate) any { return a.GetStatus().GetCategory() },
+		"started_at": func(a aggregate) any { return timeOrNil(a.GetStatus().GetStartedAt()) },
+		"ended_at":   func(a aggregate) any { return timeOrNil(a.GetStatus().GetEndedAt()) },
+		"viewers":    func(a aggregate) any { return a.GetStatus().GetViewers() },
+		"chatters":   func(a aggregate) any { return a.GetStatus().GetChatters() },
+		"last_seen":  func(a aggregate) any { return timeOrNil(a.GetLastEventTime()) },
+	})
 
-func queueChannel(b *pgx.Batch, a *pb.WindowAggregate) {
-	st := a.GetStatus()
-	b.Queue(upsertChannel, a.GetChannel(), st.GetLive(), st.GetTitle(), st.GetCategory(),
-		timeOrNil(st.GetStartedAt()), timeOrNil(st.GetEndedAt()), st.GetViewers(), st.GetChatters(),
-		timeOrNil(a.GetLastEventTime()))
-}
-
-// upsertMoment: moments are immutable facts with stable ids; a repeat rewrites the same row.
-const upsertMoment = `
-INSERT INTO moments (channel, id, kind, at, window_start, window_end, value, baseline_mean, baseline_stddev,
-                     z_score, description, raid_from, raid_viewers, emitted_at, projected_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now())
-ON CONFLICT (channel, id) DO UPDATE SET
-    kind = excluded.kind, at = excluded.at, window_start = excluded.window_start, window_end = excluded.window_end,
-    value = excluded.value, baseline_mean = excluded.baseline_mean, baseline_stddev = excluded.baseline_stddev,
-    z_score = excluded.z_score, description = excluded.description, raid_from = excluded.raid_from,
-    raid_viewers = excluded.raid_viewers, emitted_at = excluded.emitted_at`
-
-func queueMoment(b *pgx.Batch, m *pb.Moment) {
-	var raidFrom *string
-	var raidViewers *int64
-	if r := m.GetRaid(); r != nil {
-		from, viewers := r.GetFromChannel(), r.GetViewers()
-		raidFrom, raidViewers = &from, &viewers
-	}
-	b.Queue(upsertMoment, m.GetChannel(), m.GetId(), momentKind(m.GetKind()), m.GetAt().AsTime(),
-		timeOrNil(m.GetWindowStart()), timeOrNil(m.GetWindowEnd()), m.GetValue(), m.GetBaselineMean(),
-		m.GetBaselineStddev(), m.GetZScore(), m.GetDescription(), raidFrom, raidViewers, timeOrNil(m.GetEmittedAt()))
-}
+// momentUpsert: moments are immutable facts with stable ids; a repeat rewrites the same row.
+var momentUpsert = newUpsert(projection.Moments(), "m", "", map[string]func(*pb.Moment) any{
+	"channel":         func(m *pb.Moment) any { return m.GetChannel() },
+	"id":              func(m *pb.Moment) any { return m.GetId() },
+	"kind":            func(m *pb.Moment) any { return momentKind(m.GetKind()) },
+	"at":              func(m *pb.Moment) any { return m.GetAt().AsTime() },
+	"window_start":    func(m *pb.Moment) any { return timeOrNil(m.GetWindowStart()) },
+	"window_end":      func(m *pb.Moment) any { return timeOrNil(m.GetWindowEnd()) },
+	"value":           func(m *pb.Moment) any { return m.GetValue() },
+	"baseline_mean":   func(m *pb.Moment) any { return m.GetBaselineMean() },
+	"baseline_stddev": func(m *pb.Moment) any { return m.GetBaselineStddev() },
+	"z_score":         func(m *pb.Moment) any { return m.GetZScore() },
+	"description":     func(m *pb.Moment) any { return m.GetDescription() },
+	// a raid's columns only for raids: NULL otherwise
+	"raid_from": func(m *pb.Moment) any {
+		if r := m.GetRaid(); r != nil {
+			return r.GetFromChannel()
+		}
+		return nil
+	},
+	"raid_viewers": func(m *pb.Moment) any {
+		if r := m.GetRaid(); r != nil {
+			return r.GetViewers()
+		}
+		return nil
+	},
+	"emitted_at": func(m *pb.Moment) any { return timeOrNil(m.GetEmittedAt()) },
+})
 
 func momentKind(k pb.MomentKind) string {
 	return strings.ToLower(strings.TrimPrefix(k.String(), "MOMENT_KIND_"))
 }
 
-// refreshSession recomputes a stream session's summary from its final windows.
-const refreshSession = `
-INSERT INTO stream_sessions AS s (channel, session_id, started_at, ended_at, title, category, peak_viewers,
-    viewer_sum, viewer_samples, peak_chatters, chat_messages, transactions, revenue_cents, moments, updated_at)
-SELECT w.channel, w.session_id, to_timestamp(w.session_id::bigint),
-       (SELECT ended_at FROM channels c WHERE c.channel = w.channel AND c.started_at = to_timestamp(w.session_id::bigint)),
-       (array_agg(w.title ORDER BY w.window_start DESC))[1], (array_agg(w.category ORDER BY w.window_start DESC))[1],
-       max(w.viewers_max), sum(w.viewer_sum), sum(w.viewer_samples), max(w.chatters_max),
-       sum(w.chat_messages), sum(w.transactions), sum(w.revenue_cents),
-       (SELECT count(*) FROM moments m WHERE m.channel = w.channel AND m.at >= to_timestamp(w.session_id::bigint)
-            AND m.at <= coalesce((SELECT ended_at FROM channels c WHERE c.channel = w.channel AND c.started_at = to_timestamp(w.session_id::bigint)), 'infinity')),
-       now()
+// refreshSession recomputes a stream session's summary from its final windows. $1 channel,
+// $2 session id.
+var refreshSession = func() string {
+	sessions := projection.StreamSessions()
+	started := `to_timestamp(w.session_id::bigint)`
+	ended := `(SELECT ended_at FROM channels c WHERE c.channel = w.channel AND c.started_at = ` + started + `)`
+	return `
+INSERT INTO stream_sessions AS s (` + projection.List("", sessions.Columns) + `)
+SELECT ` + selectList(sessions, map[string]string{
+		"channel":        `w.channel`,
+		"session_id":     `w.session_id`,
+		"started_at":     started,
+		"ended_at":       ended,
+		"title":          `(array_agg(w.title ORDER BY w.window_start DESC))[1]`,
+		"category":       `(array_agg(w.category ORDER BY w.window_start DESC))[1]`,
+		"peak_viewers":   `max(w.viewers_max)`,
+		"viewer_sum":     `sum(w.viewer_sum)`,
+		"viewer_samples": `sum(w.viewer_samples)`,
+		"peak_chatters":  `max(w.chatters_max)`,
+		"chat_messages":  `sum(w.chat_messages)`,
+		"transactions":   `sum(w.transactions)`,
+		"revenue_cents":  `sum(w.revenue_cents)`,
+		"moments": `(SELECT count(*) FROM moments m WHERE m.channel = w.channel AND m.at >= ` + started + `
+            AND m.at <= coalesce(` + ended + `, 'infinity'))`,
+	}) + `
 FROM window_aggregates w
 WHERE w.channel = $1 AND w.session_id = $2
 GROUP BY w.channel, w.session_id
-ON CONFLICT (channel, session_id) DO UPDATE SET
-    ended_at = excluded.ended_at, title = excluded.title, category = excluded.category,
-    peak_viewers = excluded.peak_viewers, viewer_sum = excluded.viewer_sum, viewer_samples = excluded.viewer_samples,
-    peak_chatters = excluded.peak_chatters, chat_messages = excluded.chat_messages,
-    transactions = excluded.transactions, revenue_cents = excluded.revenue_cents,
-    moments = excluded.moments, updated_at = now()`
+` + sessions.OnConflictUpdate("s")
+}()
+
+// selectList is the SELECT list that fills every column of t in order: the Content columns
+// with the expressions named after them (paired as in newUpsert), the stamps with now().
+func selectList(t projection.Table, byName map[string]string) string {
+	content := inOrder(t.Name, t.Content(), byName)
+	exprs := make([]string, 0, len(t.Columns))
+	for _, c := range t.Columns {
+		if c.Stamp {
+			exprs = append(exprs, "now()")
+			continue
+		}
+		exprs, content = append(exprs, content[0]), content[1:]
+	}
+	return strings.Join(exprs, ",\n       ")
+}
 
 // sessionsOfWindows lists the sessions that windows (channel and start arrays) belong to.
 const sessionsOfWindows = `
@@ -192,8 +271,17 @@ UPDATE stream_sessions s SET
     updated_at = now()
 WHERE s.channel = $1 AND s.started_at <= $2 AND coalesce(s.ended_at, 'infinity') >= $2`
 
-// saveOffset records the next offset to read of a partition, in the batch's transaction.
-const saveOffset = `
-INSERT INTO projector_offsets (consumer, topic, partition, next_offset, updated_at)
-VALUES ($1, $2, $3, $4, now())
-ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = excluded.next_offset, updated_at = now()`
+// offsetRow is the position a batch leaves a consumer at in a topic partition.
+type offsetRow struct {
+	consumer, topic string
+	partition       int32
+	next            int64
+}
+
+// offsetUpsert records the next offset to read of a partition, in the batch's transaction.
+var offsetUpsert = newUpsert(projection.ProjectorOffsets(), "o", "", map[string]func(offsetRow) any{
+	"consumer":    func(o offsetRow) any { return o.consumer },
+	"topic":       func(o offsetRow) any { return o.topic },
+	"partition":   func(o offsetRow) any { return o.partition },
+	"next_offset": func(o offsetRow) any { return o.next },
+})

@@ -127,11 +127,11 @@ func awaitLateSet(t *testing.T, addr, topic string) []string {
 			var src [3]string
 			for _, h := range r.Headers {
 				switch h.Key {
-				case aggregator.HeaderSourceTopic:
+				case kafka.HeaderSourceTopic:
 					src[0] = string(h.Value)
-				case aggregator.HeaderSourcePartition:
+				case kafka.HeaderSourcePartition:
 					src[1] = string(h.Value)
-				case aggregator.HeaderSourceOffset:
+				case kafka.HeaderSourceOffset:
 					src[2] = string(h.Value)
 				}
 			}

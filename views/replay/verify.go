@@ -9,29 +9,24 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/telemetra/telemetra/internal/projection"
 )
 
-// compared is a projection table and the columns that identify a row.
-type compared struct {
-	table string
-	key   []string
+// ignored are the columns of t that a comparison leaves out, as the tables' definition
+// (internal/projection) marks them: the stamps, which say when a row was written, not what it
+// holds; across generations also the columns of the emitting generation (emission times,
+// versions counted separately). Across generations, Compare skips the tables of one generation
+// (offsets in its topics) altogether.
+func ignored(t projection.Table, acrossGenerations bool) []string {
+	out := []string{} // an empty text[], not NULL, for the query
+	for _, c := range t.Columns {
+		if c.Stamp || (acrossGenerations && c.OfGeneration) {
+			out = append(out, c.Name)
+		}
+	}
+	return out
 }
-
-var comparedTables = []compared{
-	{"channels", []string{"channel"}},
-	{"window_aggregates", []string{"channel", "window_start"}},
-	{"moments", []string{"channel", "id"}},
-	{"stream_sessions", []string{"channel", "session_id"}},
-	{"projector_offsets", []string{"consumer", "topic", "partition"}},
-}
-
-// bookkeeping columns say when a row was written, not what it holds.
-var bookkeeping = []string{"projected_at", "updated_at"}
-
-// acrossGenerations are also left out when two generations' projections are compared: their
-// records were emitted at other times and counted their versions separately, and their topic
-// offsets are not comparable.
-var acrossGenerations = []string{"version", "emitted_at"}
 
 // CompareOptions tune Compare.
 type CompareOptions struct {
@@ -87,31 +82,27 @@ type Querier interface {
 }
 
 // Compare reads both projections row by row and reports every row that is missing on one side
-// or differs in a column other than the bookkeeping ones.
+// or differs in a column that is not left out (see ignored).
 func Compare(ctx context.Context, q Querier, live, rebuilt string, opts CompareOptions) (Diff, error) {
 	if opts.MaxRows <= 0 {
 		opts.MaxRows = 100
 	}
-	ignore := append([]string{}, bookkeeping...)
-	if opts.AcrossGenerations {
-		ignore = append(ignore, acrossGenerations...)
-	}
 	d := Diff{Rows: map[string]int{}, Differ: map[string]int{}}
-	for _, c := range comparedTables {
-		if opts.AcrossGenerations && c.table == "projector_offsets" {
+	for _, t := range projection.Tables() {
+		if opts.AcrossGenerations && t.OfGeneration {
 			continue
 		}
-		if err := compareTable(ctx, q, live, rebuilt, c, ignore, opts.MaxRows, &d); err != nil {
-			return d, fmt.Errorf("compare %s: %w", c.table, err)
+		if err := compareTable(ctx, q, live, rebuilt, t, ignored(t, opts.AcrossGenerations), opts.MaxRows, &d); err != nil {
+			return d, fmt.Errorf("compare %s: %w", t.Name, err)
 		}
 	}
 	return d, nil
 }
 
-func compareTable(ctx context.Context, q Querier, live, rebuilt string, c compared, ignore []string, maxRows int, d *Diff) error {
+func compareTable(ctx context.Context, q Querier, live, rebuilt string, t projection.Table, ignore []string, maxRows int, d *Diff) error {
 	side := func(schema string) string {
 		return fmt.Sprintf("SELECT jsonb_build_array(%s) AS k, to_jsonb(t) - $1::text[] AS j FROM %s t",
-			strings.Join(c.key, ", "), pgx.Identifier{schema, c.table}.Sanitize())
+			strings.Join(t.Key, ", "), pgx.Identifier{schema, t.Name}.Sanitize())
 	}
 	// the jsonb keys sort like the key columns for the text and timestamp keys used here
 	sql := fmt.Sprintf(`SELECT a.k IS NULL, b.k IS NULL, coalesce(a.k, b.k), a.j, b.j, a.j IS DISTINCT FROM b.j
@@ -128,16 +119,16 @@ func compareTable(ctx context.Context, q Querier, live, rebuilt string, c compar
 		if err := rows.Scan(&noLive, &noRebuilt, &key, &a, &b, &differs); err != nil {
 			return err
 		}
-		d.Rows[c.table]++
+		d.Rows[t.Name]++
 		if !differs {
 			continue
 		}
-		d.Differ[c.table]++
+		d.Differ[t.Name]++
 		d.Total++
 		if len(d.Samples) >= maxRows {
 			continue
 		}
-		diff := Difference{Table: c.table, Key: formatKey(c.key, key), Kind: "changed"}
+		diff := Difference{Table: t.Name, Key: formatKey(t.Key, key), Kind: "changed"}
 		switch {
 		case noLive:
 			diff.Kind = "only_rebuilt"
