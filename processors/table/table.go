@@ -11,6 +11,10 @@
 //   - Reserved keys: under "~clock-N" keys (IsClockKey), a partition's telemetra.v1.PartitionClock
 //     in protobuf binary, kept beside that partition's states. '~' is no valid channel
 //     character, so no channel collides; readers of channel states skip these keys.
+//   - Reading a state: an open window holds what it accumulated, not the record it will be.
+//     Preview shows the newest one as a provisional record would; the processor's window engine
+//     emits its records with the same functions (Derive, StatusBefore, AdvanceStatus,
+//     ApplyStatusEvent), so a live read and the emitted records agree.
 package table
 
 import (

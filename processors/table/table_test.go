@@ -87,3 +87,43 @@ func TestClockKeysCannotBeChannels(t *testing.T) {
 		}
 	}
 }
+
+// TestAPreviewIsTheNewestActiveWindowWithTheStatusOfAllOpenOnes: a window with only late events
+// is no activity to show, but its status events count; the state is left as it was.
+func TestAPreviewIsTheNewestActiveWindowWithTheStatusOfAllOpenOnes(t *testing.T) {
+	t0 := time.Date(2025, 10, 16, 10, 0, 0, 0, time.UTC)
+	window := func(start time.Time, events int64, version uint64, status ...*pb.StatusEvent) *pb.OpenWindow {
+		return &pb.OpenWindow{
+			Aggregate: &pb.WindowAggregate{
+				Channel: "demo_stream", WindowStart: timestamppb.New(start), WindowEnd: timestamppb.New(start.Add(time.Minute)),
+				Events: events, Chat: &pb.ChatStats{Messages: events, Sentiment: &pb.SentimentStats{}}, Viewers: &pb.ViewerStats{},
+			},
+			EmittedVersion: version, ChatterHashes: []uint64{1, 2}, StatusEvents: status,
+			Emotes: []*pb.EmoteCount{{Emote: "Kappa", Count: 1}, {Emote: "PogChamp", Count: 3}},
+		}
+	}
+	start := &pb.StatusEvent{At: timestamppb.New(t0), EventType: string(schemas.StreamStart), Title: "speedrun"}
+	sample := &pb.StatusEvent{At: timestamppb.New(t0.Add(90 * time.Second)), EventType: ViewerSampleEvent, Viewers: 120}
+	st := &pb.ChannelState{Channel: "demo_stream", OpenWindows: []*pb.OpenWindow{
+		window(t0, 4, 7, start),
+		window(t0.Add(time.Minute), 0, 0, sample), // late events only
+	}}
+	before := proto.Clone(st)
+
+	p := Preview(st, 1)
+	if p == nil || !p.WindowStart.AsTime().Equal(t0) || p.Final || p.Version != 7 {
+		t.Fatalf("preview %v, want the 10:00 window, provisional, version 7", p)
+	}
+	if s := p.Status; !s.Live || s.Title != "speedrun" || s.Viewers != 120 {
+		t.Fatalf("status %v, want live, titled and with both windows' changes", s)
+	}
+	if c := p.Chat; c.UniqueChatters != 2 || c.MessagesPerChatter != 2 || len(c.TopEmotes) != 1 || c.TopEmotes[0].Emote != "PogChamp" {
+		t.Fatalf("derived chat %v", c)
+	}
+	if !proto.Equal(st, before) {
+		t.Fatal("Preview changed the state")
+	}
+	if Preview(&pb.ChannelState{OpenWindows: st.OpenWindows[1:]}, 1) != nil {
+		t.Fatal("a preview of a window with late events only")
+	}
+}
