@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/telemetra/telemetra/internal/kafka"
-	"github.com/telemetra/telemetra/processors/aggregator"
+	"github.com/telemetra/telemetra/processors/table"
 )
 
 // live are the roles that run through phases 1 and 2.
@@ -177,7 +177,7 @@ func (e *env) pipeline(ctx context.Context, rep *Report) (*live, error) {
 		// once its commits reach the inputs' ends, the outputs' ends are what the projector
 		// has to write
 		if !proc.done.IsZero() && outputs == 0 {
-			caughtUp, err := e.groupCaughtUp(ctx, string(aggregator.DefaultGroup), kafka.InputTopics())
+			caughtUp, err := e.groupCaughtUp(ctx, string(table.DefaultGroup), kafka.InputTopics())
 			if err != nil {
 				return nil, err
 			}

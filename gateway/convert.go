@@ -6,7 +6,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/telemetra/telemetra/processors/window"
+	"github.com/telemetra/telemetra/processors/table"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
@@ -38,7 +38,7 @@ func channelFromState(st *pb.ChannelState, now time.Time, topEmotes int) *pb.Cha
 		Name: "channels/" + st.GetChannel(), ChannelId: st.GetChannel(), DisplayName: st.GetChannel(),
 		Status: st.GetStatus(), Watermark: st.GetWatermark(), UpdateTime: st.GetLastEventProcessingTime(),
 		EventsTotal: st.GetEventsTotal(), LateEventsTotal: st.GetLateTotal(),
-		CurrentWindow:   metricsFromAggregate(window.Preview(st, topEmotes)),
+		CurrentWindow:   metricsFromAggregate(table.Preview(st, topEmotes)),
 		LastFinalWindow: metricsFromAggregate(st.GetLastFinal()),
 	}
 	if ch.Status == nil {

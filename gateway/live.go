@@ -7,10 +7,9 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/storage"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/telemetra/telemetra/internal/kafka"
-	"github.com/telemetra/telemetra/processors/aggregator"
+	"github.com/telemetra/telemetra/processors/table"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
@@ -30,29 +29,10 @@ type View struct {
 	view *goka.View
 }
 
-// stateCodec decodes the group table's values.
-type stateCodec struct{}
-
-func (stateCodec) Encode(value any) ([]byte, error) {
-	m, ok := value.(*pb.ChannelState)
-	if !ok {
-		return nil, fmt.Errorf("state codec: got %T", value)
-	}
-	return proto.Marshal(m)
-}
-
-func (stateCodec) Decode(data []byte) (any, error) {
-	st := new(pb.ChannelState)
-	if err := proto.Unmarshal(data, st); err != nil {
-		return nil, fmt.Errorf("decode channel state: %w", err)
-	}
-	return st, nil
-}
-
 // NewView connects a view of generation's group table. opts configure the start-up calls into
 // internal/kafka (e.g. kafka.WithStartupTimeout); they log to logger unless opts say otherwise.
 func NewView(ctx context.Context, brokers []string, generation int, clientID string, logger *slog.Logger, opts ...kafka.AdminOption) (*View, error) {
-	table := goka.GroupTable(aggregator.GroupFor(generation))
+	topic := table.Name(generation)
 	opts = append([]kafka.AdminOption{kafka.WithLogger(logger)}, opts...)
 	// the gateway may start before the processors created the topics
 	if err := kafka.EnsureTopics(ctx, brokers, append(kafka.AllTopics(), kafka.OutputsFor(generation).Specs()...), opts...); err != nil {
@@ -63,19 +43,19 @@ func NewView(ctx context.Context, brokers []string, generation int, clientID str
 		return nil, err
 	}
 	// the gateway may start before any processor did
-	if err := kafka.EnsureTopics(ctx, brokers, []kafka.TopicSpec{{Name: string(table), Partitions: int32(partitions), Compacted: true}}, opts...); err != nil {
+	if err := kafka.EnsureTopics(ctx, brokers, []kafka.TopicSpec{table.TopicSpec(table.Group(generation), int32(partitions))}, opts...); err != nil {
 		return nil, err
 	}
-	scfg := aggregator.SaramaConfig(clientID)
-	v, err := goka.NewView(brokers, table, stateCodec{},
+	scfg := table.SaramaConfig(clientID)
+	v, err := goka.NewView(brokers, topic, table.Codec{},
 		goka.WithViewStorageBuilder(storage.MemoryBuilder()),
 		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(scfg)),
-		goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(scfg, aggregator.TopicManagerConfig())),
+		goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(scfg, table.TopicManagerConfig())),
 		goka.WithViewAutoReconnect(),
-		goka.WithViewLogger(aggregator.GokaLogger{Logger: logger, Component: "goka-view"}),
+		goka.WithViewLogger(table.GokaLogger{Logger: logger, Component: "goka-view"}),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("view of %s: %w", table, err)
+		return nil, fmt.Errorf("view of %s: %w", topic, err)
 	}
 	return &View{view: v}, nil
 }
@@ -103,7 +83,7 @@ func (v *View) Each(fn func(*pb.ChannelState) bool) error {
 	}
 	defer it.Release()
 	for it.Next() {
-		if aggregator.IsClockKey(it.Key()) {
+		if table.IsClockKey(it.Key()) {
 			continue // a partition's arrival clock, not a channel
 		}
 		val, err := it.Value()

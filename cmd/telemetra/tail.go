@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/telemetra/telemetra/internal/kafka"
-	"github.com/telemetra/telemetra/processors/aggregator"
+	"github.com/telemetra/telemetra/processors/table"
 	telemetrav1 "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
@@ -115,7 +115,7 @@ func decodeRecord(topic, key string, v []byte) (string, bool) {
 		m = new(telemetrav1.Moment)
 	case !strings.HasSuffix(topic, "-table"):
 		return "", false
-	case aggregator.IsClockKey(key): // a partition's arrival clock
+	case table.IsClockKey(key): // a partition's arrival clock
 		m = new(telemetrav1.PartitionClock)
 	default: // goka group tables hold ChannelState
 		m = new(telemetrav1.ChannelState)

@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"text/tabwriter"
 
-	"github.com/lovoo/goka"
-
 	"github.com/telemetra/telemetra/internal/kafka"
-	"github.com/telemetra/telemetra/processors/aggregator"
+	"github.com/telemetra/telemetra/processors/table"
 )
 
 type topicsCmd struct {
@@ -60,8 +58,7 @@ func topicSpecs(generation int, partitions int32) []kafka.TopicSpec {
 			specs = append(specs, kafka.TopicSpec{Name: s.Name, Partitions: partitions, Compacted: s.Compacted})
 		}
 	}
-	table := goka.GroupTable(aggregator.GroupFor(generation))
-	return append(specs, kafka.TopicSpec{Name: string(table), Partitions: partitions, Compacted: true})
+	return append(specs, table.TopicSpec(table.Group(generation), partitions))
 }
 
 type topicsCreateCmd struct {

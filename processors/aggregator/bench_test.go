@@ -14,6 +14,7 @@ import (
 
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
+	"github.com/telemetra/telemetra/processors/table"
 	"github.com/telemetra/telemetra/producer"
 )
 
@@ -44,15 +45,15 @@ func BenchmarkThroughput(b *testing.B) {
 
 // gokaOptions are the options both benchmarked processors share.
 func gokaOptions(clientID string) []goka.ProcessorOption {
-	scfg := SaramaConfig(clientID)
+	scfg := table.SaramaConfig(clientID)
 	return []goka.ProcessorOption{
 		goka.WithClientID(clientID),
 		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(scfg)),
 		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(scfg)),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(scfg)),
-		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(scfg, TopicManagerConfig())),
+		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(scfg, table.TopicManagerConfig())),
 		goka.WithStorageBuilder(storage.MemoryBuilder()),
-		goka.WithLogger(GokaLogger{quiet(), "goka"}),
+		goka.WithLogger(table.GokaLogger{Logger: quiet(), Component: "goka"}),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/telemetra/telemetra/processors/table"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
@@ -33,18 +34,15 @@ func (c protoCodec[T]) Decode(data []byte) (any, error) {
 // does not hold in memory.
 type storedState []byte
 
-// stateTableCodec is the group table's codec. Decode does not decode: see Logic.state.
+// stateTableCodec is the processor's codec of the group table (table.Codec's encoding). Decode
+// does not decode: see Logic.load.
 type stateTableCodec struct{}
 
 func (stateTableCodec) Encode(value any) ([]byte, error) {
-	switch v := value.(type) {
-	case storedState:
+	if v, ok := value.(storedState); ok {
 		return v, nil
-	case *pb.ChannelState: // goka's tester, tools
-		return proto.Marshal(v)
-	default:
-		return nil, fmt.Errorf("state codec: got %T", value)
 	}
+	return table.Codec{}.Encode(value) // goka's tester, tools
 }
 
 func (stateTableCodec) Decode(data []byte) (any, error) { return storedState(data), nil }

@@ -19,6 +19,7 @@ import (
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
 	"github.com/telemetra/telemetra/internal/pipelinetest"
+	"github.com/telemetra/telemetra/processors/table"
 	"github.com/telemetra/telemetra/processors/window"
 	"github.com/telemetra/telemetra/producer"
 )
@@ -154,7 +155,7 @@ func TestKilledProcessorRestartsWithoutLossOrDoubleCounting(t *testing.T) {
 	}
 	_ = first.Wait()
 	// the kill landed mid-stream: some input was processed for good, not all of it
-	if done := pipelinetest.Committed(t, addr, string(DefaultGroup), kafka.InputTopics()...); done == 0 || done >= run.Count {
+	if done := pipelinetest.Committed(t, addr, string(table.DefaultGroup), kafka.InputTopics()...); done == 0 || done >= run.Count {
 		t.Fatalf("the kill did not land mid-stream: %d of %d input records committed", done, run.Count)
 	}
 	second := start()

@@ -23,22 +23,11 @@ import (
 
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/processors/eventtime"
+	"github.com/telemetra/telemetra/processors/table"
 	"github.com/telemetra/telemetra/processors/window"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 	"github.com/telemetra/telemetra/schemas"
 )
-
-// DefaultGroup is the goka group; its table topic is "<group>-table".
-const DefaultGroup goka.Group = "telemetra-windows"
-
-// GroupFor names the goka group of a processor generation: a new generation reprocesses the
-// input topics from the start into a state table and output topics of its own.
-func GroupFor(generation int) goka.Group {
-	if generation <= 1 {
-		return DefaultGroup
-	}
-	return goka.Group(fmt.Sprintf("%s-g%d", DefaultGroup, generation))
-}
 
 // Edge names.
 const (
@@ -91,7 +80,7 @@ func NewLogic(cfg LogicConfig) (*Logic, error) {
 		return nil, errors.New("processor logic: no sink")
 	}
 	if cfg.Group == "" {
-		cfg.Group = DefaultGroup
+		cfg.Group = table.DefaultGroup
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -116,7 +105,7 @@ func NewLogic(cfg LogicConfig) (*Logic, error) {
 func (l *Logic) attach(proc *goka.Processor) { l.tableGet = proc.Get }
 
 // Table is the group table holding one ChannelState per channel (and one PartitionClock per
-// partition, under IsClockKey keys).
+// partition, under table.IsClockKey keys).
 func (l *Logic) Table() goka.Table { return goka.GroupTable(l.group) }
 
 // Graph defines the goka group.
@@ -337,7 +326,7 @@ func (l *Logic) sweep(ctx context.Context, now time.Time, ends, committed offset
 // onVisit brings a channel that this instance has not touched since the assignment into
 // memory, so the ticks and closes see its open windows (after a restart or a rebalance).
 func (l *Logic) onVisit(ctx goka.Context, _ any) {
-	if IsClockKey(ctx.Key()) {
+	if table.IsClockKey(ctx.Key()) {
 		return
 	}
 	ps := l.task(ctx)
@@ -357,9 +346,9 @@ func (l *Logic) load(ctx goka.Context, ps *partitionTask, channel string) {
 	if raw == nil {
 		return // a new channel: Partition.Apply starts its state
 	}
-	st := new(pb.ChannelState)
-	if err := proto.Unmarshal(raw, st); err != nil {
-		ctx.Fail(fmt.Errorf("decode state of channel %q: %w", channel, err))
+	st, err := table.DecodeState(raw)
+	if err != nil {
+		ctx.Fail(fmt.Errorf("state of channel %q: %w", channel, err))
 	}
 	ps.part.Hold(channel, st)
 	l.reschedule(channel, ps)

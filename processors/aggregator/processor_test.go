@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/telemetra/telemetra/internal/kafka"
+	"github.com/telemetra/telemetra/processors/table"
 	"github.com/telemetra/telemetra/processors/window"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
@@ -131,7 +132,7 @@ func startHarness(t *testing.T, tt *tester.Tester, configure ...func(*LogicConfi
 	}
 	sink.table = logic.Table()
 	proc, err := goka.NewProcessor(nil, logic.Graph(), goka.WithTester(tt),
-		goka.WithLogger(GokaLogger{slog.New(slog.NewTextHandler(io.Discard, nil)), "goka"}))
+		goka.WithLogger(table.GokaLogger{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Component: "goka"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,20 +7,20 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/storage"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/telemetra/telemetra/internal/kafka"
+	"github.com/telemetra/telemetra/processors/table"
 	"github.com/telemetra/telemetra/processors/window"
 )
 
 // Config configures a processor instance.
 type Config struct {
 	Brokers []string
-	// Generation selects the group (GroupFor) and output topics (kafka.OutputsFor) unless
+	// Generation selects the group (table.Group) and output topics (kafka.OutputsFor) unless
 	// Group is set; a rebuild of the state with new window logic runs as a new generation.
 	Generation int
 	Group      goka.Group
@@ -50,7 +50,7 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.Group == "" {
-		c.Group = GroupFor(c.Generation)
+		c.Group = table.Group(c.Generation)
 	}
 	if c.SweepEvery <= 0 {
 		c.SweepEvery = 200 * time.Millisecond
@@ -70,28 +70,6 @@ func (c *Config) defaults() {
 	if c.StartupTimeout == 0 {
 		c.StartupTimeout = kafka.DefaultStartupTimeout
 	}
-}
-
-// SaramaConfig is the Sarama configuration the processor uses with goka.
-func SaramaConfig(clientID string) *sarama.Config {
-	cfg := goka.DefaultConfig()
-	cfg.ClientID = clientID
-	cfg.Version = sarama.V3_6_0_0
-	// a new group reads the input topics from the start: nothing produced before the
-	// processor's first run is skipped
-	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	return cfg
-}
-
-// TopicManagerConfig makes goka create its own topics (the group table) for a cluster
-// of any size, with Telemetra's stream retention.
-func TopicManagerConfig() *goka.TopicManagerConfig {
-	tm := goka.NewTopicManagerConfig()
-	tm.Table.Replication = 1
-	tm.Stream.Replication = 1
-	tm.Stream.Retention = kafka.DefaultRetention
-	return tm
 }
 
 // Run runs the processor until ctx is canceled.
@@ -119,19 +97,17 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	// goka's table topic, created here so instances starting together do not race to create it
-	if err := kafka.EnsureTopics(ctx, cfg.Brokers, []kafka.TopicSpec{
-		{Name: string(goka.GroupTable(cfg.Group)), Partitions: int32(partitions), Compacted: true},
-	}, startup...); err != nil {
+	if err := kafka.EnsureTopics(ctx, cfg.Brokers, []kafka.TopicSpec{table.TopicSpec(cfg.Group, int32(partitions))}, startup...); err != nil {
 		return err
 	}
-	scfg := SaramaConfig(cfg.ClientID)
+	scfg := table.SaramaConfig(cfg.ClientID)
 	opts := []goka.ProcessorOption{
 		goka.WithClientID(cfg.ClientID),
 		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(scfg)),
 		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(scfg)),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(scfg)),
-		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(scfg, TopicManagerConfig())),
-		goka.WithLogger(GokaLogger{cfg.Logger, "goka"}),
+		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(scfg, table.TopicManagerConfig())),
+		goka.WithLogger(table.GokaLogger{Logger: cfg.Logger, Component: "goka"}),
 		goka.WithStorageBuilder(storage.MemoryBuilder()),
 		goka.WithRebalanceCallback(func(a goka.Assignment) {
 			cfg.Logger.Info("partitions assigned", "group", cfg.Group, "assignment", fmt.Sprint(map[int32]int64(a)))
@@ -223,16 +199,4 @@ func sweep(ctx context.Context, proc *goka.Processor, logic *Logic, offsets *off
 			cfg.Metrics.sweeps.WithLabelValues(kind).Inc()
 		}
 	}
-}
-
-// GokaLogger sends goka's and Sarama's chatter to slog at debug level, tagged with Component.
-type GokaLogger struct {
-	Logger    *slog.Logger
-	Component string
-}
-
-func (g GokaLogger) Print(v ...any)   { g.Logger.Debug(fmt.Sprint(v...), "component", g.Component) }
-func (g GokaLogger) Println(v ...any) { g.Logger.Debug(fmt.Sprint(v...), "component", g.Component) }
-func (g GokaLogger) Printf(format string, v ...any) {
-	g.Logger.Debug(fmt.Sprintf(format, v...), "component", g.Component)
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/pipelinetest"
+	"github.com/telemetra/telemetra/processors/table"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
@@ -38,18 +38,18 @@ func TestAFailedStateWriteLetsNoCoveredOffsetBeCommitted(t *testing.T) {
 	run := pipelineRun(20_000)
 	produce(t, addr, run)
 
-	table := string(goka.GroupTable(DefaultGroup))
-	if err := kafka.EnsureTopics(context.Background(), []string{addr}, []kafka.TopicSpec{{Name: table, Partitions: kafka.DefaultPartitions, Compacted: true}}); err != nil {
+	tableTopic := string(table.Name(1))
+	if err := kafka.EnsureTopics(context.Background(), []string{addr}, []kafka.TopicSpec{table.TopicSpec(table.DefaultGroup, kafka.DefaultPartitions)}); err != nil {
 		t.Fatal(err)
 	}
-	tableID := topicID(t, addr, table) // produce requests name topics by ID from v13 on
+	tableID := topicID(t, addr, tableTopic) // produce requests name topics by ID from v13 on
 	var writes, refused atomic.Int64
 	var healed atomic.Bool
 	cluster := broker.Cluster()
 	cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		cluster.KeepControl()
 		pr := req.(*kmsg.ProduceRequest)
-		if healed.Load() || !slices.ContainsFunc(pr.Topics, func(tp kmsg.ProduceRequestTopic) bool { return tp.Topic == table || tp.TopicID == tableID }) {
+		if healed.Load() || !slices.ContainsFunc(pr.Topics, func(tp kmsg.ProduceRequestTopic) bool { return tp.Topic == tableTopic || tp.TopicID == tableID }) {
 			return nil, nil, false
 		}
 		if writes.Add(1) <= 3 {
@@ -81,11 +81,11 @@ func TestAFailedStateWriteLetsNoCoveredOffsetBeCommitted(t *testing.T) {
 	if refused.Load() == 0 {
 		t.Fatal("no state write was refused")
 	}
-	committed := pipelinetest.Committed(t, addr, string(DefaultGroup), kafka.InputTopics()...)
+	committed := pipelinetest.Committed(t, addr, string(table.DefaultGroup), kafka.InputTopics()...)
 	if committed == 0 || committed >= run.Count {
 		t.Fatalf("the fault did not land mid-stream: %d of %d input records committed", committed, run.Count)
 	}
-	uncovered := uncoveredCommits(t, addr, table)
+	uncovered := uncoveredCommits(t, addr, tableTopic)
 	if len(uncovered) > 0 {
 		t.Fatalf("committed offsets beyond the written states: %v", uncovered)
 	}
@@ -98,11 +98,11 @@ func TestAFailedStateWriteLetsNoCoveredOffsetBeCommitted(t *testing.T) {
 
 // uncoveredCommits lists the input partitions whose committed offset lies past what the states
 // in the table have applied, skipping markers.
-func uncoveredCommits(t *testing.T, addr, table string) []string {
+func uncoveredCommits(t *testing.T, addr, tableTopic string) []string {
 	t.Helper()
 	applied := map[string]map[int32]int64{}
-	for _, r := range readAll(t, addr, table) {
-		if IsClockKey(string(r.Key)) {
+	for _, r := range readAll(t, addr, tableTopic) {
+		if table.IsClockKey(string(r.Key)) {
 			continue
 		}
 		st := new(pb.ChannelState)
@@ -133,7 +133,7 @@ func uncoveredCommits(t *testing.T, addr, table string) []string {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	offsets, err := kadm.NewClient(cl).FetchOffsets(context.Background(), string(DefaultGroup))
+	offsets, err := kadm.NewClient(cl).FetchOffsets(context.Background(), string(table.DefaultGroup))
 	if err != nil {
 		t.Fatal(err)
 	}

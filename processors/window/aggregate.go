@@ -1,14 +1,12 @@
 package window
 
 import (
-	"cmp"
 	"hash/fnv"
 	"slices"
 	"time"
 
-	"github.com/axiomhq/hyperloglog"
-
 	"github.com/telemetra/telemetra/processors/sentiment"
+	"github.com/telemetra/telemetra/processors/table"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 	"github.com/telemetra/telemetra/schemas"
 )
@@ -112,76 +110,10 @@ func addTransaction(agg *pb.WindowAggregate, t schemas.Transaction) {
 // as a StatusEvent); a raid is a moment at once.
 func (e *Engine) applyMeta(st *pb.ChannelState, m schemas.StreamMeta, change *pb.StatusEvent, now time.Time, res *Result) {
 	status := currentStatus(st)
-	applyStatusEvent(status, change)
+	table.ApplyStatusEvent(status, change)
 	if m.EventType == schemas.RaidIncoming {
 		t := change.At.AsTime()
 		start := t.Truncate(e.cfg.Size)
 		res.Moments = append(res.Moments, raidMoment(st.Channel, status.LastRaid, start, start.Add(e.cfg.Size), now))
 	}
-}
-
-// derive fills the fields computed from the accumulated ones.
-func derive(agg *pb.WindowAggregate, w *pb.OpenWindow, topN int) {
-	chat := agg.Chat
-	chat.UniqueChatters = int64(len(w.ChatterHashes))
-	chat.MessagesPerChatter = 0
-	if chat.UniqueChatters > 0 {
-		chat.MessagesPerChatter = float64(chat.Messages) / float64(chat.UniqueChatters)
-	}
-	chat.TopEmotes = topEmotes(w.Emotes, topN)
-	chat.ChattersSketch = sketch(w.ChatterHashes)
-	if s := chat.Sentiment; s.ScoredMessages > 0 {
-		s.Average = s.ScoreSum / float64(s.ScoredMessages)
-	}
-	if v := agg.Viewers; v.Samples > 0 {
-		v.Avg = float64(v.ViewerSum) / float64(v.Samples)
-		v.ChattersAvg = float64(v.ChatterSum) / float64(v.Samples)
-	}
-}
-
-// topEmotes lists the n most used emotes, ties broken by name so the order is stable.
-func topEmotes(counts []*pb.EmoteCount, n int) []*pb.EmoteCount {
-	if len(counts) == 0 {
-		return nil
-	}
-	all := make([]*pb.EmoteCount, 0, len(counts))
-	for _, c := range counts {
-		all = append(all, &pb.EmoteCount{Emote: c.Emote, Count: c.Count})
-	}
-	slices.SortFunc(all, func(a, b *pb.EmoteCount) int {
-		if c := cmp.Compare(b.Count, a.Count); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Emote, b.Emote)
-	})
-	return all[:min(n, len(all))]
-}
-
-// fmix64 is MurmurHash3's finalizer. HyperLogLog needs uniformly spread hashes, and FNV-1a of
-// similar short names is not: without it, 10,000 distinct names filled only ~900 of the 16,384
-// registers and large sketches estimated ~10x too low.
-func fmix64(h uint64) uint64 {
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
-}
-
-// sketch builds the HyperLogLog sketch (precision 14, sparse while small) of the window's
-// chatters, so roll-ups over many windows can merge unique chatters.
-func sketch(hashes []uint64) []byte {
-	if len(hashes) == 0 {
-		return nil
-	}
-	s := hyperloglog.New14()
-	for _, h := range hashes {
-		s.InsertHash(fmix64(h))
-	}
-	b, err := s.MarshalBinary()
-	if err != nil { // cannot happen for an in-memory sketch; an empty sketch is the safe answer
-		return nil
-	}
-	return b
 }

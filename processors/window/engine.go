@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/telemetra/telemetra/processors/eventtime"
+	"github.com/telemetra/telemetra/processors/table"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 	"github.com/telemetra/telemetra/schemas"
 )
@@ -97,7 +98,7 @@ func (e *Engine) Apply(st *pb.ChannelState, ev schemas.Event, arrival, frontier,
 	case schemas.ViewerCount:
 		addViewers(w, ev)
 		change := viewerStatusEvent(ev, t)
-		applyStatusEvent(currentStatus(st), change)
+		table.ApplyStatusEvent(currentStatus(st), change)
 		recordStatusEvent(w, change)
 	case schemas.Transaction:
 		addTransaction(w.Aggregate, ev)
@@ -259,7 +260,7 @@ func (e *Engine) close(st *pb.ChannelState, n int, now time.Time, res *Result) {
 	if n == 0 {
 		return
 	}
-	status := statusBefore(st)
+	status := table.StatusBefore(st)
 	for _, w := range st.OpenWindows[:n] {
 		if w.Aggregate.Events == 0 {
 			// only late events were counted here: no window of the channel's activity, for
@@ -272,7 +273,7 @@ func (e *Engine) close(st *pb.ChannelState, n int, now time.Time, res *Result) {
 			res.Aggregates = append(res.Aggregates, lateCorrection(st, w.Aggregate.WindowStart.AsTime(), w.Aggregate.WindowEnd.AsTime(), count.LateEvents, now))
 			continue
 		}
-		status = advance(status, w)
+		status = table.AdvanceStatus(status, w)
 		agg := e.finish(st, w, status, true, now)
 		res.Aggregates = append(res.Aggregates, agg)
 		if agg.LateEvents > 0 {
@@ -295,9 +296,9 @@ func (e *Engine) emitProvisional(st *pb.ChannelState, now time.Time, res *Result
 	if now.Sub(lastProvisional(st)) < e.cfg.ProvisionalInterval {
 		return
 	}
-	status := statusBefore(st)
+	status := table.StatusBefore(st)
 	for _, w := range st.OpenWindows {
-		status = advance(status, w)
+		status = table.AdvanceStatus(status, w)
 		if !w.Dirty || w.Aggregate.Events == 0 {
 			continue // unchanged, or only late events so far: those close as a correction
 		}
@@ -320,7 +321,7 @@ func (e *Engine) finish(st *pb.ChannelState, w *pb.OpenWindow, status *pb.Stream
 	w.EmittedVersion = agg.Version
 	agg.Final = final
 	agg.EmittedAt = timestamppb.New(now)
-	derive(agg, w, e.cfg.TopEmotes)
+	table.Derive(agg, w, e.cfg.TopEmotes)
 	return agg
 }
 
@@ -355,28 +356,4 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-// Preview returns the newest open window of a state as a provisional record would show it now,
-// without changing the state (for live reads of the group table), or nil if none is open. A
-// window with late events only is no activity to show.
-func Preview(st *pb.ChannelState, topEmotes int) *pb.WindowAggregate {
-	n := len(st.GetOpenWindows())
-	for n > 0 && st.OpenWindows[n-1].Aggregate.Events == 0 {
-		n--
-	}
-	if n == 0 {
-		return nil
-	}
-	status := statusBefore(st)
-	for _, w := range st.OpenWindows {
-		status = advance(status, w)
-	}
-	w := st.OpenWindows[n-1]
-	agg := proto.Clone(w.Aggregate).(*pb.WindowAggregate)
-	agg.Status = status
-	agg.Final = false
-	agg.Version = max(w.EmittedVersion, agg.Version)
-	derive(agg, w, topEmotes)
-	return agg
 }

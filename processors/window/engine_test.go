@@ -7,6 +7,7 @@ import (
 
 	"github.com/axiomhq/hyperloglog"
 
+	"github.com/telemetra/telemetra/processors/table"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 	"github.com/telemetra/telemetra/schemas"
 )
@@ -199,12 +200,13 @@ func TestConfigValidation(t *testing.T) {
 // TestChatterSketchEstimatesLargeCounts: 15,000 distinct chatters with the producer's kind of
 // names estimate within 3% (raw FNV-1a hashes in the sketch were ~10x low).
 func TestChatterSketchEstimatesLargeCounts(t *testing.T) {
-	hashes := make([]uint64, 15000)
-	for k := range hashes {
-		hashes[k] = chatterHash(fmt.Sprintf("brave_otter%d", k))
+	w := newEngine(t).openWindow(&pb.ChannelState{Channel: "demo_stream"}, t0, t0.Add(time.Minute))
+	for k := range 15000 {
+		w.ChatterHashes = append(w.ChatterHashes, chatterHash(fmt.Sprintf("brave_otter%d", k)))
 	}
+	table.Derive(w.Aggregate, w, 10)
 	s := hyperloglog.New14()
-	if err := s.UnmarshalBinary(sketch(hashes)); err != nil {
+	if err := s.UnmarshalBinary(w.Aggregate.Chat.ChattersSketch); err != nil {
 		t.Fatal(err)
 	}
 	if got := float64(s.Estimate()); got < 15000*0.97 || got > 15000*1.03 {
@@ -227,7 +229,7 @@ func TestPreviewShowsActivityNotALateOnlyWindow(t *testing.T) {
 	if len(st.OpenWindows) != 2 {
 		t.Fatalf("%d open windows, want the 10:00 window and the late-only 10:05 one", len(st.OpenWindows))
 	}
-	if p := Preview(st, 10); p == nil || !p.WindowStart.AsTime().Equal(t0) || p.Chat.Messages != 1 {
+	if p := table.Preview(st, 10); p == nil || !p.WindowStart.AsTime().Equal(t0) || p.Chat.Messages != 1 {
 		t.Fatalf("preview %v, want the 10:00 window", p)
 	}
 }

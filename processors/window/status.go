@@ -3,12 +3,11 @@ package window
 import (
 	"cmp"
 	"slices"
-	"strconv"
 	"time"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/telemetra/telemetra/processors/table"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 	"github.com/telemetra/telemetra/schemas"
 )
@@ -20,10 +19,8 @@ import (
 // window's status is the previous window's with its own changes applied in status order
 // (event time, then content).
 // The channel's current status (ChannelState.status) follows processing order: it is what the
-// channel looks like now.
-
-// viewerSample is the StatusEvent type of a viewer sample.
-const viewerSample = "viewers"
+// channel looks like now. Applying the changes is package table's (ApplyStatusEvent,
+// AdvanceStatus): the table's readers compute an open window's status the same way.
 
 func metaStatusEvent(m schemas.StreamMeta, t time.Time) *pb.StatusEvent {
 	return &pb.StatusEvent{At: timestamppb.New(t), EventType: string(m.EventType), Title: m.Title, Category: m.Category,
@@ -31,34 +28,7 @@ func metaStatusEvent(m schemas.StreamMeta, t time.Time) *pb.StatusEvent {
 }
 
 func viewerStatusEvent(v schemas.ViewerCount, t time.Time) *pb.StatusEvent {
-	return &pb.StatusEvent{At: timestamppb.New(t), EventType: viewerSample, Viewers: v.ViewerCount, Chatters: v.ChatterCount}
-}
-
-// applyStatusEvent changes s as ev says.
-func applyStatusEvent(s *pb.StreamStatus, ev *pb.StatusEvent) {
-	s.LastEventTime = ev.At
-	if ev.EventType == viewerSample {
-		s.Viewers, s.Chatters = ev.Viewers, ev.Chatters
-		return
-	}
-	if ev.Title != "" {
-		s.Title = ev.Title
-	}
-	if ev.Category != "" {
-		s.Category = ev.Category
-	}
-	switch schemas.StreamEventType(ev.EventType) {
-	case schemas.StreamStart:
-		s.Live = true
-		s.StartedAt = ev.At
-		s.EndedAt = nil
-		s.SessionId = strconv.FormatInt(ev.At.AsTime().Unix(), 10)
-	case schemas.StreamEnd:
-		s.Live = false
-		s.EndedAt = ev.At
-	case schemas.RaidIncoming:
-		s.LastRaid = &pb.RaidInfo{FromChannel: ev.RaidFrom, Viewers: ev.RaidViewers, At: ev.At}
-	}
+	return &pb.StatusEvent{At: timestamppb.New(t), EventType: table.ViewerSampleEvent, Viewers: v.ViewerCount, Chatters: v.ChatterCount}
 }
 
 // recordStatusEvent keeps ev in the window, in status order (see statusOrder). Each status
@@ -91,27 +61,7 @@ func statusOrder(a, b *pb.StatusEvent) int {
 	)
 }
 
-// sameFields reports that a and b set the same status fields (see applyStatusEvent).
+// sameFields reports that a and b set the same status fields (see table.ApplyStatusEvent).
 func sameFields(a, b *pb.StatusEvent) bool {
 	return a.EventType == b.EventType && (a.Title != "") == (b.Title != "") && (a.Category != "") == (b.Category != "")
-}
-
-// statusBefore is the status the oldest open window starts from: the last closed window's.
-func statusBefore(st *pb.ChannelState) *pb.StreamStatus {
-	if s := st.GetLastFinal().GetStatus(); s != nil {
-		return proto.Clone(s).(*pb.StreamStatus)
-	}
-	return &pb.StreamStatus{}
-}
-
-// advance returns the status after window w: s (which it may change) with w's events applied.
-func advance(s *pb.StreamStatus, w *pb.OpenWindow) *pb.StreamStatus {
-	if len(w.StatusEvents) == 0 {
-		return s
-	}
-	s = proto.Clone(s).(*pb.StreamStatus)
-	for _, ev := range w.StatusEvents {
-		applyStatusEvent(s, ev)
-	}
-	return s
 }

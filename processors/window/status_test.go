@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/telemetra/telemetra/processors/table"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 	"github.com/telemetra/telemetra/schemas"
 )
@@ -111,7 +112,7 @@ func TestAWindowKeepsOnlyTheStatusEventsThatCount(t *testing.T) {
 	if want := "title_change@20s title_change@49.5s viewers@49.501s"; fmt.Sprint(strings.Join(got, " ")) != want {
 		t.Fatalf("kept %v, want %s", got, want)
 	}
-	s := advance(&pb.StreamStatus{}, w)
+	s := table.AdvanceStatus(&pb.StreamStatus{}, w)
 	if s.Title != "title 99" || s.Category != "c" || s.Viewers != 99 {
 		t.Fatalf("status %v", s)
 	}

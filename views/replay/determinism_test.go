@@ -13,6 +13,7 @@ import (
 	"github.com/telemetra/telemetra/internal/pgtest"
 	"github.com/telemetra/telemetra/internal/pipelinetest"
 	"github.com/telemetra/telemetra/processors/aggregator"
+	"github.com/telemetra/telemetra/processors/table"
 	"github.com/telemetra/telemetra/processors/window"
 	"github.com/telemetra/telemetra/producer"
 )
@@ -50,10 +51,10 @@ func TestARebuildReproducesTheLiveWindowsAndLateSet(t *testing.T) {
 		}
 	}
 	write(t, addr, ahead)
-	awaitCommitted(t, addr, string(aggregator.DefaultGroup), int64(len(ahead)))
+	awaitCommitted(t, addr, string(table.DefaultGroup), int64(len(ahead)))
 	time.Sleep(3 * window.DefaultConfig().ProducerDelay) // markers move the silent viewer partitions on
 	write(t, addr, behind)
-	awaitCommitted(t, addr, string(aggregator.DefaultGroup), r.Count)
+	awaitCommitted(t, addr, string(table.DefaultGroup), r.Count)
 	liveLate := awaitLateSet(t, addr, kafka.OutputsFor(1).Late)
 	if len(liveLate) == 0 {
 		t.Fatal("no late events live: the viewer backlog was not behind the markers")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/processors/aggregator"
+	"github.com/telemetra/telemetra/processors/table"
 )
 
 // stateRebuild is a processor of a new generation running in this process: it reprocesses the
@@ -25,7 +26,7 @@ type stateRebuild struct {
 // by idleness are final). The processor keeps running, writing new input into the generation's
 // outputs, until stop is called.
 func rebuildState(ctx context.Context, cfg Config) (*stateRebuild, int64, time.Duration, error) {
-	group := aggregator.GroupFor(cfg.Generation)
+	group := table.Group(cfg.Generation)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("admin client: %w", err)

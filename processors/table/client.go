@@ -1,0 +1,46 @@
+package table
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
+
+	"github.com/telemetra/telemetra/internal/kafka"
+)
+
+// SaramaConfig is the Sarama configuration of the table's goka clients: the processor and the
+// views of its table.
+func SaramaConfig(clientID string) *sarama.Config {
+	cfg := goka.DefaultConfig()
+	cfg.ClientID = clientID
+	cfg.Version = sarama.V3_6_0_0
+	// a new group reads the input topics from the start: nothing produced before the
+	// processor's first run is skipped
+	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	return cfg
+}
+
+// TopicManagerConfig makes goka create its own topics (the group table) for a cluster of any
+// size, with Telemetra's stream retention.
+func TopicManagerConfig() *goka.TopicManagerConfig {
+	tm := goka.NewTopicManagerConfig()
+	tm.Table.Replication = 1
+	tm.Stream.Replication = 1
+	tm.Stream.Retention = kafka.DefaultRetention
+	return tm
+}
+
+// GokaLogger sends goka's and Sarama's chatter to slog at debug level, tagged with Component.
+type GokaLogger struct {
+	Logger    *slog.Logger
+	Component string
+}
+
+func (g GokaLogger) Print(v ...any)   { g.Logger.Debug(fmt.Sprint(v...), "component", g.Component) }
+func (g GokaLogger) Println(v ...any) { g.Logger.Debug(fmt.Sprint(v...), "component", g.Component) }
+func (g GokaLogger) Printf(format string, v ...any) {
+	g.Logger.Debug(fmt.Sprintf(format, v...), "component", g.Component)
+}
