@@ -29,6 +29,7 @@ import (
 
 	"github.com/telemetra/telemetra/gateway/dashboard"
 	"github.com/telemetra/telemetra/gateway/hub"
+	"github.com/telemetra/telemetra/gateway/openapi"
 	"github.com/telemetra/telemetra/gateway/store"
 	"github.com/telemetra/telemetra/internal/kafka"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
@@ -180,55 +181,125 @@ func (s *Server) Wait() error {
 // subscriptions end with UNAVAILABLE (clients reconnect elsewhere), in-flight RPCs finish.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	cfg.defaults()
-	var tlsCfg *tls.Config
-	if cfg.TLSCert != "" || cfg.TLSKey != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			return nil, fmt.Errorf("load TLS certificate: %w", err)
-		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	var opened closers
+	srv, err := start(ctx, cfg, &opened)
+	if err != nil {
+		opened.close()
+		return nil, err
 	}
-	var pool *pgxpool.Pool
-	var history *store.Store
-	if cfg.DatabaseURL == "" {
-		cfg.Logger.Warn("history is off: no database configured (--database-url); only live reads and subscriptions are served")
-	} else {
-		var err error
-		if pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
-			return nil, fmt.Errorf("database config: %w", err)
-		}
-		history = store.New(pool, cfg.Schema)
-		pingCtx, stop := context.WithTimeout(ctx, 5*time.Second)
-		if err := pool.Ping(pingCtx); err != nil {
-			cfg.Logger.Warn("history database unreachable at start; history calls answer UNAVAILABLE until it is back", "err", err)
-		}
-		stop()
+	return srv, nil
+}
+
+// closers release what a gateway has opened (database pool, listeners, the loopback client),
+// in the order it was opened.
+type closers []func()
+
+// add records release to run before everything added earlier.
+func (c *closers) add(release func()) { *c = append(*c, release) }
+
+// close releases everything, the last opened first.
+func (c closers) close() {
+	for i := len(c) - 1; i >= 0; i-- {
+		c[i]()
 	}
-	closePool := func() {
-		if pool != nil {
-			pool.Close()
-		}
+}
+
+// start builds the gateway's pieces and runs them; each piece adds what it opened to opened,
+// which Start closes if start fails and the running gateway closes once it has stopped.
+func start(ctx context.Context, cfg Config, opened *closers) (*Server, error) {
+	tlsCfg, err := loadTLS(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, err
+	}
+	history, err := openHistory(ctx, cfg, opened)
+	if err != nil {
+		return nil, err
 	}
 	document, spec, err := apiDocument()
 	if err != nil {
-		closePool()
 		return nil, err
 	}
-	live := cfg.Live
-	var view *View
-	if live == nil {
-		view, err = NewView(ctx, cfg.Brokers, cfg.Generation, cfg.ClientID+"-view", cfg.Logger,
-			kafka.WithStartupTimeout(max(cfg.StartupTimeout, 0)), kafka.WithLogger(cfg.Logger))
-		if err != nil {
-			closePool()
-			return nil, err
-		}
-		live = view
+	live, view, err := openLive(ctx, cfg)
+	if err != nil {
+		return nil, err
 	}
 	h := hub.New(hub.WithInitialHeartbeat(), hub.WithBufferSize(cfg.SubscriberBuffer), hub.WithMaxSubscribers(cfg.MaxSubscribers),
 		hub.WithHeartbeat(cfg.Heartbeat), hub.WithMetrics(hub.NewMetrics(cfg.Registry)))
 	svc := &service{live: live, store: history, hub: h, now: cfg.Now, logger: cfg.Logger, subscriptionMaxAge: cfg.SubscriptionMaxAge}
+	gs, healthSrv := newGRPCServer(cfg, svc, tlsCfg)
 
+	grpcLis, err := listen(opened, "gRPC", cfg.GRPCAddr)
+	if err != nil {
+		return nil, err
+	}
+	httpLis, err := listen(opened, "HTTP", cfg.HTTPAddr)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := dialSelf(opened, grpcLis.Addr().String(), tlsCfg)
+	if err != nil {
+		return nil, err
+	}
+	handler, err := newHTTPHandler(ctx, cfg.Logger, conn, document, spec)
+	if err != nil {
+		return nil, err
+	}
+	srv := &Server{grpcLis: grpcLis, httpLis: httpLis, done: make(chan struct{})}
+	srv.run(ctx, cfg, running{
+		view: view, live: live, hub: h, health: healthSrv, grpc: gs, http: newHTTPServer(cfg.Limits, handler, tlsCfg), tls: tlsCfg != nil,
+	}, *opened)
+	return srv, nil
+}
+
+// loadTLS loads the serving certificate; nil (plain text) when neither file is set.
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load TLS certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// openHistory connects the history store, nil when no database is configured. An unreachable
+// database is no failure: history calls answer UNAVAILABLE until it is back.
+func openHistory(ctx context.Context, cfg Config, opened *closers) (*store.Store, error) {
+	if cfg.DatabaseURL == "" {
+		cfg.Logger.Warn("history is off: no database configured (--database-url); only live reads and subscriptions are served")
+		return nil, nil
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("database config: %w", err)
+	}
+	opened.add(pool.Close)
+	pingCtx, stop := context.WithTimeout(ctx, 5*time.Second)
+	defer stop()
+	if err := pool.Ping(pingCtx); err != nil {
+		cfg.Logger.Warn("history database unreachable at start; history calls answer UNAVAILABLE until it is back", "err", err)
+	}
+	return store.New(pool, cfg.Schema), nil
+}
+
+// openLive returns cfg.Live, or else a new View of the processor's table (also returned, to be
+// run).
+func openLive(ctx context.Context, cfg Config) (LiveStates, *View, error) {
+	if cfg.Live != nil {
+		return cfg.Live, nil, nil
+	}
+	view, err := NewView(ctx, cfg.Brokers, cfg.Generation, cfg.ClientID+"-view", cfg.Logger,
+		kafka.WithStartupTimeout(max(cfg.StartupTimeout, 0)), kafka.WithLogger(cfg.Logger))
+	if err != nil {
+		return nil, nil, err
+	}
+	return view, view, nil
+}
+
+// newGRPCServer returns the gRPC server of svc, with health (NOT_SERVING until the live view
+// has recovered) and reflection.
+func newGRPCServer(cfg Config, svc *service, tlsCfg *tls.Config) (*grpc.Server, *health.Server) {
 	metrics := newRPCMetrics(cfg.Registry)
 	lim := cfg.Limits
 	opts := []grpc.ServerOption{
@@ -249,32 +320,40 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	healthpb.RegisterHealthServer(gs, healthSrv)
 	reflection.Register(gs)
+	return gs, healthSrv
+}
 
-	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
+// listen opens a TCP listener on addr for what (gRPC, HTTP).
+func listen(opened *closers, what, addr string) (net.Listener, error) {
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
-		closePool()
-		return nil, fmt.Errorf("listen for gRPC: %w", err)
+		return nil, fmt.Errorf("listen for %s: %w", what, err)
 	}
-	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		grpcLis.Close()
-		closePool()
-		return nil, fmt.Errorf("listen for HTTP: %w", err)
-	}
-	// REST calls go through the gRPC server itself, so auth, deadlines, metrics and logs apply
-	// alike; it is the only way grpc-gateway serves streaming methods
+	// the servers close their listeners when they stop; closing one again is harmless
+	opened.add(func() { _ = lis.Close() })
+	return lis, nil
+}
+
+// dialSelf returns a client of the gateway's own gRPC listener at addr. REST calls go through
+// the gRPC server itself, so auth, deadlines, metrics and logs apply alike; it is the only way
+// grpc-gateway serves streaming methods.
+func dialSelf(opened *closers, addr string, tlsCfg *tls.Config) (*grpc.ClientConn, error) {
 	dialCreds := insecure.NewCredentials()
 	if tlsCfg != nil {
 		// a loopback hop to our own listener: the certificate is ours, its name may not be
 		dialCreds = credentials.NewTLS(&tls.Config{InsecureSkipVerify: true}) //nolint:gosec
 	}
-	conn, err := grpc.NewClient(grpcLis.Addr().String(), grpc.WithTransportCredentials(dialCreds))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(dialCreds))
 	if err != nil {
-		grpcLis.Close()
-		httpLis.Close()
-		closePool()
 		return nil, fmt.Errorf("gateway client: %w", err)
 	}
+	opened.add(func() { _ = conn.Close() })
+	return conn, nil
+}
+
+// newHTTPHandler routes the REST API (through conn), its SSE stream, health, the OpenAPI
+// document and the dashboard.
+func newHTTPHandler(ctx context.Context, logger *slog.Logger, conn *grpc.ClientConn, document []byte, spec *openapi.Spec) (http.Handler, error) {
 	marshaler := &apiMarshaler{}
 	// one JSON encoding whatever the client accepts: unset fields are left out, never null
 	mux := runtime.NewServeMux(
@@ -284,15 +363,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	)
 	client := pb.NewTelemetraServiceClient(conn)
 	if err := pb.RegisterTelemetraServiceHandlerClient(ctx, mux, client); err != nil {
-		conn.Close()
-		grpcLis.Close()
-		httpLis.Close()
-		closePool()
 		return nil, fmt.Errorf("register REST routes: %w", err)
 	}
 	api := http.NewServeMux()
 	api.Handle("/", mux)
-	api.Handle("GET "+ssePath, sseHandler(client, cfg.Logger))
+	api.Handle("GET "+ssePath, sseHandler(client, logger))
 	httpMux := http.NewServeMux()
 	httpMux.Handle("/v1/", &restFront{spec: spec, next: api})
 	httpMux.Handle("GET /healthz", mux)
@@ -302,46 +377,54 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	httpMux.Handle("GET "+dashboard.Path, dashboard.Handler())
 	httpMux.Handle("GET /{$}", http.RedirectHandler(dashboard.Path, http.StatusFound))
-	hs := &http.Server{
-		Handler:           accessLog(cfg.Logger, httpMux),
+	return accessLog(logger, httpMux), nil
+}
+
+// newHTTPServer returns the HTTP server of handler within lim.
+func newHTTPServer(lim Limits, handler http.Handler, tlsCfg *tls.Config) *http.Server {
+	return &http.Server{
+		Handler:           handler,
 		ReadHeaderTimeout: lim.HTTPReadHeaderTimeout,
 		IdleTimeout:       lim.HTTPIdleTimeout,
 		WriteTimeout:      lim.HTTPWriteTimeout,
 		MaxHeaderBytes:    lim.HTTPMaxHeaderBytes,
 		TLSConfig:         tlsCfg,
 	}
+}
 
-	srv := &Server{grpcLis: grpcLis, httpLis: httpLis, done: make(chan struct{})}
+// running are the pieces of a gateway that run until it stops.
+type running struct {
+	view   *View // nil when Config.Live replaces it
+	live   LiveStates
+	hub    *hub.Hub
+	health *health.Server
+	grpc   *grpc.Server
+	http   *http.Server
+	tls    bool
+}
+
+// run serves p on the server's listeners until ctx ends or a piece fails, then shuts down and
+// closes opened; Wait returns why it stopped.
+func (s *Server) run(ctx context.Context, cfg Config, p running, opened closers) {
 	runCtx, cancel := context.WithCancel(ctx)
 	grp, gctx := errgroup.WithContext(runCtx)
-	if view != nil {
-		grp.Go(func() error { return view.Run(gctx) })
+	if p.view != nil {
+		grp.Go(func() error { return p.view.Run(gctx) })
 	}
 	grp.Go(func() error {
-		return newFeed(h, cfg.Generation, cfg.Logger).run(gctx, cfg.Brokers, cfg.ClientID+"-feed")
+		return newFeed(p.hub, cfg.Generation, cfg.Logger).run(gctx, cfg.Brokers, cfg.ClientID+"-feed")
 	})
 	grp.Go(func() error {
-		// healthy once the live view has loaded the table
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for !live.Recovered() {
-			select {
-			case <-gctx.Done():
-				return nil
-			case <-t.C:
-			}
-		}
-		healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-		cfg.Logger.Info("gateway serving: live view recovered")
+		awaitRecovery(gctx, p.live, p.health, cfg.Logger)
 		return nil
 	})
-	grp.Go(func() error { return gs.Serve(grpcLis) })
+	grp.Go(func() error { return p.grpc.Serve(s.grpcLis) })
 	grp.Go(func() error {
 		var err error
-		if tlsCfg != nil {
-			err = hs.ServeTLS(httpLis, "", "")
+		if p.tls {
+			err = p.http.ServeTLS(s.httpLis, "", "")
 		} else {
-			err = hs.Serve(httpLis)
+			err = p.http.Serve(s.httpLis)
 		}
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
@@ -350,31 +433,51 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	grp.Go(func() error {
 		<-gctx.Done()
-		healthSrv.Shutdown()
-		h.Close() // subscriptions end with UNAVAILABLE
-		shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer stop()
-		_ = hs.Shutdown(shutdownCtx)
-		stopped := make(chan struct{})
-		go func() { gs.GracefulStop(); close(stopped) }()
-		select {
-		case <-stopped:
-		case <-shutdownCtx.Done():
-			gs.Stop()
-		}
+		shutdown(context.WithoutCancel(ctx), p)
 		return nil
 	})
-	cfg.Logger.Info("gateway listening", "grpc", srv.GRPCAddr(), "http", srv.HTTPAddr(), "tls", tlsCfg != nil, "auth", cfg.AuthToken != "")
+	cfg.Logger.Info("gateway listening", "grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "tls", p.tls, "auth", cfg.AuthToken != "")
 	go func() {
 		err := grp.Wait()
 		cancel()
-		conn.Close()
-		closePool()
+		opened.close()
 		if errors.Is(err, context.Canceled) || errors.Is(err, grpc.ErrServerStopped) {
 			err = nil
 		}
-		srv.err = err
-		close(srv.done)
+		s.err = err
+		close(s.done)
 	}()
-	return srv, nil
+}
+
+// awaitRecovery turns health SERVING once live has loaded the table, unless ctx ends first.
+func awaitRecovery(ctx context.Context, live LiveStates, healthSrv *health.Server, logger *slog.Logger) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for !live.Recovered() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+	healthSrv.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	logger.Info("gateway serving: live view recovered")
+}
+
+// shutdown stops p gracefully: health NOT_SERVING, subscriptions ended with UNAVAILABLE (their
+// clients reconnect elsewhere), then the HTTP and gRPC servers let in-flight calls finish for
+// up to 10s before the gRPC server cuts the rest.
+func shutdown(ctx context.Context, p running) {
+	p.health.Shutdown()
+	p.hub.Close()
+	shutdownCtx, stop := context.WithTimeout(ctx, 10*time.Second)
+	defer stop()
+	_ = p.http.Shutdown(shutdownCtx)
+	stopped := make(chan struct{})
+	go func() { p.grpc.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-shutdownCtx.Done():
+		p.grpc.Stop()
+	}
 }
