@@ -15,6 +15,7 @@ import (
 
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/migrations"
+	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
 // Config configures a projector.
@@ -297,77 +298,130 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, in decodedBatch)
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := lockShared(ctx, tx, cfg.Schema); err != nil {
+		return err
+	}
+	plan := planBatch(in)
+	if err := plan.addMovedSessions(ctx, tx); err != nil {
+		return err
+	}
+	if err := sendBatch(ctx, tx, cfg, plan.queue(cfg.Consumer), len(in.records)); err != nil {
+		return err
+	}
+	if err := commit(ctx, tx, cfg, len(in.records)); err != nil {
+		return err
+	}
+	cfg.Metrics.observeBatch(plan, time.Since(started), cfg.Now)
+	return nil
+}
+
+// lockShared holds schema's projection lock shared for tx and resolves names in schema.
+func lockShared(ctx context.Context, tx pgx.Tx, schema string) error {
 	// The shared lock first, before any name is resolved: a replay swapping the schema waits
 	// for this batch, and this batch for the swap, which it then sees (names resolve after it).
 	if _, err := tx.Exec(ctx, fmt.Sprintf("SELECT pg_advisory_xact_lock_shared(%d); SET LOCAL search_path TO %s",
-		lockKey(cfg.Schema), pgx.Identifier{cfg.Schema}.Sanitize())); err != nil {
+		lockKey(schema), pgx.Identifier{schema}.Sanitize())); err != nil {
 		return fmt.Errorf("lock and set search_path: %w", err)
 	}
-	b := &pgx.Batch{}
-	b.Queue("SELECT generation FROM projection_info")
-	next := map[string]map[int32]int64{}
-	sessions := map[sessionKey]struct{}{}
-	var lastEvents []time.Time
-	momentsAt := map[sessionKey]time.Time{} // moments' channels and times, once each
+	return nil
+}
+
+// batchPlan is what a decoded batch writes: each window and channel once, with the version its
+// upserts would have ended with, the sessions to recompute and the offsets to store.
+type batchPlan struct {
+	next        map[string]map[int32]int64 // topic → partition → next offset to read
+	moments     []*pb.Moment
+	momentsAt   map[sessionKey]time.Time // moments' channels and times, once each
+	windows     []*pb.WindowAggregate
+	corrections []*pb.WindowAggregate // their late counts apply after the windows
+	statuses    []*pb.WindowAggregate
+	sessions    map[sessionKey]struct{}
+	lastEvents  []time.Time // of the aggregates, for the freshness metrics
+}
+
+// planBatch sorts a decoded batch into the rows, sessions and offsets it writes.
+func planBatch(in decodedBatch) *batchPlan {
+	p := &batchPlan{
+		next:      map[string]map[int32]int64{},
+		moments:   in.moments,
+		momentsAt: map[sessionKey]time.Time{},
+		sessions:  map[sessionKey]struct{}{},
+	}
 	for _, r := range in.records {
-		if next[r.Topic] == nil {
-			next[r.Topic] = map[int32]int64{}
+		if p.next[r.Topic] == nil {
+			p.next[r.Topic] = map[int32]int64{}
 		}
-		next[r.Topic][r.Partition] = r.Offset + 1
+		p.next[r.Topic][r.Partition] = r.Offset + 1
 	}
 	for _, a := range in.aggregates {
 		if sid := a.GetStatus().GetSessionId(); sid != "" {
-			sessions[sessionKey{a.GetChannel(), sid}] = struct{}{}
+			p.sessions[sessionKey{a.GetChannel(), sid}] = struct{}{}
 		}
 		if t := a.GetLastEventTime(); t != nil {
-			lastEvents = append(lastEvents, t.AsTime())
+			p.lastEvents = append(p.lastEvents, t.AsTime())
 		}
 	}
 	for _, m := range in.moments {
-		momentUpsert.queue(b, m)
 		at := m.GetAt().AsTime()
-		momentsAt[sessionKey{m.GetChannel(), at.String()}] = at
+		p.momentsAt[sessionKey{m.GetChannel(), at.String()}] = at
 	}
-	moments := len(in.moments)
-	// each window and channel once, with the version its upserts would have ended with; the
-	// late counts of corrections after them
 	aggs, corrections := splitCorrections(in.aggregates)
-	newest := newestWindows(aggs)
-	windows := len(newest)
-	windowChannels := make([]string, len(newest))
-	windowStarts := make([]time.Time, len(newest))
-	for i, a := range newest {
-		windowUpsert.queue(b, a)
-		windowChannels[i], windowStarts[i] = a.GetChannel(), a.GetWindowStart().AsTime()
-	}
-	for _, a := range corrections {
-		queueLateCorrection(b, a)
-	}
-	windows += len(corrections)
-	for _, a := range newestStatuses(aggs) {
-		channelUpsert.queue(b, a)
-	}
+	p.windows, p.corrections, p.statuses = newestWindows(aggs), corrections, newestStatuses(aggs)
+	return p
+}
+
+// addMovedSessions adds the sessions that the plan's windows belong to before the batch.
+func (p *batchPlan) addMovedSessions(ctx context.Context, tx pgx.Tx) error {
 	// a window re-emitted with another session (its first version was projected before the
 	// stream's start was) leaves its old session: that one is recomputed too
-	old, err := sessionsOf(ctx, tx, windowChannels, windowStarts)
+	channels := make([]string, len(p.windows))
+	starts := make([]time.Time, len(p.windows))
+	for i, a := range p.windows {
+		channels[i], starts[i] = a.GetChannel(), a.GetWindowStart().AsTime()
+	}
+	old, err := sessionsOf(ctx, tx, channels, starts)
 	if err != nil {
 		return err
 	}
 	for _, k := range old {
-		sessions[k] = struct{}{}
+		p.sessions[k] = struct{}{}
 	}
-	for k := range sessions {
+	return nil
+}
+
+// queue returns the plan's statements: the generation check first, consumer's offsets last.
+func (p *batchPlan) queue(consumer string) *pgx.Batch {
+	b := &pgx.Batch{}
+	b.Queue("SELECT generation FROM projection_info")
+	for _, m := range p.moments {
+		momentUpsert.queue(b, m)
+	}
+	for _, a := range p.windows {
+		windowUpsert.queue(b, a)
+	}
+	for _, a := range p.corrections {
+		queueLateCorrection(b, a)
+	}
+	for _, a := range p.statuses {
+		channelUpsert.queue(b, a)
+	}
+	for k := range p.sessions {
 		b.Queue(refreshSession, k.channel, k.session)
 		b.Queue(deleteEmptySession, k.channel, k.session)
 	}
-	for k, at := range momentsAt {
+	for k, at := range p.momentsAt {
 		b.Queue(recountSessionMoments, k.channel, at)
 	}
-	for topic, parts := range next {
-		for p, off := range parts {
-			offsetUpsert.queue(b, offsetRow{cfg.Consumer, topic, p, off})
+	for topic, parts := range p.next {
+		for part, off := range parts {
+			offsetUpsert.queue(b, offsetRow{consumer, topic, part, off})
 		}
 	}
+	return b
+}
+
+// sendBatch runs b in tx and checks that the schema still projects cfg.Generation.
+func sendBatch(ctx context.Context, tx pgx.Tx, cfg Config, b *pgx.Batch, records int) error {
 	br := tx.SendBatch(ctx, b)
 	var gen int
 	if err := br.QueryRow().Scan(&gen); err != nil {
@@ -379,31 +433,20 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, in decodedBatch)
 		return err
 	}
 	if err := br.Close(); err != nil {
-		return fmt.Errorf("write %d records: %w", len(in.records), err)
+		return fmt.Errorf("write %d records: %w", records, err)
 	}
+	return nil
+}
+
+// commit commits tx, with the rows and the offsets of the batch's records.
+func commit(ctx context.Context, tx pgx.Tx, cfg Config, records int) error {
 	if cfg.beforeCommit != nil {
 		if err := cfg.beforeCommit(); err != nil {
 			return err
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit %d records: %w", len(in.records), err)
-	}
-	if m := cfg.Metrics; m != nil {
-		m.rows.WithLabelValues("window_aggregates").Add(float64(windows))
-		m.rows.WithLabelValues("moments").Add(float64(moments))
-		m.batch.Observe(time.Since(started).Seconds())
-		now := cfg.Now()
-		var newest time.Time
-		for _, t := range lastEvents {
-			m.freshness.Observe(now.Sub(t).Seconds())
-			if t.After(newest) {
-				newest = t
-			}
-		}
-		if !newest.IsZero() {
-			m.wallClockLag.Set(now.Sub(newest).Seconds())
-		}
+		return fmt.Errorf("commit %d records: %w", records, err)
 	}
 	return nil
 }
@@ -499,4 +542,25 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.rows, m.batch, m.lag, m.freshness, m.wallClockLag, m.retries, m.rejected)
 	return m
+}
+
+// observeBatch records a committed batch of plan, written in took; a nil m records nothing.
+func (m *Metrics) observeBatch(p *batchPlan, took time.Duration, now func() time.Time) {
+	if m == nil {
+		return
+	}
+	m.rows.WithLabelValues("window_aggregates").Add(float64(len(p.windows) + len(p.corrections)))
+	m.rows.WithLabelValues("moments").Add(float64(len(p.moments)))
+	m.batch.Observe(took.Seconds())
+	at := now()
+	var newest time.Time
+	for _, t := range p.lastEvents {
+		m.freshness.Observe(at.Sub(t).Seconds())
+		if t.After(newest) {
+			newest = t
+		}
+	}
+	if !newest.IsZero() {
+		m.wallClockLag.Set(at.Sub(newest).Seconds())
+	}
 }
