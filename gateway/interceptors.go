@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -21,18 +22,18 @@ type rpcMetrics struct {
 	duration *prometheus.HistogramVec
 }
 
+// newRPCMetrics registers the RPC metrics on reg.
 func newRPCMetrics(reg prometheus.Registerer) *rpcMetrics {
-	m := &rpcMetrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+	f := promauto.With(reg)
+	return &rpcMetrics{
+		requests: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "telemetra_gateway_rpc_requests_total", Help: "RPCs handled, by method and status code.",
 		}, []string{"method", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		duration: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "telemetra_gateway_rpc_duration_seconds", Help: "Time to handle an RPC (a subscription: its lifetime).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 18),
 		}, []string{"method"}),
 	}
-	reg.MustRegister(m.requests, m.duration)
-	return m
 }
 
 // observe records one finished RPC in the metrics and the access log.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/telemetra/telemetra/internal/kafka"
@@ -62,18 +63,18 @@ type Metrics struct {
 	errors prometheus.Counter
 }
 
-// NewMetrics registers the producer's metrics on reg.
+// NewMetrics registers the producer's metrics on reg; with a nil reg they are registered
+// nowhere.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+	f := promauto.With(reg)
+	return &Metrics{
+		events: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "telemetra_producer_events_total", Help: "Events acknowledged by Kafka, by topic.",
 		}, []string{"topic"}),
-		errors: prometheus.NewCounter(prometheus.CounterOpts{
+		errors: f.NewCounter(prometheus.CounterOpts{
 			Name: "telemetra_producer_errors_total", Help: "Events the Kafka client failed to deliver.",
 		}),
 	}
-	reg.MustRegister(m.events, m.errors)
-	return m
 }
 
 // Run generates events and writes them to Kafka until the context is canceled or a limit is
@@ -84,6 +85,9 @@ func Run(ctx context.Context, cfg RunConfig) (Stats, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
 	}
 	if cfg.LogEvery <= 0 {
 		cfg.LogEvery = 10 * time.Second
@@ -202,9 +206,7 @@ func (p *progress) promise(r *kgo.Record, err error) {
 	if err != nil {
 		p.failed.Add(1)
 		p.firstErr.CompareAndSwap(nil, &err)
-		if p.cfg.Metrics != nil {
-			p.cfg.Metrics.errors.Inc()
-		}
+		p.cfg.Metrics.errors.Inc()
 		return
 	}
 	for k, t := range p.topics {
@@ -213,9 +215,7 @@ func (p *progress) promise(r *kgo.Record, err error) {
 			break
 		}
 	}
-	if p.cfg.Metrics != nil {
-		p.cfg.Metrics.events.WithLabelValues(r.Topic).Inc()
-	}
+	p.cfg.Metrics.events.WithLabelValues(r.Topic).Inc()
 }
 
 func (p *progress) firstError() error {

@@ -93,12 +93,16 @@ telemetra_gateway_subscribers_dropped_total{reason="slow"} 1
 	}
 }
 
-func TestNilMetrics(t *testing.T) {
-	h := New() // no WithMetrics: recording is a no-op
-	defer h.Close()
-	s := mustSubscribe(t, h, Filter{}, nil)
-	h.Publish(final("a", 0))
-	_ = mustNext(t, s)
+// TestNoMetrics: a hub without metrics (or WithMetrics(nil)) records to metrics registered
+// nowhere.
+func TestNoMetrics(t *testing.T) {
+	for _, opts := range [][]Option{nil, {WithMetrics(nil)}} {
+		h := New(opts...)
+		s := mustSubscribe(t, h, Filter{}, nil)
+		h.Publish(final("a", 0))
+		_ = mustNext(t, s)
+		h.Close()
+	}
 }
 
 func histogram(t *testing.T, reg *prometheus.Registry, name string) (count uint64, sum float64) {

@@ -20,7 +20,7 @@ type config struct {
 }
 
 func defaultConfig() config {
-	return config{bufferSize: DefaultBufferSize, heartbeat: DefaultHeartbeat, now: time.Now}
+	return config{bufferSize: DefaultBufferSize, heartbeat: DefaultHeartbeat, now: time.Now, metrics: NewMetrics(nil)}
 }
 
 // Option configures a Hub in New.
@@ -61,9 +61,14 @@ func WithClock(now func() time.Time) Option {
 	})
 }
 
-// WithMetrics makes the hub record to m; without it nothing is recorded.
+// WithMetrics makes the hub record to m; without it (or with nil) the hub records to metrics
+// registered nowhere.
 func WithMetrics(m *Metrics) Option {
-	return optionFunc(func(c *config) { c.metrics = m })
+	return optionFunc(func(c *config) {
+		if m != nil {
+			c.metrics = m
+		}
+	})
 }
 
 // WithInitialHeartbeat makes a subscription with nothing queued answer its

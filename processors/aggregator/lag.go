@@ -15,7 +15,7 @@ type offsetsTracker struct {
 	adm     *kadm.Client
 	group   string
 	topics  []string
-	metrics *Metrics // nil: no lag gauges
+	metrics *Metrics
 }
 
 // list returns the end offsets and the committed offsets (topic → partition → offset).
@@ -39,11 +39,9 @@ func (t *offsetsTracker) list(ctx context.Context) (ends, committed offsetTable,
 			committed.put(o.Topic, o.Partition, o.At)
 		}
 	})
-	if t.metrics != nil {
-		for topic, parts := range ends {
-			for p, end := range parts {
-				t.metrics.lag.WithLabelValues(topic, strconv.Itoa(int(p))).Set(float64(max(end-committed[topic][p], 0)))
-			}
+	for topic, parts := range ends {
+		for p, end := range parts {
+			t.metrics.lag.WithLabelValues(topic, strconv.Itoa(int(p))).Set(float64(max(end-committed[topic][p], 0)))
 		}
 	}
 	return ends, committed, nil

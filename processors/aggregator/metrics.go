@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // Metrics are the processor's Prometheus metrics.
@@ -28,46 +29,46 @@ const (
 	outcomeMarker    = "marker"
 )
 
-// NewMetrics registers the processor's metrics on reg.
+// NewMetrics registers the processor's metrics on reg; with a nil reg they are registered
+// nowhere.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+	f := promauto.With(reg)
+	return &Metrics{
+		events: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "telemetra_processor_events_total",
 			Help: "Input records by topic and outcome (applied, late, dlq, duplicate, marker).",
 		}, []string{"topic", "outcome"}),
-		windowsClosed: prometheus.NewCounter(prometheus.CounterOpts{
+		windowsClosed: f.NewCounter(prometheus.CounterOpts{
 			Name: "telemetra_processor_windows_closed_total", Help: "Windows closed (final records emitted).",
 		}),
-		provisional: prometheus.NewCounter(prometheus.CounterOpts{
+		provisional: f.NewCounter(prometheus.CounterOpts{
 			Name: "telemetra_processor_provisional_updates_total", Help: "Provisional window updates emitted.",
 		}),
-		moments: prometheus.NewCounterVec(prometheus.CounterOpts{
+		moments: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "telemetra_processor_moments_total", Help: "Moments emitted, by kind.",
 		}, []string{"kind"}),
-		emitLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+		emitLag: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "telemetra_processor_emit_lag_seconds",
 			Help:    "Processing time of an emit minus the event time of the window's latest event.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
 		}),
-		recovery: prometheus.NewGauge(prometheus.GaugeOpts{
+		recovery: f.NewGauge(prometheus.GaugeOpts{
 			Name: "telemetra_processor_state_recovery_seconds", Help: "Time from start until the group table was recovered and processing began.",
 		}),
-		sweeps: prometheus.NewCounterVec(prometheus.CounterOpts{
+		sweeps: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "telemetra_processor_sweeps_total", Help: "Tick sweeps over the channels (idle close, provisional flush).",
 		}, []string{"kind"}),
-		frontierLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		frontierLag: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "telemetra_processor_frontier_lag_seconds", Help: "Processing time minus the partition's arrival frontier (the least Kafka timestamp read across its inputs); windows close once it passes their end plus the allowed lateness.",
 		}, []string{"partition"}),
-		markers: prometheus.NewCounterVec(prometheus.CounterOpts{
+		markers: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "telemetra_processor_markers_written_total", Help: "Markers written into input partitions that held their partition's frontier back, by topic.",
 		}, []string{"topic"}),
-		lateCorrections: prometheus.NewCounter(prometheus.CounterOpts{
+		lateCorrections: f.NewCounter(prometheus.CounterOpts{
 			Name: "telemetra_processor_late_corrections_total", Help: "Late-event corrections emitted (late events for windows already final).",
 		}),
-		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		lag: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "telemetra_processor_lag_records", Help: "Input records not yet committed by the group (end offset − committed offset), by topic and partition.",
 		}, []string{"topic", "partition"}),
 	}
-	reg.MustRegister(m.events, m.windowsClosed, m.provisional, m.moments, m.emitLag, m.recovery, m.sweeps, m.lag, m.frontierLag, m.markers, m.lateCorrections)
-	return m
 }

@@ -88,6 +88,9 @@ func NewLogic(cfg LogicConfig) (*Logic, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
 	if cfg.Outputs.Aggregates == "" {
 		cfg.Outputs = kafka.OutputsFor(1)
 	}
@@ -284,10 +287,8 @@ func (l *Logic) tickPartition(p int32, ps *partitionTask, now time.Time, ends, c
 		l.reschedule(key, ps)
 	}
 	l.closeDue(ps, now)
-	if l.metrics != nil {
-		if f := ps.part.Clock().Frontier(); !f.IsZero() {
-			l.metrics.frontierLag.WithLabelValues(strconv.Itoa(int(p))).Set(now.Sub(f).Seconds())
-		}
+	if f := ps.part.Clock().Frontier(); !f.IsZero() {
+		l.metrics.frontierLag.WithLabelValues(strconv.Itoa(int(p))).Set(now.Sub(f).Seconds())
 	}
 	return l.markers.Due(ps.progress(l.inputs, ends, committed, now, l.markers.ProducerDelay), now)
 }
@@ -314,10 +315,8 @@ func (l *Logic) sweep(ctx context.Context, now time.Time, ends, committed offset
 		ps.mu.Lock()
 		ps.markerSent(due, now)
 		ps.mu.Unlock()
-		if l.metrics != nil {
-			for _, m := range due {
-				l.metrics.markers.WithLabelValues(m.Topic).Inc()
-			}
+		for _, m := range due {
+			l.metrics.markers.WithLabelValues(m.Topic).Inc()
 		}
 	}
 	return l.wb.flush(ctx)
@@ -387,9 +386,6 @@ func (l *Logic) enqueue(ctx goka.Context, ps *partitionTask, topic, key string, 
 
 // observeEmits counts emitted records in the metrics.
 func (l *Logic) observeEmits(aggs []*pb.WindowAggregate, moments []*pb.Moment, now time.Time) {
-	if l.metrics == nil {
-		return
-	}
 	for _, agg := range aggs {
 		switch {
 		case agg.LateCorrection:
@@ -427,9 +423,7 @@ func sourceHeaders(topic string, partition int32, offset int64, reason, detail s
 }
 
 func (l *Logic) count(topic, outcome string) {
-	if l.metrics != nil {
-		l.metrics.events.WithLabelValues(topic, outcome).Inc()
-	}
+	l.metrics.events.WithLabelValues(topic, outcome).Inc()
 }
 
 // schedule remembers, per channel, the processing time at which a tick has work to do, so a

@@ -43,7 +43,8 @@ type Config struct {
 	StartupTimeout time.Duration
 	Now            func() time.Time
 	Logger         *slog.Logger
-	Metrics        *Metrics
+	// Metrics default to metrics registered nowhere.
+	Metrics *Metrics
 	// Ready, if set, is called once the state is recovered and processing has begun.
 	Ready func()
 }
@@ -63,6 +64,9 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
 	}
 	if c.ClientID == "" {
 		c.ClientID = "telemetra-processor"
@@ -140,9 +144,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return
 		}
 		took := time.Since(started)
-		if cfg.Metrics != nil {
-			cfg.Metrics.recovery.Set(took.Seconds())
-		}
+		cfg.Metrics.recovery.Set(took.Seconds())
 		cfg.Logger.Info("processor ready: state recovered", "group", cfg.Group, "took", took.Round(time.Millisecond))
 		if cfg.Ready != nil {
 			cfg.Ready()
@@ -195,8 +197,6 @@ func sweep(ctx context.Context, proc *goka.Processor, logic *Logic, offsets *off
 			// the inputs are redelivered to the restarted one
 			cfg.Logger.Error("state flush failed", "err", err)
 		}
-		if cfg.Metrics != nil {
-			cfg.Metrics.sweeps.WithLabelValues(kind).Inc()
-		}
+		cfg.Metrics.sweeps.WithLabelValues(kind).Inc()
 	}
 }

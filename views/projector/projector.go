@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/telemetra/telemetra/internal/kafka"
@@ -38,7 +39,8 @@ type Config struct {
 	StartupTimeout time.Duration
 	Now            func() time.Time
 	Logger         *slog.Logger
-	Metrics        *Metrics
+	// Metrics default to metrics registered nowhere.
+	Metrics *Metrics
 	// beforeCommit, for tests, runs inside a batch's transaction after its rows were written.
 	beforeCommit func() error
 }
@@ -70,6 +72,9 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
 	}
 }
 
@@ -162,14 +167,12 @@ func Run(ctx context.Context, cfg Config) error {
 		if len(records) == 0 {
 			continue
 		}
-		if cfg.Metrics != nil {
-			fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-				if n := len(p.Records); n > 0 {
-					lag := p.HighWatermark - (p.Records[n-1].Offset + 1)
-					cfg.Metrics.lag.WithLabelValues(p.Topic, fmt.Sprint(p.Partition)).Set(float64(lag))
-				}
-			})
-		}
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			if n := len(p.Records); n > 0 {
+				lag := p.HighWatermark - (p.Records[n-1].Offset + 1)
+				cfg.Metrics.lag.WithLabelValues(p.Topic, fmt.Sprint(p.Partition)).Set(float64(lag))
+			}
+		})
 		if err := project(ctx, cl, pool, cfg, records); err != nil {
 			if ctx.Err() != nil {
 				return nil // shutting down: the batch was not committed and is read again on start
@@ -203,9 +206,7 @@ func deadLetter(ctx context.Context, cl *kgo.Client, cfg Config, topic string, r
 	for i, r := range rejected {
 		cfg.Logger.Warn("record rejected: not projected, copied to the dead-letter topic", "topic", r.record.Topic,
 			"partition", r.record.Partition, "offset", r.record.Offset, "reason", r.reason, "detail", r.detail, "dlq", topic)
-		if cfg.Metrics != nil {
-			cfg.Metrics.rejected.WithLabelValues(r.record.Topic, r.reason).Inc()
-		}
+		cfg.Metrics.rejected.WithLabelValues(r.record.Topic, r.reason).Inc()
 		copies[i] = deadLetterRecord(topic, r)
 	}
 	if err := cl.ProduceSync(ctx, copies...).FirstErr(); err != nil {
@@ -486,9 +487,7 @@ func retry(ctx context.Context, cfg Config, what string, fn func() error) error 
 			return err
 		}
 		cfg.Logger.Warn("PostgreSQL operation failed; retrying", "what", what, "attempt", attempt, "retry_in", wait, "err", err)
-		if cfg.Metrics != nil {
-			cfg.Metrics.retries.Inc()
-		}
+		cfg.Metrics.retries.Inc()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -512,43 +511,40 @@ type Metrics struct {
 	rejected *prometheus.CounterVec
 }
 
-// NewMetrics registers the projector's metrics on reg.
+// NewMetrics registers the projector's metrics on reg; with a nil reg they are registered
+// nowhere.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
+	f := promauto.With(reg)
+	return &Metrics{
+		rows: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "telemetra_projector_rows_written_total", Help: "Rows upserted, by table.",
 		}, []string{"table"}),
-		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+		batch: f.NewHistogram(prometheus.HistogramOpts{
 			Name: "telemetra_projector_batch_seconds", Help: "Time to write and commit one batch.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}),
-		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		lag: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "telemetra_projector_lag_records", Help: "Records not yet projected, per topic partition.",
 		}, []string{"topic", "partition"}),
-		freshness: prometheus.NewHistogram(prometheus.HistogramOpts{
+		freshness: f.NewHistogram(prometheus.HistogramOpts{
 			Name: "telemetra_projector_event_to_row_seconds", Help: "Commit time of a window row minus the event time of its latest event.",
 			Buckets: prometheus.ExponentialBuckets(0.05, 2, 16),
 		}),
-		wallClockLag: prometheus.NewGauge(prometheus.GaugeOpts{
+		wallClockLag: f.NewGauge(prometheus.GaugeOpts{
 			Name: "telemetra_projector_wall_clock_lag_seconds", Help: "At the last commit: commit time minus the newest event time it made queryable.",
 		}),
-		retries: prometheus.NewCounter(prometheus.CounterOpts{
+		retries: f.NewCounter(prometheus.CounterOpts{
 			Name: "telemetra_projector_retries_total", Help: "Failed PostgreSQL operations that were retried.",
 		}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+		rejected: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "telemetra_projector_records_rejected_total",
 			Help: "Records of the projected topics that did not become rows (copied to the projector's dead-letter topic), by topic and reason.",
 		}, []string{"topic", "reason"}),
 	}
-	reg.MustRegister(m.rows, m.batch, m.lag, m.freshness, m.wallClockLag, m.retries, m.rejected)
-	return m
 }
 
-// observeBatch records a committed batch of plan, written in took; a nil m records nothing.
+// observeBatch records a committed batch of plan, written in took.
 func (m *Metrics) observeBatch(p *batchPlan, took time.Duration, now func() time.Time) {
-	if m == nil {
-		return
-	}
 	m.rows.WithLabelValues("window_aggregates").Add(float64(len(p.windows) + len(p.corrections)))
 	m.rows.WithLabelValues("moments").Add(float64(len(p.moments)))
 	m.batch.Observe(took.Seconds())
