@@ -350,13 +350,6 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
 // Preview returns the newest open window of a state as a provisional record would show it now,
 // without changing the state (for live reads of the group table), or nil if none is open. A
 // window with late events only is no activity to show.
