@@ -18,7 +18,7 @@ test:
 build:
 	$(GO) build -o bin/telemetra ./cmd/telemetra
 
-## tools: install pinned code generators (buf, protoc plugins) into bin/.
+## tools: install pinned code generators (buf, protoc plugins) and test tools (golangci-lint, ...) into bin/.
 tools:
 	scripts/tools.sh
 
@@ -37,9 +37,11 @@ check-generated:
 fmt:
 	gofmt -w $(GO_FILES)
 
-## lint: gofmt, go vet, buf lint.
+## lint: gofmt, go vet, golangci-lint (.golangci.yml: import rules, errcheck, staticcheck, ...).
 lint: vet
 	@out=$$(gofmt -l $(GO_FILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@[ -x bin/golangci-lint ] || { echo "bin/golangci-lint is missing: run make tools"; exit 1; }
+	bin/golangci-lint run ./...
 
 vet:
 	$(GO) vet ./...

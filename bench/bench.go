@@ -173,7 +173,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := writeReport(cfg.Dir, rep); err != nil {
 		return nil, err
 	}
-	printSummary(cfg.Out, rep)
+	if _, err := io.WriteString(cfg.Out, summary(rep)); err != nil {
+		return nil, fmt.Errorf("print the summary: %w", err)
+	}
 	return rep, nil
 }
 
@@ -312,8 +314,9 @@ func machine() string {
 	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
 		if f := strings.Fields(strings.SplitN(string(raw), "\n", 2)[0]); len(f) >= 2 {
 			var kb int64
-			fmt.Sscan(f[1], &kb)
-			mem = fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
+			if _, err := fmt.Sscan(f[1], &kb); err == nil {
+				mem = fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
+			}
 		}
 	}
 	return fmt.Sprintf("%d cores (%s)%s, %s/%s, %s", runtime.NumCPU(), model, mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
@@ -327,9 +330,7 @@ func writeReport(dir string, rep *Report) error {
 	if err := os.WriteFile(filepath.Join(dir, "results.json"), raw, 0o644); err != nil {
 		return err
 	}
-	var md strings.Builder
-	printSummary(&md, rep)
-	if err := os.WriteFile(filepath.Join(dir, "summary.md"), []byte(md.String()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "summary.md"), []byte(summary(rep)), 0o644); err != nil {
 		return err
 	}
 	return writeCharts(dir, rep)

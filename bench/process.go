@@ -42,13 +42,13 @@ func startRole(binary, name, logDir string, args ...string) (*role, error) {
 	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
-		logFile.Close()
+		_ = logFile.Close() // nothing was written to it; the start error is the one to report
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	r := &role{name: name, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		r.waitErr = cmd.Wait()
-		logFile.Close()
+		_ = logFile.Close() // the child wrote through its own descriptor: ours has nothing buffered
 		close(r.done)
 	}()
 	return r, nil

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,7 +48,10 @@ func ParseGoBench(out string) []GoBenchResult {
 	return res
 }
 
-func printSummary(w io.Writer, rep *Report) {
+// summary renders the report as the Markdown tables of summary.md.
+func summary(rep *Report) string {
+	var b strings.Builder
+	w := &b
 	fmt.Fprintf(w, "# telemetra bench\n\n%s; broker: %s; %s\n\n", rep.Machine, rep.Broker, rep.StartedAt.Format(time.RFC3339))
 	fmt.Fprintf(w, "## 1. Pipeline: %d events over %d channels, producer unthrottled, every role running\n\n", rep.Events, rep.Channels)
 	fmt.Fprintln(w, "| stage | records | seconds | records/s | CPU | CPU per 1M records | peak RSS |")
@@ -102,6 +104,7 @@ func printSummary(w io.Writer, rep *Report) {
 			fmt.Fprintf(w, "| %s | %s | %s |\n", g.Benchmark, g.Metric, strconv.FormatFloat(g.Value, 'f', -1, 64))
 		}
 	}
+	return b.String()
 }
 
 func sortedKeys(m map[string]Usage) []string {

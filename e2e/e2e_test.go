@@ -40,7 +40,11 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		if err := os.RemoveAll(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+		}
+	}()
 	binary = filepath.Join(dir, "telemetra")
 	build := exec.Command("go", "build", "-o", binary, "../cmd/telemetra")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr

@@ -69,17 +69,21 @@ func TestRawInputWrittenWithKcat(t *testing.T) {
 	}
 
 	// malformed events, each with the DLQ reason it must get
-	chatWith := func(old, new string) string {
-		if !strings.Contains(aChat, old) {
-			t.Fatalf("%q not in %s", old, aChat)
+	chatWith := func(from, to string) string {
+		if !strings.Contains(aChat, from) {
+			t.Fatalf("%q not in %s", from, aChat)
 		}
-		return strings.Replace(aChat, old, new, 1)
+		return strings.Replace(aChat, from, to, 1)
 	}
 	// the same message at another event time
 	chatAt := func(at time.Time) string {
 		return timestampField.ReplaceAllString(aChat, `"timestamp":"`+at.Format(time.RFC3339Nano)+`"`)
 	}
-	msgField := aChat[strings.Index(aChat, `"message":`):]
+	msgAt := strings.Index(aChat, `"message":`)
+	if msgAt < 0 {
+		t.Fatalf("no message field in %s", aChat)
+	}
+	msgField := aChat[msgAt:]
 	msgField = msgField[:strings.Index(msgField[len(`"message":"`):], `"`)+len(`"message":"`)+1]
 	// the channel's partition (goka's hash, which kcatProduce writes to), and another one
 	owner := kafka.PartitionForKey([]byte(ch), kafka.DefaultPartitions)

@@ -318,7 +318,9 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		fmt.Fprintf(conn, "GET /v1/channels/demo_stream HTTP/1.1\r\nHost: telemetra\r\n\r\n")
+		if _, err := fmt.Fprintf(conn, "GET /v1/channels/demo_stream HTTP/1.1\r\nHost: telemetra\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
 		r := bufio.NewReader(conn)
 		resp, err := http.ReadResponse(r, nil)
 		if err != nil {
@@ -481,7 +483,7 @@ func TestTheDocumentsRulesAreEnforcedOverGRPC(t *testing.T) {
 					query[k] = v
 				}
 			}
-			grpcCode := codes.OK
+			var grpcCode codes.Code
 			if err := runtime.PopulateQueryParameters(req, query, utilities.NewDoubleArray(nil)); err != nil {
 				grpcCode = codes.InvalidArgument // grpc-gateway refuses it before gRPC
 			} else {

@@ -18,9 +18,9 @@ type pageToken[C any] struct {
 }
 
 // fingerprint hashes a request without its page_token and page_size fields.
-func fingerprint(req proto.Message, clear func(proto.Message)) string {
+func fingerprint(req proto.Message, clearPaging func(proto.Message)) string {
 	c := proto.Clone(req)
-	clear(c)
+	clearPaging(c)
 	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(c)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])

@@ -103,7 +103,7 @@ func (s *service) ListChannels(ctx context.Context, req *pb.ListChannelsRequest)
 	return resp, nil
 }
 
-func (s *service) GetChannel(ctx context.Context, req *pb.GetChannelRequest) (*pb.Channel, error) {
+func (s *service) GetChannel(_ context.Context, req *pb.GetChannelRequest) (*pb.Channel, error) {
 	channel, err := parseChannelName("name", req.GetName())
 	if err != nil {
 		return nil, err

@@ -64,7 +64,7 @@ func sseHandler(client pb.TelemetraServiceClient, logger *slog.Logger) http.Hand
 					return
 				}
 				b, _ := protojson.Marshal(st.Proto())
-				fmt.Fprintf(w, "event: error\ndata: %s\n\n", b)
+				_, _ = fmt.Fprintf(w, "event: error\ndata: %s\n\n", b) // the last event: the stream ends either way
 				if flusher != nil {
 					flusher.Flush()
 				}
@@ -81,7 +81,9 @@ func sseHandler(client pb.TelemetraServiceClient, logger *slog.Logger) http.Hand
 				logger.Error("encode event", "err", err)
 				return
 			}
-			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.GetSequence(), eventName(ev), b)
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.GetSequence(), eventName(ev), b); err != nil {
+				return // the client is gone
+			}
 			if flusher != nil {
 				flusher.Flush()
 			}

@@ -381,7 +381,7 @@ func (g *Generator) appendUsername(b []byte, c *channelSim) []byte {
 }
 
 func (g *Generator) transaction(at time.Time) Record {
-	i := -1
+	var i int
 	if g.burst.left > 0 && g.channels[g.burst.channel].live {
 		i = g.burst.channel
 		g.burst.left--

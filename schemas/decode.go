@@ -96,7 +96,7 @@ func (d *decoder) timeField(field string) (time.Time, error) {
 }
 
 // intField scans an integer member with the given bounds.
-func (d *decoder) intField(field string, min, max int64) (int64, error) {
+func (d *decoder) intField(field string, lo, hi int64) (int64, error) {
 	if d.pos >= len(d.data) || (d.data[d.pos] != '-' && !isDigit(d.data[d.pos])) {
 		return 0, d.typeErr(field, "integer")
 	}
@@ -104,7 +104,7 @@ func (d *decoder) intField(field string, min, max int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	v, r := integer(lit, min, max)
+	v, r := integer(lit, lo, hi)
 	if r != "" {
 		return 0, fieldErr(field, r)
 	}

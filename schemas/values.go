@@ -91,17 +91,17 @@ func scaled(lit []byte, shift int) (v uint64, neg, isInt, big bool) {
 	return v, neg, true, false
 }
 
-// integer checks a number literal against {"type": "integer", "minimum": min, "maximum": max}
-// (min >= 0) and returns its value.
-func integer(lit []byte, min, max int64) (int64, string) {
+// integer checks a number literal against {"type": "integer", "minimum": lo, "maximum": hi}
+// (lo >= 0) and returns its value.
+func integer(lit []byte, lo, hi int64) (int64, string) {
 	v, neg, isInt, big := scaled(lit, 0)
 	switch {
 	case !isInt:
 		return 0, "must be integer, got number"
-	case neg || v < uint64(min):
-		return 0, "must be >= " + strconv.FormatInt(min, 10)
-	case big || v > uint64(max):
-		return 0, "must be <= " + strconv.FormatInt(max, 10)
+	case neg || v < uint64(lo):
+		return 0, "must be >= " + strconv.FormatInt(lo, 10)
+	case big || v > uint64(hi):
+		return 0, "must be <= " + strconv.FormatInt(hi, 10)
 	}
 	return int64(v), ""
 }
@@ -222,26 +222,26 @@ func checkUUID(b []byte) string {
 	return ""
 }
 
-// checkLen: {"minLength": min, "maxLength": max} with min 0 or 1, counted in code points.
-func checkLen(b []byte, min, max int) string {
-	if len(b) >= min && len(b) <= max && min <= 1 {
-		return "" // code points <= bytes <= max, and >= 1 iff bytes >= 1
+// checkLen: {"minLength": lo, "maxLength": hi} with lo 0 or 1, counted in code points.
+func checkLen(b []byte, lo, hi int) string {
+	if len(b) >= lo && len(b) <= hi && lo <= 1 {
+		return "" // code points <= bytes <= hi, and >= 1 iff bytes >= 1
 	}
 	n := utf8.RuneCount(b)
-	if n < min {
-		return minLengthReason(min)
+	if n < lo {
+		return minLengthReason(lo)
 	}
-	if n > max {
-		return "must be at most " + strconv.Itoa(max) + " characters"
+	if n > hi {
+		return "must be at most " + strconv.Itoa(hi) + " characters"
 	}
 	return ""
 }
 
-func minLengthReason(min int) string {
-	if min == 1 {
+func minLengthReason(minLength int) string {
+	if minLength == 1 {
 		return "must not be empty"
 	}
-	return "must be at least " + strconv.Itoa(min) + " characters"
+	return "must be at least " + strconv.Itoa(minLength) + " characters"
 }
 
 // parseTimestamp checks b against the timestamp definition of the schemas ({"format":

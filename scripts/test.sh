@@ -12,7 +12,7 @@ need kcat "apt-get install kcat"
 need curl "apt-get install curl"
 need npm "apt-get install npm"
 [[ -x /usr/bin/chromium ]] || { echo "test.sh: /usr/bin/chromium is not installed (apt-get install chromium)" >&2; exit 1; }
-scripts/tools.sh # buf and the protoc plugins, grpcurl: pinned, into bin/ (quick when present)
+scripts/tools.sh # buf and the protoc plugins, grpcurl, golangci-lint: pinned, into bin/ (quick when present)
 need java "apt-get install openjdk-17-jre-headless"
 need mvn "apt-get install maven"
 if [[ -z ${DATABASE_URL:-} ]] && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
@@ -35,7 +35,7 @@ export TELEMETRA_BROWSER_TEST=1 # cmd/telemetra's TestDashboardInChromium; scree
 export TELEMETRA_SCHEMATHESIS="$PWD/bin/schemathesis"
 [[ -x $TELEMETRA_SCHEMATHESIS ]] || { echo "test.sh: $TELEMETRA_SCHEMATHESIS is missing (scripts/tools.sh installs it)" >&2; exit 1; }
 
-step "gofmt and go vet"
+step "lint: gofmt, go vet, golangci-lint (import rules, errcheck, staticcheck, ...)"
 make -s lint
 
 step "unit tests and embedded-broker tests (race detector on)"

@@ -2,7 +2,8 @@
 # Installs the pinned code-generation and test tools into $REPO/bin:
 #
 #   buf, protoc-gen-go, protoc-gen-go-grpc, protoc-gen-grpc-gateway,
-#   protoc-gen-openapiv2, grpcurl (end-to-end tests of the gateway), ghz (gateway benchmark)
+#   protoc-gen-openapiv2, grpcurl (end-to-end tests of the gateway), ghz (gateway benchmark),
+#   golangci-lint (`make lint`; config in .golangci.yml)
 #   and schemathesis (the API contract test; from PyPI, into a venv in .cache/, linked from bin/)
 #
 # Usage:
@@ -14,7 +15,7 @@
 # recorded in the binary itself (`go version -m`) is the pinned one, so no
 # separate stamp file can go out of sync with the binary. Changing a version
 # below rebuilds exactly that tool. The Go build cache makes rebuilds cheap
-# (a cold buf build takes 1-2.5 minutes on 2 cores).
+# (a cold buf build takes 1-2.5 minutes on 2 cores, golangci-lint several minutes).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,6 +30,7 @@ TOOLS=(
 	"protoc-gen-openapiv2|github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2|v2.33.0"
 	"grpcurl|github.com/fullstorydev/grpcurl/cmd/grpcurl|v1.9.4"
 	"ghz|github.com/bojand/ghz/cmd/ghz|v0.120.0"
+	"golangci-lint|github.com/golangci/golangci-lint/v2/cmd/golangci-lint|v2.15.0"
 )
 
 force=0

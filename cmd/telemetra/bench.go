@@ -24,7 +24,7 @@ type benchCmd struct {
 	GoBenchResults    string        `name:"go-bench-results" help:"go test -bench output to include in the summary."`
 }
 
-func (b *benchCmd) Run(g *globals, ctx context.Context) error {
+func (b *benchCmd) Run(ctx context.Context, g *globals) error {
 	binary, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the telemetra binary: %w", err)
@@ -46,7 +46,7 @@ type benchConsumeCmd struct {
 	Result string   `name:"result" required:"" help:"Write what was read here, as JSON."`
 }
 
-func (b *benchConsumeCmd) Run(g *globals, ctx context.Context) error {
+func (b *benchConsumeCmd) Run(ctx context.Context) error {
 	res, err := bench.ConsumeAll(ctx, b.Brokers, b.Topics, b.Group)
 	if err != nil {
 		return err

@@ -11,7 +11,7 @@ type brokerCmd struct {
 	DataDir string `name:"data-dir" env:"TELEMETRA_BROKER_DATA_DIR" help:"Keep the broker's log in this directory across restarts (default: in memory)."`
 }
 
-func (b *brokerCmd) Run(g *globals, ctx context.Context) error {
+func (b *brokerCmd) Run(ctx context.Context, g *globals) error {
 	broker, err := kafka.StartEmbedded(kafka.WithAddr(b.Addr), kafka.WithDataDir(b.DataDir), kafka.WithLogger(g.logger))
 	if err != nil {
 		return err

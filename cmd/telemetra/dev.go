@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"time"
 
@@ -69,7 +70,7 @@ func (d *devCmd) Validate() error {
 	return nil
 }
 
-func (d *devCmd) Run(g *globals, ctx context.Context) error {
+func (d *devCmd) Run(ctx context.Context, g *globals) error {
 	if d.Rate <= 0 {
 		return fmt.Errorf("--rate %v: must be positive in dev mode", d.Rate)
 	}
@@ -84,7 +85,7 @@ func (d *devCmd) Run(g *globals, ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer ms.Shutdown(context.WithoutCancel(ctx))
+	defer stopMetrics(ctx, ms, g.logger)
 
 	dbURL := d.DatabaseURL
 	if dbURL == "" {
@@ -105,7 +106,9 @@ func (d *devCmd) Run(g *globals, ctx context.Context) error {
 		seed = rand.Uint64()
 	}
 	if dbURL != "" {
-		fmt.Fprintf(g.stdout, "\n  PostgreSQL:       psql '%s'\n", dbURL)
+		if _, err := fmt.Fprintf(g.stdout, "\n  PostgreSQL:       psql '%s'\n", dbURL); err != nil {
+			return err
+		}
 	}
 	gwCtx, stopGateway := context.WithCancel(ctx)
 	defer stopGateway()
@@ -117,7 +120,7 @@ func (d *devCmd) Run(g *globals, ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stdout, `
+	banner := fmt.Sprintf(`
 Telemetra dev pipeline is up (Ctrl-C stops everything).
   Dashboard:        http://%[6]s/dashboard/
   REST:             http://%[6]s/v1/channels   (OpenAPI: http://%[6]s/openapi.json)
@@ -135,8 +138,11 @@ Try:
 `, broker.Addr(), ms.URL(), kafka.TopicChat, kafka.TopicAggregates, kafka.TopicMoments, srv.HTTPAddr(), srv.GRPCAddr())
 	if d.AuthToken != "" {
 		// the token itself stays off the terminal: it may be recorded or shared
-		fmt.Fprint(g.stdout, `  With --auth-token, add -H "Authorization: Bearer <token>" to curl and grpcurl; the dashboard asks for the token.
-`)
+		banner += `  With --auth-token, add -H "Authorization: Bearer <token>" to curl and grpcurl; the dashboard asks for the token.
+`
+	}
+	if _, err := io.WriteString(g.stdout, banner); err != nil {
+		return err
 	}
 
 	grp, gctx := errgroup.WithContext(ctx)

@@ -76,7 +76,7 @@ func startDev(t *testing.T, extra ...string) *devPipeline {
 		}
 	}
 	go func() { d.err = cmd.Wait(); close(d.exited) }()
-	t.Cleanup(func() { d.stop(30 * time.Second) })
+	t.Cleanup(func() { _, _ = d.stop(30 * time.Second) }) // the tests of how it stops call stop themselves
 	printed := []struct {
 		re   *regexp.Regexp
 		into *string

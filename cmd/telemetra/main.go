@@ -83,6 +83,14 @@ func ignoreStop(ctx context.Context, err error) error {
 	return err
 }
 
+// stopMetrics stops a command's metrics server when the command returns; the command's own
+// result stands, a failure to stop is logged.
+func stopMetrics(ctx context.Context, ms *obs.MetricsServer, logger *slog.Logger) {
+	if err := ms.Shutdown(context.WithoutCancel(ctx)); err != nil {
+		logger.Warn("stop the metrics server", "err", err)
+	}
+}
+
 type versionCmd struct{}
 
 func (versionCmd) Run(g *globals) error {
@@ -113,7 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		gatewayLimitVars(),
 	)
 	if err != nil {
-		fmt.Fprintln(stderr, "telemetra:", err)
+		_, _ = fmt.Fprintln(stderr, "telemetra:", err) // a failed write to stderr has nowhere to go
 		return 2
 	}
 	kctx, err := parser.Parse(args)
@@ -126,7 +134,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	logger, err := obs.NewLogger(stderr, c.LogLevel, c.LogFormat)
 	if err != nil {
-		fmt.Fprintln(stderr, "telemetra:", err)
+		_, _ = fmt.Fprintln(stderr, "telemetra:", err) // a failed write to stderr has nowhere to go
 		return 2
 	}
 	c.logger = logger
@@ -139,7 +147,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		var exit exitError
 		if asExit(err, &exit) {
 			if exit.msg != "" {
-				fmt.Fprintln(stderr, exit.msg)
+				_, _ = fmt.Fprintln(stderr, exit.msg) // a failed write to stderr has nowhere to go
 			}
 			return exit.code
 		}

@@ -40,7 +40,7 @@ type migrateCmd struct {
 	postgresFlags
 }
 
-func (m *migrateCmd) Run(g *globals, ctx context.Context) error {
+func (m *migrateCmd) Run(ctx context.Context, g *globals) error {
 	conn, err := pgx.Connect(ctx, m.url())
 	if err != nil {
 		return fmt.Errorf("connect to PostgreSQL: %w", err)

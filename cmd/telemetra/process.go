@@ -47,7 +47,7 @@ func (w windowFlags) config() window.Config {
 	return cfg
 }
 
-func (p *processCmd) Run(g *globals, ctx context.Context) error {
+func (p *processCmd) Run(ctx context.Context, g *globals) error {
 	cfg := p.config()
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -57,7 +57,7 @@ func (p *processCmd) Run(g *globals, ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer ms.Shutdown(context.WithoutCancel(ctx))
+	defer stopMetrics(ctx, ms, g.logger)
 	clientID := p.ClientID
 	if clientID == "" {
 		host, _ := os.Hostname()

@@ -48,7 +48,7 @@ func (p *produceCmd) Validate() error {
 	return nil
 }
 
-func (p *produceCmd) Run(g *globals, ctx context.Context) error {
+func (p *produceCmd) Run(ctx context.Context, g *globals) error {
 	channels := p.channels()
 	seed := p.Seed
 	if seed == 0 {
@@ -72,7 +72,7 @@ func (p *produceCmd) Run(g *globals, ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer ms.Shutdown(context.WithoutCancel(ctx))
+	defer stopMetrics(ctx, ms, g.logger)
 
 	g.logger.Info("producer starting", "brokers", p.Brokers, "channels", len(channels), "rate_per_sec", rate,
 		"seed", seed, "count", p.Count, "duration", p.Duration)

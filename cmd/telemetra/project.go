@@ -17,13 +17,13 @@ type projectCmd struct {
 	MetricsAddr string `name:"metrics-addr" env:"TELEMETRA_PROJECTOR_METRICS_ADDR" default:"127.0.0.1:9102" help:"Serve Prometheus metrics here (empty: off)."`
 }
 
-func (p *projectCmd) Run(g *globals, ctx context.Context) error {
+func (p *projectCmd) Run(ctx context.Context, g *globals) error {
 	reg := obs.NewRegistry()
 	ms, err := obs.ServeMetrics(p.MetricsAddr, reg, g.logger)
 	if err != nil {
 		return err
 	}
-	defer ms.Shutdown(context.WithoutCancel(ctx))
+	defer stopMetrics(ctx, ms, g.logger)
 	return ignoreStop(ctx, projector.Run(ctx, projector.Config{
 		Brokers: p.Brokers, DatabaseURL: p.url(), Schema: p.Schema, Consumer: p.Consumer, Generation: p.Generation,
 		BatchSize: p.BatchSize, StartupTimeout: p.timeout(), Logger: g.logger.With("role", "projector"), Metrics: projector.NewMetrics(reg),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/telemetra/telemetra/views/replay"
@@ -28,7 +29,7 @@ type replayCmd struct {
 	ProgressEvery     time.Duration `name:"progress-every" default:"5s" help:"Log progress (records/s, lag, ETA) this often."`
 }
 
-func (r *replayCmd) Run(g *globals, ctx context.Context) error {
+func (r *replayCmd) Run(ctx context.Context, g *globals) error {
 	wcfg := r.config()
 	if err := wcfg.Validate(); err != nil {
 		return err
@@ -45,7 +46,9 @@ func (r *replayCmd) Run(g *globals, ctx context.Context) error {
 		Logger: g.logger.With("role", "replay"),
 	})
 	if err == nil || rep != (replay.Report{}) { // a replay refused at the start has nothing to report
-		printReport(g.stdout, rep)
+		if _, werr := io.WriteString(g.stdout, report(rep)); werr != nil && err == nil {
+			err = werr
+		}
 	}
 	if errors.Is(err, replay.ErrDifferences) {
 		return exitError{code: 3, msg: err.Error()}
@@ -53,7 +56,10 @@ func (r *replayCmd) Run(g *globals, ctx context.Context) error {
 	return err
 }
 
-func printReport(w io.Writer, rep replay.Report) {
+// report renders what a replay did, for the terminal.
+func report(rep replay.Report) string {
+	var b strings.Builder
+	w := &b
 	if rep.Events > 0 {
 		fmt.Fprintf(w, "state:      %d events reprocessed in %s (%.0f events/s)\n", rep.Events, rep.StateTook.Round(time.Millisecond), perSecond(rep.Events, rep.StateTook))
 	}
@@ -77,6 +83,7 @@ func printReport(w io.Writer, rep replay.Report) {
 	case rep.Swapped:
 		fmt.Fprintln(w, "swapped:    the rebuilt projection is live")
 	}
+	return b.String()
 }
 
 func perSecond(n int64, d time.Duration) float64 {

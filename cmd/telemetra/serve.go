@@ -26,13 +26,13 @@ type serveCmd struct {
 	MetricsAddr      string        `name:"metrics-addr" env:"TELEMETRA_GATEWAY_METRICS_ADDR" default:"127.0.0.1:9103" help:"Serve Prometheus metrics here (empty: off)."`
 }
 
-func (s *serveCmd) Run(g *globals, ctx context.Context) error {
+func (s *serveCmd) Run(ctx context.Context, g *globals) error {
 	reg := obs.NewRegistry()
 	ms, err := obs.ServeMetrics(s.MetricsAddr, reg, g.logger)
 	if err != nil {
 		return err
 	}
-	defer ms.Shutdown(context.WithoutCancel(ctx))
+	defer stopMetrics(ctx, ms, g.logger)
 	dbURL := s.url()
 	if s.NoHistory {
 		dbURL = ""

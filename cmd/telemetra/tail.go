@@ -29,9 +29,9 @@ type tailCmd struct {
 	Raw     bool          `name:"raw" help:"Print values as they are, one per line, without metadata."`
 }
 
-func (t *tailCmd) Run(g *globals, ctx context.Context) error {
+func (t *tailCmd) Run(ctx context.Context, g *globals) error {
 	if t.N < 0 {
-		return fmt.Errorf("N=%d: must be 0 or positive", t.N)
+		return fmt.Errorf("N=%d: must be 0 or positive", t.N) //nolint:staticcheck // ST1005: N names the <n> argument; the message stays as users know it
 	}
 	offset := kgo.NewOffset().AtStart()
 	if t.From == "end" {

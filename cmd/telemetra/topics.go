@@ -22,7 +22,7 @@ type topicsPartitionCmd struct {
 	Channels   []string `arg:"" name:"channel" help:"Channel names (record keys)."`
 }
 
-func (c *topicsPartitionCmd) Run(g *globals, ctx context.Context) error {
+func (c *topicsPartitionCmd) Run(ctx context.Context, g *globals) error {
 	n := c.Partitions
 	if n <= 0 {
 		var err error
@@ -66,7 +66,7 @@ type topicsCreateCmd struct {
 	Partitions int32 `name:"partitions" default:"${partitions}" help:"Partitions of every topic. Keep one count for all: a channel's events, windows and state must share a partition number."`
 }
 
-func (c *topicsCreateCmd) Run(g *globals, ctx context.Context) error {
+func (c *topicsCreateCmd) Run(ctx context.Context, g *globals) error {
 	if c.Partitions < 1 {
 		return fmt.Errorf("--partitions %d: must be at least 1", c.Partitions)
 	}
@@ -99,7 +99,7 @@ type topicsDescribeCmd struct {
 	topicsFlags
 }
 
-func (c *topicsDescribeCmd) Run(g *globals, ctx context.Context) error {
+func (c *topicsDescribeCmd) Run(ctx context.Context, g *globals) error {
 	specs := topicSpecs(c.Generation, kafka.DefaultPartitions)
 	names := make([]string, len(specs))
 	for i, s := range specs {

@@ -121,8 +121,10 @@ func (c *Cluster) run(ctx context.Context, tool string, args ...string) ([]byte,
 	if err != nil {
 		return nil, fmt.Errorf("output file for %s: %w", tool, err)
 	}
-	defer os.Remove(out.Name())
-	defer out.Close()
+	defer func() {
+		_ = out.Close()           // the tool wrote through its own descriptor: ours has nothing buffered
+		_ = os.Remove(out.Name()) // a leftover temporary file is harmless
+	}()
 	cmd.Stdout, cmd.Stderr = out, out
 	runErr := cmd.Run()
 	text, _ := os.ReadFile(out.Name())

@@ -131,7 +131,7 @@ func (l *Logic) Graph() *goka.GroupGraph {
 // task returns the partition's task for goka's current assignment, locked, recovering the
 // partition's clock when the assignment is new.
 func (l *Logic) task(ctx goka.Context) *partitionTask {
-	ps, fresh := l.wb.partition(ctx.Partition(), ctx.Context())
+	ps, fresh := l.wb.partition(ctx.Context(), ctx.Partition())
 	ps.mu.Lock()
 	if fresh {
 		l.restoreClock(ctx, ps)

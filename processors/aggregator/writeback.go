@@ -59,7 +59,7 @@ func newWriteBack(now func() time.Time, sink Sink, table string, newPart func() 
 
 // partition returns the task of a partition for the assignment whose context is ctx, and true
 // when it is new: a new assignment starts an empty set of states and a watcher.
-func (w *writeBack) partition(partition int32, ctx context.Context) (*partitionTask, bool) {
+func (w *writeBack) partition(ctx context.Context, partition int32) (*partitionTask, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	ps := w.parts[partition]

@@ -13,6 +13,7 @@ import (
 // Class is the coarse sentiment of a message.
 type Class int8
 
+// The classes; Classify picks one from the compound score and ClassThreshold.
 const (
 	Neutral Class = iota
 	Positive
@@ -114,12 +115,11 @@ func token(tok string, sum *float64, hits, negateLeft *int, boost *float64, mixe
 	}
 	lower := lowerASCII(tok, buf)
 	lower = squashRepeats(lower)
-	w := string(lower) // the compiler avoids allocating for map lookups with string(bytes)
-	switch {
-	case negations[w]:
+	switch { // m[string(bytes)] does not allocate
+	case negations[string(lower)]:
 		*negateLeft = negationWindow
 		return
-	case intensifiers[w]:
+	case intensifiers[string(lower)]:
 		*boost += intensifierBoost
 		return
 	}

@@ -40,13 +40,14 @@ type Emit struct {
 type Outcome int
 
 const (
-	// Applied: counted in its window.
+	// Applied is an event counted in its window.
 	Applied Outcome = iota
-	// Late: counted as late on its window (Result.LateDetail says why); goes to the late topic.
+	// Late is an event counted as late on its window (Result.LateDetail says why); it goes to
+	// the late topic.
 	Late
-	// Duplicate: already applied to the state (a redelivery after a crash).
+	// Duplicate is an event already applied to the state (a redelivery after a crash).
 	Duplicate
-	// Refused: not believable (ErrFutureTimestamp, ErrPastTimestamp); goes to the DLQ.
+	// Refused is an event not believable (ErrFutureTimestamp, ErrPastTimestamp); it goes to the DLQ.
 	Refused
 )
 

@@ -169,16 +169,16 @@ func compareRuns(want, got *driver) string {
 		if !ok {
 			return fmt.Sprintf("no final window %s", k)
 		}
-		if a, b := comparable(g), comparable(w); !proto.Equal(a, b) {
+		if a, b := withoutProcessingTime(g), withoutProcessingTime(w); !proto.Equal(a, b) {
 			return fmt.Sprintf("window %s:\n got  %v\n want %v", k, a, b)
 		}
 	}
 	return ""
 }
 
-// comparable drops what depends on processing time: the version (provisional emits count)
-// and the emit time.
-func comparable(a *pb.WindowAggregate) *pb.WindowAggregate {
+// withoutProcessingTime drops what depends on processing time: the version (provisional emits
+// count) and the emit time.
+func withoutProcessingTime(a *pb.WindowAggregate) *pb.WindowAggregate {
 	c := proto.Clone(a).(*pb.WindowAggregate)
 	c.Version, c.EmittedAt = 0, nil
 	return c

@@ -1,7 +1,6 @@
 package projector
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -23,7 +22,7 @@ func BenchmarkProjector(b *testing.B) {
 	for k := 0; k < b.N; k++ {
 		dbURL := pgtest.Database(b)
 		started := time.Now()
-		stop := runProjectorB(b, Config{Brokers: []string{addr}, DatabaseURL: dbURL, Logger: quiet})
+		stop := runProjectorB(Config{Brokers: []string{addr}, DatabaseURL: dbURL, Logger: quiet})
 		waitConsumed(b, dbURL, records)
 		took := time.Since(started)
 		if err := stop(); err != nil {
@@ -33,7 +32,7 @@ func BenchmarkProjector(b *testing.B) {
 	}
 }
 
-func runProjectorB(b *testing.B, cfg Config) func() error {
+func runProjectorB(cfg Config) func() error {
 	done := make(chan error, 1)
 	runCtx, cancel := contextWithCancel()
 	go func() { done <- Run(runCtx, cfg) }()
@@ -55,5 +54,5 @@ func waitConsumed(b *testing.B, dbURL string, want int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	b.Fatal(fmt.Sprintf("not all %d records projected in 5 minutes", want))
+	b.Fatalf("not all %d records projected in 5 minutes", want)
 }

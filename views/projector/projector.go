@@ -87,7 +87,7 @@ func Topics(generation int) []string {
 // Offsets are positions in the projected topics: topic → partition → next offset.
 type Offsets map[string]map[int32]int64
 
-// ErrGenerationMismatch: the schema is a projection of another processor generation's topics.
+// ErrGenerationMismatch means the schema is a projection of another processor generation's topics.
 var ErrGenerationMismatch = errors.New("projection of another generation")
 
 // Run projects until ctx ends. It resumes from the offsets stored in PostgreSQL; PostgreSQL
@@ -426,11 +426,11 @@ func sendBatch(ctx context.Context, tx pgx.Tx, cfg Config, b *pgx.Batch, records
 	br := tx.SendBatch(ctx, b)
 	var gen int
 	if err := br.QueryRow().Scan(&gen); err != nil {
-		br.Close()
+		_ = br.Close() // the read error is the one to report
 		return fmt.Errorf("read the generation of schema %s: %w", cfg.Schema, err)
 	}
 	if err := checkGeneration(cfg, gen); err != nil {
-		br.Close()
+		_ = br.Close() // the mismatch is the one to report
 		return err
 	}
 	if err := br.Close(); err != nil {

@@ -97,10 +97,10 @@ type Report struct {
 	Previous string // the replaced schema, if kept
 }
 
-// ErrDifferences: Verify found differences, so the rebuilt projection was not swapped in.
+// ErrDifferences means Verify found differences, so the rebuilt projection was not swapped in.
 var ErrDifferences = errors.New("the rebuilt projection differs from the live one")
 
-// ErrNoLiveProjection: the live schema does not exist or no projector has written to it, so
+// ErrNoLiveProjection means the live schema does not exist or no projector has written to it, so
 // there is nothing to verify against or replace (most likely a mistyped Schema). Run refuses
 // before it creates anything.
 var ErrNoLiveProjection = errors.New("no live projection")
