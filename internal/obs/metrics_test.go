@@ -25,7 +25,7 @@ func TestServeMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer on.Shutdown(context.Background())
+	defer func() { _ = on.Shutdown(context.Background()) }()
 	resp, err := http.Get(on.URL())
 	if err != nil {
 		t.Fatal(err)

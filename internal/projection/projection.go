@@ -70,17 +70,17 @@ type Rollup struct {
 type Part int
 
 const (
-	// NotMerged: the column is not part of the API's roll-ups.
+	// NotMerged means the column is not part of the API's roll-ups.
 	NotMerged Part = iota
-	// PartWindow: the bucket's own fields (WindowMetrics: final, version, events, live).
+	// PartWindow is the bucket's own fields (WindowMetrics: final, version, events, live).
 	PartWindow
-	// PartChat: ChatMetrics, except unique chatters.
+	// PartChat is ChatMetrics, except unique chatters.
 	PartChat
-	// PartChatters: what unique chatters are estimated from (sketches, per-window counts).
+	// PartChatters is what unique chatters are estimated from (sketches, per-window counts).
 	PartChatters
-	// PartViewers: ViewerStats.
+	// PartViewers is ViewerStats.
 	PartViewers
-	// PartTransactions: TransactionStats.
+	// PartTransactions is TransactionStats.
 	PartTransactions
 )
 
@@ -96,11 +96,12 @@ const (
 	All
 	// Latest is the value of the latest window.
 	Latest
-	// MinSampled, MaxSampled and LatestSampled are Min, Max and Latest over the windows with
-	// viewer samples: a window without samples says nothing about viewers, its zeros are no
-	// readings.
+	// MinSampled is the smallest value over the windows with viewer samples: a window without
+	// samples says nothing about viewers, its zeros are no readings.
 	MinSampled
+	// MaxSampled is the largest value over the windows with viewer samples.
 	MaxSampled
+	// LatestSampled is the latest window's value among those with viewer samples.
 	LatestSampled
 	// Collect gathers the windows' non-empty values for merging outside SQL (sketches, emote
 	// lists).

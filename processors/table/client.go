@@ -39,8 +39,13 @@ type GokaLogger struct {
 	Component string
 }
 
-func (g GokaLogger) Print(v ...any)   { g.Logger.Debug(fmt.Sprint(v...), "component", g.Component) }
+// Print logs its operands at debug level (goka's logger interface, as are Println and Printf).
+func (g GokaLogger) Print(v ...any) { g.Logger.Debug(fmt.Sprint(v...), "component", g.Component) }
+
+// Println logs its operands at debug level; slog ends the line.
 func (g GokaLogger) Println(v ...any) { g.Logger.Debug(fmt.Sprint(v...), "component", g.Component) }
+
+// Printf logs a formatted message at debug level.
 func (g GokaLogger) Printf(format string, v ...any) {
 	g.Logger.Debug(fmt.Sprintf(format, v...), "component", g.Component)
 }
