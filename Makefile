@@ -46,7 +46,7 @@ lint: vet
 vet:
 	$(GO) vet ./...
 
-## unit: fast tests only (embedded broker, no external services).
+## unit: go test ./... (in-process Kafka; PostgreSQL's server binaries or DATABASE_URL, curl, kcat, bin/grpcurl).
 unit:
 	$(GO) test ./...
 

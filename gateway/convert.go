@@ -16,9 +16,10 @@ func metricsFromAggregate(a *pb.WindowAggregate) *pb.WindowMetrics {
 		return nil
 	}
 	c := a.GetChat()
-	var perMinute float64
+	var perMinute, firstTimePerMinute float64
 	if minutes := a.GetWindowEnd().AsTime().Sub(a.GetWindowStart().AsTime()).Minutes(); minutes > 0 {
 		perMinute = float64(c.GetMessages()) / minutes
+		firstTimePerMinute = float64(c.GetFirstTimeMessages()) / minutes
 	}
 	return &pb.WindowMetrics{
 		Channel: a.GetChannel(), WindowStart: a.GetWindowStart(), WindowEnd: a.GetWindowEnd(),
@@ -26,6 +27,8 @@ func metricsFromAggregate(a *pb.WindowAggregate) *pb.WindowMetrics {
 		Chat: &pb.ChatMetrics{
 			Messages: c.GetMessages(), UniqueChatters: c.GetUniqueChatters(), MessagesPerChatter: c.GetMessagesPerChatter(),
 			MessagesPerMinute: perMinute, TopEmotes: c.GetTopEmotes(), EmoteUses: c.GetEmoteUses(), Sentiment: c.GetSentiment(),
+			FirstTimeChatters: c.GetFirstTimeChatters(), FirstTimeMessages: c.GetFirstTimeMessages(),
+			FirstTimeMessagesPerMinute: firstTimePerMinute,
 		},
 		Viewers: a.GetViewers(), Transactions: a.GetTransactions(),
 		Events: a.GetEvents(), LateEvents: a.GetLateEvents(), Live: a.GetStatus().GetLive(),

@@ -42,6 +42,7 @@ var ctx = context.Background()
 type pipeline struct {
 	addr, grpcAddr, httpAddr string
 	want                     map[string]pipelinetest.Totals
+	chatters                 map[string]int64 // distinct chatters per channel
 	start, end               time.Time
 }
 
@@ -99,7 +100,7 @@ func startPipelineWith(t testing.TB, run producer.RunConfig, span time.Duration)
 		}
 	})
 	p := &pipeline{addr: addr, grpcAddr: srv.GRPCAddr(), httpAddr: srv.HTTPAddr(), want: pipelinetest.Expected(t, run),
-		start: start, end: start.Add(span)}
+		chatters: pipelinetest.Chatters(t, run), start: start, end: start.Add(span)}
 	awaitFinals(t, dbURL, p.want)
 	return p
 }
@@ -177,7 +178,8 @@ func decode[T any](t testing.TB, s string) T {
 type summary struct {
 	Windows string `json:"windows"`
 	Chat    struct {
-		Messages string `json:"messages"`
+		Messages          string `json:"messages"`
+		FirstTimeChatters string `json:"firstTimeChatters"`
 	} `json:"chat"`
 	Viewers struct {
 		Samples string `json:"samples"`
@@ -191,8 +193,12 @@ type summary struct {
 func (p *pipeline) checkSummary(t *testing.T, channel string, s summary) {
 	t.Helper()
 	w := p.want[channel]
-	got := fmt.Sprintf("chat=%s samples=%s txns=%s revenue=%s", s.Chat.Messages, s.Viewers.Samples, s.Transactions.Transactions, s.Transactions.RevenueCents)
-	want := fmt.Sprintf("chat=%d samples=%d txns=%d revenue=%d", w.Chat, w.ViewerSamples, w.Transactions, w.RevenueCents)
+	// no chat of the run is late (awaitFinals), and every channel has fewer than the 2,048
+	// chatters the processor's memory of them holds (600 to 1,055): each is new exactly once
+	got := fmt.Sprintf("chat=%s chatters=%s samples=%s txns=%s revenue=%s", s.Chat.Messages, s.Chat.FirstTimeChatters,
+		s.Viewers.Samples, s.Transactions.Transactions, s.Transactions.RevenueCents)
+	want := fmt.Sprintf("chat=%d chatters=%d samples=%d txns=%d revenue=%d", w.Chat, p.chatters[channel],
+		w.ViewerSamples, w.Transactions, w.RevenueCents)
 	if got != want {
 		t.Fatalf("summary of %s: %s, want %s", channel, got, want)
 	}

@@ -12,8 +12,9 @@
 // window are omitted; buckets come oldest first. Within a bucket:
 //
 //   - Sums add: events, late_events, chat messages, emote uses, sentiment score sum and
-//     scored/positive/negative/neutral counts, viewer samples, viewer_sum, chatter_sum, and
-//     every transaction count and amount in cents (revenue and transactions included).
+//     scored/positive/negative/neutral counts, first-time chatters and their messages, viewer
+//     samples, viewer_sum, chatter_sum, and every transaction count and amount in cents
+//     (revenue and transactions included).
 //   - Viewer and chatter min is the minimum, max the maximum, last the value of the latest
 //     window, all over the windows that have viewer samples (a window without samples says
 //     nothing about viewers, so its zeros are not readings).
@@ -24,7 +25,8 @@
 //     sketches, clamped to [largest window's count, sum of the windows' counts] (bounds the
 //     union must respect; a one-window bucket thus reports the window's exact count).
 //     messages_per_chatter = messages / unique_chatters (0 without chatters);
-//     messages_per_minute = messages / the bucket's length in minutes.
+//     messages_per_minute = messages / the bucket's length in minutes, and
+//     first_time_messages_per_minute likewise.
 //   - top_emotes: the windows' top-emote counts summed per emote, then the 10 most used by
 //     count descending, emote ascending. A window keeps only its own top 10, so emotes that
 //     never made a window's list are under-counted.

@@ -45,6 +45,7 @@ func TestWindowMetricsAtOneMinuteListEachWindowWithEveryField(t *testing.T) {
 			"events": 40, "late_events": 2, "chat_messages": 20, "messages_per_chatter": 5.0, "emote_uses": 7,
 			"top_emotes":    `[{"emote": "Kappa", "count": 4}, {"emote": "PogChamp", "count": 3}]`,
 			"sentiment_sum": 2.5, "sentiment_scored": 10, "sentiment_positive": 6, "sentiment_negative": 2, "sentiment_neutral": 2,
+			"first_time_chatters": 3, "first_time_messages": 6,
 			"viewer_samples": 4, "viewer_sum": 400, "viewers_min": 90, "viewers_max": 110, "viewers_last": 105,
 			"chatter_sum": 40, "chatters_max": 12, "chatters_last": 11,
 			"donations": 1, "donation_cents": 500,
@@ -66,9 +67,10 @@ func TestWindowMetricsAtOneMinuteListEachWindowWithEveryField(t *testing.T) {
 		Resolution: pb.Resolution_RESOLUTION_ONE_MINUTE, Final: true, Version: 1, Windows: 1,
 		Chat: &pb.ChatMetrics{
 			Messages: 20, UniqueChatters: 4, MessagesPerChatter: 5, MessagesPerMinute: 20,
-			TopEmotes: []*pb.EmoteCount{{Emote: "Kappa", Count: 4}, {Emote: "PogChamp", Count: 3}},
-			EmoteUses: 7,
-			Sentiment: &pb.SentimentStats{ScoreSum: 2.5, ScoredMessages: 10, Average: 0.25, Positive: 6, Negative: 2, Neutral: 2},
+			TopEmotes:         []*pb.EmoteCount{{Emote: "Kappa", Count: 4}, {Emote: "PogChamp", Count: 3}},
+			EmoteUses:         7,
+			Sentiment:         &pb.SentimentStats{ScoreSum: 2.5, ScoredMessages: 10, Average: 0.25, Positive: 6, Negative: 2, Neutral: 2},
+			FirstTimeChatters: 3, FirstTimeMessages: 6, FirstTimeMessagesPerMinute: 6,
 		},
 		Viewers: &pb.ViewerStats{Samples: 4, ViewerSum: 400, Avg: 100, Min: 90, Max: 110, Last: 105,
 			ChatterSum: 40, ChattersAvg: 10, ChattersMax: 12, ChattersLast: 11},
@@ -110,6 +112,7 @@ func rollUpWindows(t *testing.T, f *fixture) {
 	for n := range 10 {
 		r := row{
 			"events": 10, "chat_messages": n + 1, "sentiment_sum": 0.5, "sentiment_scored": 2,
+			"first_time_chatters": n % 2, "first_time_messages": n,
 			"donations": 1, "donation_cents": 100 * (n + 1), "transactions": 1, "revenue_cents": 100 * (n + 1),
 			"live": n < 9, "final": n != 9,
 		}
@@ -157,6 +160,8 @@ func TestWindowMetricsRollUps(t *testing.T) {
 			Messages: 15, UniqueChatters: unique, MessagesPerChatter: 15 / float64(unique), MessagesPerMinute: 3,
 			TopEmotes: []*pb.EmoteCount{{Emote: "PogChamp", Count: 5}, {Emote: "LUL", Count: 3}, {Emote: "Kappa", Count: 2}},
 			Sentiment: &pb.SentimentStats{ScoreSum: 2.5, ScoredMessages: 10, Average: 0.25},
+			// windows 0-4: 0+1+0+1+0 first-time chatters, 0+1+2+3+4 of their messages
+			FirstTimeChatters: 2, FirstTimeMessages: 10, FirstTimeMessagesPerMinute: 2,
 		},
 		// windows 0-3 have samples: averages 100, 110, 120, 130
 		Viewers: &pb.ViewerStats{Samples: 8, ViewerSum: 920, Avg: 115, Min: 95, Max: 135, Last: 132,

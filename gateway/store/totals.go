@@ -97,16 +97,18 @@ func (v *viewerSums) stats() *pb.ViewerStats {
 var chatColumns = rollups(projection.PartChat) + `,` + chatterColumns
 
 type chatSums struct {
-	messages, emoteUses                 int64
-	topEmotes                           [][]emoteCount
-	scoreSum                            float64
-	scored, positive, negative, neutral int64
-	chatters                            chatterParts
+	messages, emoteUses                  int64
+	topEmotes                            [][]emoteCount
+	scoreSum                             float64
+	scored, positive, negative, neutral  int64
+	firstTimeChatters, firstTimeMessages int64
+	chatters                             chatterParts
 }
 
 func (c *chatSums) targets() []any {
 	return append([]any{&c.messages, &c.emoteUses, &c.topEmotes,
-		&c.scoreSum, &c.scored, &c.positive, &c.negative, &c.neutral}, c.chatters.targets()...)
+		&c.scoreSum, &c.scored, &c.positive, &c.negative, &c.neutral,
+		&c.firstTimeChatters, &c.firstTimeMessages}, c.chatters.targets()...)
 }
 
 // metrics merges the chat of the windows; minutes is the length of the bucket or range.
@@ -130,6 +132,9 @@ func (c *chatSums) metrics(minutes float64, topEmotes int) (*pb.ChatMetrics, err
 			Negative:       c.negative,
 			Neutral:        c.neutral,
 		},
+		FirstTimeChatters:          c.firstTimeChatters,
+		FirstTimeMessages:          c.firstTimeMessages,
+		FirstTimeMessagesPerMinute: ratio(float64(c.firstTimeMessages), minutes),
 	}, nil
 }
 

@@ -29,6 +29,12 @@ type Totals struct {
 // channel's windows must hold.
 func Expected(t testing.TB, run producer.RunConfig) map[string]Totals {
 	t.Helper()
+	return ExpectedOf(t, regenerate(t, run))
+}
+
+// regenerate returns the records of a seeded producer run (it must use StartTime).
+func regenerate(t testing.TB, run producer.RunConfig) []producer.Record {
+	t.Helper()
 	g, err := producer.NewGenerator(run.Sim)
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +47,33 @@ func Expected(t testing.TB, run producer.RunConfig) map[string]Totals {
 	for k := range run.Count {
 		records = append(records, g.Next(run.StartTime.Add(time.Duration(k)*step)))
 	}
-	return ExpectedOf(t, records)
+	return records
+}
+
+// Chatters regenerates a seeded producer run and counts each channel's distinct chatters: what
+// its final windows' first-time chatters add up to when none of its chat is late and it has
+// fewer chatters than the processor's memory of them holds (2,048, see processors/window).
+func Chatters(t testing.TB, run producer.RunConfig) map[string]int64 {
+	t.Helper()
+	seen := map[string]map[string]bool{}
+	for _, r := range regenerate(t, run) {
+		if r.Topic != kafka.TopicChat {
+			continue
+		}
+		m, err := schemas.DecodeChat(r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[m.Channel] == nil {
+			seen[m.Channel] = map[string]bool{}
+		}
+		seen[m.Channel][m.Username] = true
+	}
+	out := map[string]int64{}
+	for ch, names := range seen {
+		out[ch] = int64(len(names))
+	}
+	return out
 }
 
 // ExpectedOf counts what each channel's windows must hold for the given input records.

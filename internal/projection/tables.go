@@ -99,6 +99,10 @@ func WindowAggregates() Table {
 		{Name: "emitted_at", Type: timestamptz, OfGeneration: true},
 		// when the row's current version was projected
 		{Name: "projected_at", Type: timestamptz, Stamp: true},
+
+		// added by 0003_first_time_chatters.sql (ALTER TABLE appends)
+		{Name: "first_time_chatters", Type: bigint, Rollup: chat(Sum)},
+		{Name: "first_time_messages", Type: bigint, Rollup: chat(Sum)},
 	}}
 }
 

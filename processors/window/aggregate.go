@@ -18,13 +18,14 @@ func newTransactionStats() *pb.TransactionStats {
 	}
 }
 
-func addChat(w *pb.OpenWindow, m schemas.ChatMessage) {
+func addChat(st *pb.ChannelState, w *pb.OpenWindow, m schemas.ChatMessage) {
 	chat := w.Aggregate.Chat
 	chat.Messages++
 	h := chatterHash(m.Username)
 	if k, found := slices.BinarySearch(w.ChatterHashes, h); !found {
 		w.ChatterHashes = slices.Insert(w.ChatterHashes, k, h)
 	}
+	countFirstTime(st, w, h)
 	for _, e := range m.Emotes {
 		countEmote(w, e)
 		chat.EmoteUses++

@@ -120,8 +120,9 @@ func (d *driver) emitted(res Result) {
 }
 
 func describeFinal(a *pb.WindowAggregate) string {
-	s := fmt.Sprintf("%s %s events=%d chat=%d viewers=%d tx=%d late=%d",
+	s := fmt.Sprintf("%s %s events=%d chat=%d new=%d/%d viewers=%d tx=%d late=%d",
 		a.Channel, a.WindowStart.AsTime().UTC().Format("15:04"), a.Events, a.Chat.GetMessages(),
+		a.Chat.GetFirstTimeChatters(), a.Chat.GetFirstTimeMessages(),
 		a.Viewers.GetSamples(), a.Transactions.GetTransactions(), a.LateEvents)
 	if st := a.Status; st.GetLive() {
 		s += " live"

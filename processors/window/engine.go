@@ -94,7 +94,7 @@ func (e *Engine) Apply(st *pb.ChannelState, ev schemas.Event, arrival, frontier,
 	w := e.openWindow(st, j.WindowStart, j.WindowEnd)
 	switch ev := ev.(type) {
 	case schemas.ChatMessage:
-		addChat(w, ev)
+		addChat(st, w, ev)
 	case schemas.ViewerCount:
 		addViewers(w, ev)
 		change := viewerStatusEvent(ev, t)

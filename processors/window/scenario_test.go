@@ -25,7 +25,9 @@ import (
 //	crash                                             restart from the last flush, redeliver from the last commit
 //	open                                              the open windows and the frontier
 //
-// Times are HH:MM:SS[.mmm] on 2025-10-16 (UTC), or RFC 3339.
+// Times are HH:MM:SS[.mmm] on 2025-10-16 (UTC), or RFC 3339. A final reads
+//
+//	final CHANNEL WINDOW events=N chat=MESSAGES new=FIRST_TIME_CHATTERS/THEIR_MESSAGES viewers=SAMPLES tx=N late=N [live]
 func TestScenarios(t *testing.T) {
 	datadriven.Walk(t, "testdata/scenarios", func(t *testing.T, path string) {
 		var d *driver

@@ -91,6 +91,9 @@ WHERE (excluded.final AND NOT w.final) OR (excluded.final = w.final AND excluded
 		"sentiment_negative": func(a aggregate) any { return a.GetChat().GetSentiment().GetNegative() },
 		"sentiment_neutral":  func(a aggregate) any { return a.GetChat().GetSentiment().GetNeutral() },
 
+		"first_time_chatters": func(a aggregate) any { return a.GetChat().GetFirstTimeChatters() },
+		"first_time_messages": func(a aggregate) any { return a.GetChat().GetFirstTimeMessages() },
+
 		"viewer_samples": func(a aggregate) any { return a.GetViewers().GetSamples() },
 		"viewer_sum":     func(a aggregate) any { return a.GetViewers().GetViewerSum() },
 		"viewers_min":    func(a aggregate) any { return a.GetViewers().GetMin() },

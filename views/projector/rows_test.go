@@ -31,7 +31,8 @@ func TestEachColumnHoldsItsField(t *testing.T) {
 		EmittedAt: ts(t0.Add(62 * time.Second)), FirstEventTime: ts(t0.Add(5 * time.Second)), LastEventTime: ts(t0.Add(55 * time.Second)),
 		Chat: &pb.ChatStats{Messages: 10, UniqueChatters: 11, MessagesPerChatter: 1.5, EmoteUses: 12,
 			TopEmotes: []*pb.EmoteCount{{Emote: "PogChamp", Count: 13}}, ChattersSketch: []byte{1, 2},
-			Sentiment: &pb.SentimentStats{ScoreSum: 2.5, ScoredMessages: 14, Positive: 15, Negative: 16, Neutral: 17}},
+			Sentiment:         &pb.SentimentStats{ScoreSum: 2.5, ScoredMessages: 14, Positive: 15, Negative: 16, Neutral: 17},
+			FirstTimeChatters: 43, FirstTimeMessages: 44},
 		Viewers: &pb.ViewerStats{Samples: 18, ViewerSum: 19, Min: 20, Max: 21, Last: 22, ChatterSum: 23, ChattersMax: 24, ChattersLast: 25},
 		Transactions: &pb.TransactionStats{
 			Donations:     &pb.DonationStats{Count: 26, AmountCents: 27},
@@ -67,6 +68,7 @@ func TestEachColumnHoldsItsField(t *testing.T) {
 		"gift_sub_cents": 38, "transactions": 39, "revenue_cents": 40,
 		"live": true, "title": "any%", "category": "Speedrun", "session_id": fmt.Sprint(started.Unix()),
 		"first_event_time": at(5 * time.Second), "last_event_time": at(55 * time.Second), "emitted_at": at(62 * time.Second),
+		"first_time_chatters": 43, "first_time_messages": 44,
 	})
 	checkRows(t, pool, "channels", "channel", "updated_at", map[string]any{
 		"channel": "demo_stream", "live": true, "title": "any%", "category": "Speedrun", "started_at": startedAt,

@@ -331,9 +331,26 @@ type ChatStats struct {
 	// Lexicon-based sentiment of the messages.
 	Sentiment *SentimentStats `protobuf:"bytes,6,opt,name=sentiment,proto3" json:"sentiment,omitempty"`
 	// Total emote uses (an emote used twice in one message counts twice).
-	EmoteUses     int64 `protobuf:"varint,7,opt,name=emote_uses,json=emoteUses,proto3" json:"emote_uses,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	EmoteUses int64 `protobuf:"varint,7,opt,name=emote_uses,json=emoteUses,proto3" json:"emote_uses,omitempty"`
+	// Chatters new to the channel in this window: chatters whose message,
+	// counted here, is the first of theirs the channel's processor state
+	// remembers (ChannelState.seen_chatters). "First" goes by the order of the
+	// chat topic's log, which is event-time order for a producer that writes in
+	// timestamp order; late messages are not counted, and do not make a chatter
+	// known. Limits: the memory is bounded, so a chatter who stays silent while
+	// 2,048 to 4,096 others are added to it (new chatters, and known ones back
+	// after a rotation, see SeenChatters) counts as new again; about one new
+	// chatter in a thousand is missed (a Bloom filter's false positives); and
+	// the memory starts with the input logs a processor generation reads (a
+	// state written by a build without it starts empty).
+	FirstTimeChatters int64 `protobuf:"varint,8,opt,name=first_time_chatters,json=firstTimeChatters,proto3" json:"first_time_chatters,omitempty"`
+	// Chat messages in this window from its first_time_chatters: each one's
+	// first message and their later ones in the same window (messages per
+	// minute from first-time chatters, with 1-minute windows). Their messages
+	// in later windows are ordinary messages.
+	FirstTimeMessages int64 `protobuf:"varint,9,opt,name=first_time_messages,json=firstTimeMessages,proto3" json:"first_time_messages,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ChatStats) Reset() {
@@ -411,6 +428,20 @@ func (x *ChatStats) GetSentiment() *SentimentStats {
 func (x *ChatStats) GetEmoteUses() int64 {
 	if x != nil {
 		return x.EmoteUses
+	}
+	return 0
+}
+
+func (x *ChatStats) GetFirstTimeChatters() int64 {
+	if x != nil {
+		return x.FirstTimeChatters
+	}
+	return 0
+}
+
+func (x *ChatStats) GetFirstTimeMessages() int64 {
+	if x != nil {
+		return x.FirstTimeMessages
 	}
 	return 0
 }
@@ -1476,7 +1507,10 @@ type ChannelState struct {
 	// late-event corrections (WindowAggregate.late_correction). Entries go once
 	// their window is older than the processor's max past skew (no event can
 	// be late for it any more), and beyond the newest 256.
-	ClosedLate    []*WindowLateCount `protobuf:"bytes,20,rep,name=closed_late,json=closedLate,proto3" json:"closed_late,omitempty"`
+	ClosedLate []*WindowLateCount `protobuf:"bytes,20,rep,name=closed_late,json=closedLate,proto3" json:"closed_late,omitempty"`
+	// The chatters the channel has had, in bounded space, for first-time
+	// chatters (ChatStats.first_time_chatters); unset until its first message.
+	SeenChatters  *SeenChatters `protobuf:"bytes,21,opt,name=seen_chatters,json=seenChatters,proto3" json:"seen_chatters,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1653,6 +1687,90 @@ func (x *ChannelState) GetClosedLate() []*WindowLateCount {
 	return nil
 }
 
+func (x *ChannelState) GetSeenChatters() *SeenChatters {
+	if x != nil {
+		return x.SeenChatters
+	}
+	return nil
+}
+
+// SeenChatters remembers which chatters a channel has had, in bounded space:
+// two Bloom filters of chatter names, the current one and the one before it.
+// A chatter is known when either filter has it; a chatter known only to the
+// previous one is added to the current one again, so active chatters are
+// never forgotten. When current_chatters reaches the rotation size (2,048),
+// current becomes previous and a new, empty current begins: a chatter is
+// forgotten once silent for two rotations. Each filter is 32,768 bits (4 KiB);
+// a name sets 7 bits, by double hashing of its FNV-1a 64 hash (finalized
+// with MurmurHash3's fmix64): bit (h1 + i*h2) mod the filter's bits, for
+// i = 0..6, where h1 and h2 are the low and high 32 bits of the hash (h2 made
+// odd), bit b being byte b/8, bit b%8 (least significant first). With 2,048
+// names a filter answers "known" for an unknown name with probability about
+// 0.07%. Changing the sizes or the hash is a change of window logic (a new
+// generation, docs/processors.md).
+type SeenChatters struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Filter of the chatters added since the last rotation.
+	Current []byte `protobuf:"bytes,1,opt,name=current,proto3" json:"current,omitempty"`
+	// Filter before the last rotation; empty until the first rotation.
+	Previous []byte `protobuf:"bytes,2,opt,name=previous,proto3" json:"previous,omitempty"`
+	// Chatters added to current since the last rotation.
+	CurrentChatters uint32 `protobuf:"varint,3,opt,name=current_chatters,json=currentChatters,proto3" json:"current_chatters,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SeenChatters) Reset() {
+	*x = SeenChatters{}
+	mi := &file_telemetra_v1_records_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeenChatters) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeenChatters) ProtoMessage() {}
+
+func (x *SeenChatters) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_records_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeenChatters.ProtoReflect.Descriptor instead.
+func (*SeenChatters) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SeenChatters) GetCurrent() []byte {
+	if x != nil {
+		return x.Current
+	}
+	return nil
+}
+
+func (x *SeenChatters) GetPrevious() []byte {
+	if x != nil {
+		return x.Previous
+	}
+	return nil
+}
+
+func (x *SeenChatters) GetCurrentChatters() uint32 {
+	if x != nil {
+		return x.CurrentChatters
+	}
+	return 0
+}
+
 // WindowLateCount is the late-event count of one closed window.
 type WindowLateCount struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1666,7 +1784,7 @@ type WindowLateCount struct {
 
 func (x *WindowLateCount) Reset() {
 	*x = WindowLateCount{}
-	mi := &file_telemetra_v1_records_proto_msgTypes[14]
+	mi := &file_telemetra_v1_records_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1678,7 +1796,7 @@ func (x *WindowLateCount) String() string {
 func (*WindowLateCount) ProtoMessage() {}
 
 func (x *WindowLateCount) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_records_proto_msgTypes[14]
+	mi := &file_telemetra_v1_records_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1691,7 +1809,7 @@ func (x *WindowLateCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WindowLateCount.ProtoReflect.Descriptor instead.
 func (*WindowLateCount) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{14}
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WindowLateCount) GetWindowStartUnix() int64 {
@@ -1725,7 +1843,7 @@ type PartitionClock struct {
 
 func (x *PartitionClock) Reset() {
 	*x = PartitionClock{}
-	mi := &file_telemetra_v1_records_proto_msgTypes[15]
+	mi := &file_telemetra_v1_records_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1737,7 +1855,7 @@ func (x *PartitionClock) String() string {
 func (*PartitionClock) ProtoMessage() {}
 
 func (x *PartitionClock) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_records_proto_msgTypes[15]
+	mi := &file_telemetra_v1_records_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1750,7 +1868,7 @@ func (x *PartitionClock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionClock.ProtoReflect.Descriptor instead.
 func (*PartitionClock) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{15}
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PartitionClock) GetInputs() []*InputArrival {
@@ -1774,7 +1892,7 @@ type InputArrival struct {
 
 func (x *InputArrival) Reset() {
 	*x = InputArrival{}
-	mi := &file_telemetra_v1_records_proto_msgTypes[16]
+	mi := &file_telemetra_v1_records_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1786,7 +1904,7 @@ func (x *InputArrival) String() string {
 func (*InputArrival) ProtoMessage() {}
 
 func (x *InputArrival) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_records_proto_msgTypes[16]
+	mi := &file_telemetra_v1_records_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1799,7 +1917,7 @@ func (x *InputArrival) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputArrival.ProtoReflect.Descriptor instead.
 func (*InputArrival) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{16}
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *InputArrival) GetTopic() string {
@@ -1831,7 +1949,7 @@ type AppliedOffset struct {
 
 func (x *AppliedOffset) Reset() {
 	*x = AppliedOffset{}
-	mi := &file_telemetra_v1_records_proto_msgTypes[17]
+	mi := &file_telemetra_v1_records_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1843,7 +1961,7 @@ func (x *AppliedOffset) String() string {
 func (*AppliedOffset) ProtoMessage() {}
 
 func (x *AppliedOffset) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_records_proto_msgTypes[17]
+	mi := &file_telemetra_v1_records_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1856,7 +1974,7 @@ func (x *AppliedOffset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppliedOffset.ProtoReflect.Descriptor instead.
 func (*AppliedOffset) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{17}
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AppliedOffset) GetTopic() string {
@@ -1903,7 +2021,7 @@ type RoutedEvent struct {
 
 func (x *RoutedEvent) Reset() {
 	*x = RoutedEvent{}
-	mi := &file_telemetra_v1_records_proto_msgTypes[18]
+	mi := &file_telemetra_v1_records_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1915,7 +2033,7 @@ func (x *RoutedEvent) String() string {
 func (*RoutedEvent) ProtoMessage() {}
 
 func (x *RoutedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_records_proto_msgTypes[18]
+	mi := &file_telemetra_v1_records_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1928,7 +2046,7 @@ func (x *RoutedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoutedEvent.ProtoReflect.Descriptor instead.
 func (*RoutedEvent) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{18}
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RoutedEvent) GetTopic() string {
@@ -1988,14 +2106,18 @@ type OpenWindow struct {
 	// lifecycle events, and its latest viewer sample. A window's status is the
 	// previous window's with these applied in event-time order, so it does not
 	// depend on the order in which the processor read its input topics.
-	StatusEvents  []*StatusEvent `protobuf:"bytes,8,rep,name=status_events,json=statusEvents,proto3" json:"status_events,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	StatusEvents []*StatusEvent `protobuf:"bytes,8,rep,name=status_events,json=statusEvents,proto3" json:"status_events,omitempty"`
+	// FNV-1a 64 hashes of the window's first-time chatters (a subset of
+	// chatter_hashes), sorted: their later messages in the window count in
+	// chat.first_time_messages too.
+	FirstTimeChatterHashes []uint64 `protobuf:"fixed64,9,rep,packed,name=first_time_chatter_hashes,json=firstTimeChatterHashes,proto3" json:"first_time_chatter_hashes,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *OpenWindow) Reset() {
 	*x = OpenWindow{}
-	mi := &file_telemetra_v1_records_proto_msgTypes[19]
+	mi := &file_telemetra_v1_records_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2007,7 +2129,7 @@ func (x *OpenWindow) String() string {
 func (*OpenWindow) ProtoMessage() {}
 
 func (x *OpenWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_records_proto_msgTypes[19]
+	mi := &file_telemetra_v1_records_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2020,7 +2142,7 @@ func (x *OpenWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenWindow.ProtoReflect.Descriptor instead.
 func (*OpenWindow) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{19}
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *OpenWindow) GetAggregate() *WindowAggregate {
@@ -2080,6 +2202,13 @@ func (x *OpenWindow) GetStatusEvents() []*StatusEvent {
 	return nil
 }
 
+func (x *OpenWindow) GetFirstTimeChatterHashes() []uint64 {
+	if x != nil {
+		return x.FirstTimeChatterHashes
+	}
+	return nil
+}
+
 // StatusEvent is one event that changes a channel's StreamStatus, kept with
 // its event time.
 type StatusEvent struct {
@@ -2101,7 +2230,7 @@ type StatusEvent struct {
 
 func (x *StatusEvent) Reset() {
 	*x = StatusEvent{}
-	mi := &file_telemetra_v1_records_proto_msgTypes[20]
+	mi := &file_telemetra_v1_records_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2113,7 +2242,7 @@ func (x *StatusEvent) String() string {
 func (*StatusEvent) ProtoMessage() {}
 
 func (x *StatusEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_records_proto_msgTypes[20]
+	mi := &file_telemetra_v1_records_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2126,7 +2255,7 @@ func (x *StatusEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusEvent.ProtoReflect.Descriptor instead.
 func (*StatusEvent) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{20}
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StatusEvent) GetAt() *timestamppb.Timestamp {
@@ -2200,7 +2329,7 @@ type Baseline struct {
 
 func (x *Baseline) Reset() {
 	*x = Baseline{}
-	mi := &file_telemetra_v1_records_proto_msgTypes[21]
+	mi := &file_telemetra_v1_records_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2212,7 +2341,7 @@ func (x *Baseline) String() string {
 func (*Baseline) ProtoMessage() {}
 
 func (x *Baseline) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_records_proto_msgTypes[21]
+	mi := &file_telemetra_v1_records_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2225,7 +2354,7 @@ func (x *Baseline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Baseline.ProtoReflect.Descriptor instead.
 func (*Baseline) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{21}
+	return file_telemetra_v1_records_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Baseline) GetValues() []float64 {
@@ -2266,7 +2395,7 @@ const file_telemetra_v1_records_proto_rawDesc = "" +
 	"\vlate_events\x18\r \x01(\x03R\n" +
 	"lateEvents\x12\x16\n" +
 	"\x06events\x18\x0e \x01(\x03R\x06events\x12'\n" +
-	"\x0flate_correction\x18\x0f \x01(\bR\x0elateCorrection\"\xbf\x02\n" +
+	"\x0flate_correction\x18\x0f \x01(\bR\x0elateCorrection\"\x9f\x03\n" +
 	"\tChatStats\x12\x1a\n" +
 	"\bmessages\x18\x01 \x01(\x03R\bmessages\x12'\n" +
 	"\x0funique_chatters\x18\x02 \x01(\x03R\x0euniqueChatters\x120\n" +
@@ -2276,7 +2405,9 @@ const file_telemetra_v1_records_proto_rawDesc = "" +
 	"\x0fchatters_sketch\x18\x05 \x01(\fR\x0echattersSketch\x12:\n" +
 	"\tsentiment\x18\x06 \x01(\v2\x1c.telemetra.v1.SentimentStatsR\tsentiment\x12\x1d\n" +
 	"\n" +
-	"emote_uses\x18\a \x01(\x03R\temoteUses\"8\n" +
+	"emote_uses\x18\a \x01(\x03R\temoteUses\x12.\n" +
+	"\x13first_time_chatters\x18\b \x01(\x03R\x11firstTimeChatters\x12.\n" +
+	"\x13first_time_messages\x18\t \x01(\x03R\x11firstTimeMessages\"8\n" +
 	"\n" +
 	"EmoteCount\x12\x14\n" +
 	"\x05emote\x18\x01 \x01(\tR\x05emote\x12\x14\n" +
@@ -2364,8 +2495,7 @@ const file_telemetra_v1_records_proto_rawDesc = "" +
 	"\x04raid\x18\x0e \x01(\v2\x16.telemetra.v1.RaidInfoR\x04raid\x1a:\n" +
 	"\fDetailsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe9\n" +
-	"\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xaa\v\n" +
 	"\fChannelState\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x128\n" +
 	"\twatermark\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\twatermark\x12@\n" +
@@ -2391,13 +2521,18 @@ const file_telemetra_v1_records_proto_rawDesc = "" +
 	"closeAfter\x12D\n" +
 	"\x0fapplied_offsets\x18\x13 \x03(\v2\x1b.telemetra.v1.AppliedOffsetR\x0eappliedOffsets\x12>\n" +
 	"\vclosed_late\x18\x14 \x03(\v2\x1d.telemetra.v1.WindowLateCountR\n" +
-	"closedLate\x1a[\n" +
+	"closedLate\x12?\n" +
+	"\rseen_chatters\x18\x15 \x01(\v2\x1a.telemetra.v1.SeenChattersR\fseenChatters\x1a[\n" +
 	"\x11LastMomentAtEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x120\n" +
 	"\x05value\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05value:\x028\x01\x1a?\n" +
 	"\x11InputOffsetsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"^\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"o\n" +
+	"\fSeenChatters\x12\x18\n" +
+	"\acurrent\x18\x01 \x01(\fR\acurrent\x12\x1a\n" +
+	"\bprevious\x18\x02 \x01(\fR\bprevious\x12)\n" +
+	"\x10current_chatters\x18\x03 \x01(\rR\x0fcurrentChatters\"^\n" +
 	"\x0fWindowLateCount\x12*\n" +
 	"\x11window_start_unix\x18\x01 \x01(\x03R\x0fwindowStartUnix\x12\x1f\n" +
 	"\vlate_events\x18\x02 \x01(\x03R\n" +
@@ -2415,7 +2550,7 @@ const file_telemetra_v1_records_proto_rawDesc = "" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x14\n" +
-	"\x05value\x18\x04 \x01(\fR\x05value:\x02\x18\x01\"\x83\x04\n" +
+	"\x05value\x18\x04 \x01(\fR\x05value:\x02\x18\x01\"\xbe\x04\n" +
 	"\n" +
 	"OpenWindow\x12;\n" +
 	"\taggregate\x18\x01 \x01(\v2\x1d.telemetra.v1.WindowAggregateR\taggregate\x12P\n" +
@@ -2425,7 +2560,8 @@ const file_telemetra_v1_records_proto_rawDesc = "" +
 	"\x05dirty\x18\x05 \x01(\bR\x05dirty\x12%\n" +
 	"\x0echatter_hashes\x18\x06 \x03(\x06R\rchatterHashes\x120\n" +
 	"\x06emotes\x18\a \x03(\v2\x18.telemetra.v1.EmoteCountR\x06emotes\x12>\n" +
-	"\rstatus_events\x18\b \x03(\v2\x19.telemetra.v1.StatusEventR\fstatusEvents\x1a>\n" +
+	"\rstatus_events\x18\b \x03(\v2\x19.telemetra.v1.StatusEventR\fstatusEvents\x129\n" +
+	"\x19first_time_chatter_hashes\x18\t \x03(\x06R\x16firstTimeChatterHashes\x1a>\n" +
 	"\x10EmoteCountsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x80\x02\n" +
@@ -2464,7 +2600,7 @@ func file_telemetra_v1_records_proto_rawDescGZIP() []byte {
 }
 
 var file_telemetra_v1_records_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_telemetra_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_telemetra_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_telemetra_v1_records_proto_goTypes = []any{
 	(MomentKind)(0),               // 0: telemetra.v1.MomentKind
 	(*WindowAggregate)(nil),       // 1: telemetra.v1.WindowAggregate
@@ -2481,26 +2617,27 @@ var file_telemetra_v1_records_proto_goTypes = []any{
 	(*RaidInfo)(nil),              // 12: telemetra.v1.RaidInfo
 	(*Moment)(nil),                // 13: telemetra.v1.Moment
 	(*ChannelState)(nil),          // 14: telemetra.v1.ChannelState
-	(*WindowLateCount)(nil),       // 15: telemetra.v1.WindowLateCount
-	(*PartitionClock)(nil),        // 16: telemetra.v1.PartitionClock
-	(*InputArrival)(nil),          // 17: telemetra.v1.InputArrival
-	(*AppliedOffset)(nil),         // 18: telemetra.v1.AppliedOffset
-	(*RoutedEvent)(nil),           // 19: telemetra.v1.RoutedEvent
-	(*OpenWindow)(nil),            // 20: telemetra.v1.OpenWindow
-	(*StatusEvent)(nil),           // 21: telemetra.v1.StatusEvent
-	(*Baseline)(nil),              // 22: telemetra.v1.Baseline
-	nil,                           // 23: telemetra.v1.Moment.DetailsEntry
-	nil,                           // 24: telemetra.v1.ChannelState.LastMomentAtEntry
-	nil,                           // 25: telemetra.v1.ChannelState.InputOffsetsEntry
-	nil,                           // 26: telemetra.v1.OpenWindow.EmoteCountsEntry
-	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
+	(*SeenChatters)(nil),          // 15: telemetra.v1.SeenChatters
+	(*WindowLateCount)(nil),       // 16: telemetra.v1.WindowLateCount
+	(*PartitionClock)(nil),        // 17: telemetra.v1.PartitionClock
+	(*InputArrival)(nil),          // 18: telemetra.v1.InputArrival
+	(*AppliedOffset)(nil),         // 19: telemetra.v1.AppliedOffset
+	(*RoutedEvent)(nil),           // 20: telemetra.v1.RoutedEvent
+	(*OpenWindow)(nil),            // 21: telemetra.v1.OpenWindow
+	(*StatusEvent)(nil),           // 22: telemetra.v1.StatusEvent
+	(*Baseline)(nil),              // 23: telemetra.v1.Baseline
+	nil,                           // 24: telemetra.v1.Moment.DetailsEntry
+	nil,                           // 25: telemetra.v1.ChannelState.LastMomentAtEntry
+	nil,                           // 26: telemetra.v1.ChannelState.InputOffsetsEntry
+	nil,                           // 27: telemetra.v1.OpenWindow.EmoteCountsEntry
+	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
 }
 var file_telemetra_v1_records_proto_depIdxs = []int32{
-	27, // 0: telemetra.v1.WindowAggregate.window_start:type_name -> google.protobuf.Timestamp
-	27, // 1: telemetra.v1.WindowAggregate.window_end:type_name -> google.protobuf.Timestamp
-	27, // 2: telemetra.v1.WindowAggregate.emitted_at:type_name -> google.protobuf.Timestamp
-	27, // 3: telemetra.v1.WindowAggregate.first_event_time:type_name -> google.protobuf.Timestamp
-	27, // 4: telemetra.v1.WindowAggregate.last_event_time:type_name -> google.protobuf.Timestamp
+	28, // 0: telemetra.v1.WindowAggregate.window_start:type_name -> google.protobuf.Timestamp
+	28, // 1: telemetra.v1.WindowAggregate.window_end:type_name -> google.protobuf.Timestamp
+	28, // 2: telemetra.v1.WindowAggregate.emitted_at:type_name -> google.protobuf.Timestamp
+	28, // 3: telemetra.v1.WindowAggregate.first_event_time:type_name -> google.protobuf.Timestamp
+	28, // 4: telemetra.v1.WindowAggregate.last_event_time:type_name -> google.protobuf.Timestamp
 	2,  // 5: telemetra.v1.WindowAggregate.chat:type_name -> telemetra.v1.ChatStats
 	5,  // 6: telemetra.v1.WindowAggregate.viewers:type_name -> telemetra.v1.ViewerStats
 	6,  // 7: telemetra.v1.WindowAggregate.transactions:type_name -> telemetra.v1.TransactionStats
@@ -2511,46 +2648,47 @@ var file_telemetra_v1_records_proto_depIdxs = []int32{
 	8,  // 12: telemetra.v1.TransactionStats.subscriptions:type_name -> telemetra.v1.SubscriptionStats
 	9,  // 13: telemetra.v1.TransactionStats.bits:type_name -> telemetra.v1.BitsStats
 	10, // 14: telemetra.v1.TransactionStats.gift_subs:type_name -> telemetra.v1.GiftSubStats
-	27, // 15: telemetra.v1.StreamStatus.started_at:type_name -> google.protobuf.Timestamp
-	27, // 16: telemetra.v1.StreamStatus.ended_at:type_name -> google.protobuf.Timestamp
-	27, // 17: telemetra.v1.StreamStatus.last_event_time:type_name -> google.protobuf.Timestamp
+	28, // 15: telemetra.v1.StreamStatus.started_at:type_name -> google.protobuf.Timestamp
+	28, // 16: telemetra.v1.StreamStatus.ended_at:type_name -> google.protobuf.Timestamp
+	28, // 17: telemetra.v1.StreamStatus.last_event_time:type_name -> google.protobuf.Timestamp
 	12, // 18: telemetra.v1.StreamStatus.last_raid:type_name -> telemetra.v1.RaidInfo
-	27, // 19: telemetra.v1.RaidInfo.at:type_name -> google.protobuf.Timestamp
+	28, // 19: telemetra.v1.RaidInfo.at:type_name -> google.protobuf.Timestamp
 	0,  // 20: telemetra.v1.Moment.kind:type_name -> telemetra.v1.MomentKind
-	27, // 21: telemetra.v1.Moment.at:type_name -> google.protobuf.Timestamp
-	27, // 22: telemetra.v1.Moment.window_start:type_name -> google.protobuf.Timestamp
-	27, // 23: telemetra.v1.Moment.window_end:type_name -> google.protobuf.Timestamp
-	23, // 24: telemetra.v1.Moment.details:type_name -> telemetra.v1.Moment.DetailsEntry
-	27, // 25: telemetra.v1.Moment.emitted_at:type_name -> google.protobuf.Timestamp
+	28, // 21: telemetra.v1.Moment.at:type_name -> google.protobuf.Timestamp
+	28, // 22: telemetra.v1.Moment.window_start:type_name -> google.protobuf.Timestamp
+	28, // 23: telemetra.v1.Moment.window_end:type_name -> google.protobuf.Timestamp
+	24, // 24: telemetra.v1.Moment.details:type_name -> telemetra.v1.Moment.DetailsEntry
+	28, // 25: telemetra.v1.Moment.emitted_at:type_name -> google.protobuf.Timestamp
 	12, // 26: telemetra.v1.Moment.raid:type_name -> telemetra.v1.RaidInfo
-	27, // 27: telemetra.v1.ChannelState.watermark:type_name -> google.protobuf.Timestamp
-	27, // 28: telemetra.v1.ChannelState.max_event_time:type_name -> google.protobuf.Timestamp
-	20, // 29: telemetra.v1.ChannelState.open_windows:type_name -> telemetra.v1.OpenWindow
-	22, // 30: telemetra.v1.ChannelState.chat_rate_baseline:type_name -> telemetra.v1.Baseline
-	22, // 31: telemetra.v1.ChannelState.viewer_baseline:type_name -> telemetra.v1.Baseline
+	28, // 27: telemetra.v1.ChannelState.watermark:type_name -> google.protobuf.Timestamp
+	28, // 28: telemetra.v1.ChannelState.max_event_time:type_name -> google.protobuf.Timestamp
+	21, // 29: telemetra.v1.ChannelState.open_windows:type_name -> telemetra.v1.OpenWindow
+	23, // 30: telemetra.v1.ChannelState.chat_rate_baseline:type_name -> telemetra.v1.Baseline
+	23, // 31: telemetra.v1.ChannelState.viewer_baseline:type_name -> telemetra.v1.Baseline
 	11, // 32: telemetra.v1.ChannelState.status:type_name -> telemetra.v1.StreamStatus
-	27, // 33: telemetra.v1.ChannelState.last_event_processing_time:type_name -> google.protobuf.Timestamp
+	28, // 33: telemetra.v1.ChannelState.last_event_processing_time:type_name -> google.protobuf.Timestamp
 	1,  // 34: telemetra.v1.ChannelState.last_final:type_name -> telemetra.v1.WindowAggregate
-	27, // 35: telemetra.v1.ChannelState.last_final_window_end:type_name -> google.protobuf.Timestamp
-	24, // 36: telemetra.v1.ChannelState.last_moment_at:type_name -> telemetra.v1.ChannelState.LastMomentAtEntry
-	25, // 37: telemetra.v1.ChannelState.input_offsets:type_name -> telemetra.v1.ChannelState.InputOffsetsEntry
-	22, // 38: telemetra.v1.ChannelState.transactions_baseline:type_name -> telemetra.v1.Baseline
-	27, // 39: telemetra.v1.ChannelState.close_after:type_name -> google.protobuf.Timestamp
-	18, // 40: telemetra.v1.ChannelState.applied_offsets:type_name -> telemetra.v1.AppliedOffset
-	15, // 41: telemetra.v1.ChannelState.closed_late:type_name -> telemetra.v1.WindowLateCount
-	17, // 42: telemetra.v1.PartitionClock.inputs:type_name -> telemetra.v1.InputArrival
-	1,  // 43: telemetra.v1.OpenWindow.aggregate:type_name -> telemetra.v1.WindowAggregate
-	26, // 44: telemetra.v1.OpenWindow.emote_counts:type_name -> telemetra.v1.OpenWindow.EmoteCountsEntry
-	27, // 45: telemetra.v1.OpenWindow.last_provisional_emit:type_name -> google.protobuf.Timestamp
-	3,  // 46: telemetra.v1.OpenWindow.emotes:type_name -> telemetra.v1.EmoteCount
-	21, // 47: telemetra.v1.OpenWindow.status_events:type_name -> telemetra.v1.StatusEvent
-	27, // 48: telemetra.v1.StatusEvent.at:type_name -> google.protobuf.Timestamp
-	27, // 49: telemetra.v1.ChannelState.LastMomentAtEntry.value:type_name -> google.protobuf.Timestamp
-	50, // [50:50] is the sub-list for method output_type
-	50, // [50:50] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	28, // 35: telemetra.v1.ChannelState.last_final_window_end:type_name -> google.protobuf.Timestamp
+	25, // 36: telemetra.v1.ChannelState.last_moment_at:type_name -> telemetra.v1.ChannelState.LastMomentAtEntry
+	26, // 37: telemetra.v1.ChannelState.input_offsets:type_name -> telemetra.v1.ChannelState.InputOffsetsEntry
+	23, // 38: telemetra.v1.ChannelState.transactions_baseline:type_name -> telemetra.v1.Baseline
+	28, // 39: telemetra.v1.ChannelState.close_after:type_name -> google.protobuf.Timestamp
+	19, // 40: telemetra.v1.ChannelState.applied_offsets:type_name -> telemetra.v1.AppliedOffset
+	16, // 41: telemetra.v1.ChannelState.closed_late:type_name -> telemetra.v1.WindowLateCount
+	15, // 42: telemetra.v1.ChannelState.seen_chatters:type_name -> telemetra.v1.SeenChatters
+	18, // 43: telemetra.v1.PartitionClock.inputs:type_name -> telemetra.v1.InputArrival
+	1,  // 44: telemetra.v1.OpenWindow.aggregate:type_name -> telemetra.v1.WindowAggregate
+	27, // 45: telemetra.v1.OpenWindow.emote_counts:type_name -> telemetra.v1.OpenWindow.EmoteCountsEntry
+	28, // 46: telemetra.v1.OpenWindow.last_provisional_emit:type_name -> google.protobuf.Timestamp
+	3,  // 47: telemetra.v1.OpenWindow.emotes:type_name -> telemetra.v1.EmoteCount
+	22, // 48: telemetra.v1.OpenWindow.status_events:type_name -> telemetra.v1.StatusEvent
+	28, // 49: telemetra.v1.StatusEvent.at:type_name -> google.protobuf.Timestamp
+	28, // 50: telemetra.v1.ChannelState.LastMomentAtEntry.value:type_name -> google.protobuf.Timestamp
+	51, // [51:51] is the sub-list for method output_type
+	51, // [51:51] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_telemetra_v1_records_proto_init() }
@@ -2564,7 +2702,7 @@ func file_telemetra_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_telemetra_v1_records_proto_rawDesc), len(file_telemetra_v1_records_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -925,9 +925,20 @@ type ChatMetrics struct {
 	// Total emote uses.
 	EmoteUses int64 `protobuf:"varint,6,opt,name=emote_uses,json=emoteUses,proto3" json:"emote_uses,omitempty"`
 	// Lexicon-based sentiment.
-	Sentiment     *SentimentStats `protobuf:"bytes,7,opt,name=sentiment,proto3" json:"sentiment,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Sentiment *SentimentStats `protobuf:"bytes,7,opt,name=sentiment,proto3" json:"sentiment,omitempty"`
+	// Chatters new to the channel: the sum over the windows of each window's
+	// chatters whose first message the processor remembers is in it (what
+	// "first" means and its limits: ChatStats.first_time_chatters in
+	// records.proto). A chatter is counted in one window only, unless the
+	// processor's bounded memory forgot them.
+	FirstTimeChatters int64 `protobuf:"varint,8,opt,name=first_time_chatters,json=firstTimeChatters,proto3" json:"first_time_chatters,omitempty"`
+	// Chat messages from first-time chatters, in the windows where they were
+	// new (their first message and their later ones in the same window).
+	FirstTimeMessages int64 `protobuf:"varint,9,opt,name=first_time_messages,json=firstTimeMessages,proto3" json:"first_time_messages,omitempty"`
+	// first_time_messages per minute of the bucket or range.
+	FirstTimeMessagesPerMinute float64 `protobuf:"fixed64,10,opt,name=first_time_messages_per_minute,json=firstTimeMessagesPerMinute,proto3" json:"first_time_messages_per_minute,omitempty"`
+	unknownFields              protoimpl.UnknownFields
+	sizeCache                  protoimpl.SizeCache
 }
 
 func (x *ChatMetrics) Reset() {
@@ -1007,6 +1018,27 @@ func (x *ChatMetrics) GetSentiment() *SentimentStats {
 		return x.Sentiment
 	}
 	return nil
+}
+
+func (x *ChatMetrics) GetFirstTimeChatters() int64 {
+	if x != nil {
+		return x.FirstTimeChatters
+	}
+	return 0
+}
+
+func (x *ChatMetrics) GetFirstTimeMessages() int64 {
+	if x != nil {
+		return x.FirstTimeMessages
+	}
+	return 0
+}
+
+func (x *ChatMetrics) GetFirstTimeMessagesPerMinute() float64 {
+	if x != nil {
+		return x.FirstTimeMessagesPerMinute
+	}
+	return 0
 }
 
 // Request for ListMoments.
@@ -2111,7 +2143,7 @@ const file_telemetra_v1_service_proto_rawDesc = "" +
 	"\x06events\x18\v \x01(\x03R\x06events\x12\x1f\n" +
 	"\vlate_events\x18\f \x01(\x03R\n" +
 	"lateEvents\x12\x12\n" +
-	"\x04live\x18\r \x01(\bR\x04live\"\xc8\x02\n" +
+	"\x04live\x18\r \x01(\bR\x04live\"\xec\x03\n" +
 	"\vChatMetrics\x12\x1a\n" +
 	"\bmessages\x18\x01 \x01(\x03R\bmessages\x12'\n" +
 	"\x0funique_chatters\x18\x02 \x01(\x03R\x0euniqueChatters\x120\n" +
@@ -2121,7 +2153,11 @@ const file_telemetra_v1_service_proto_rawDesc = "" +
 	"top_emotes\x18\x05 \x03(\v2\x18.telemetra.v1.EmoteCountR\ttopEmotes\x12\x1d\n" +
 	"\n" +
 	"emote_uses\x18\x06 \x01(\x03R\temoteUses\x12:\n" +
-	"\tsentiment\x18\a \x01(\v2\x1c.telemetra.v1.SentimentStatsR\tsentiment\"\x8a\x02\n" +
+	"\tsentiment\x18\a \x01(\v2\x1c.telemetra.v1.SentimentStatsR\tsentiment\x12.\n" +
+	"\x13first_time_chatters\x18\b \x01(\x03R\x11firstTimeChatters\x12.\n" +
+	"\x13first_time_messages\x18\t \x01(\x03R\x11firstTimeMessages\x12B\n" +
+	"\x1efirst_time_messages_per_minute\x18\n" +
+	" \x01(\x01R\x1afirstTimeMessagesPerMinute\"\x8a\x02\n" +
 	"\x12ListMomentsRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x129\n" +
 	"\n" +
