@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/storage"
@@ -27,6 +28,11 @@ type LiveStates interface {
 // memory and follows its changes (the processor flushes states every 200 ms).
 type View struct {
 	view *goka.View
+	// mu keeps Recovered from reading the goka View while it closes: goka's close and its
+	// Recovered touch the same field unguarded (a data race the health poller met at shutdown).
+	mu        sync.RWMutex
+	stopping  bool
+	recovered bool // once true, goka is not asked again
 }
 
 // NewView connects a view of generation's group table. opts configure the start-up calls into
@@ -61,10 +67,37 @@ func NewView(ctx context.Context, brokers []string, generation int, clientID str
 }
 
 // Run follows the table until ctx ends.
-func (v *View) Run(ctx context.Context) error { return v.view.Run(ctx) }
+func (v *View) Run(ctx context.Context) error {
+	viewCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-viewCtx.Done():
+		}
+		v.mu.Lock()
+		v.stopping = true
+		v.mu.Unlock()
+		cancel() // goka closes the view only now, with Recovered kept away from it
+	}()
+	return v.view.Run(viewCtx)
+}
 
 // Recovered reports whether the view has read the table up to its end once.
-func (v *View) Recovered() bool { return v.view.Recovered() }
+func (v *View) Recovered() bool {
+	v.mu.RLock()
+	if v.recovered || v.stopping {
+		defer v.mu.RUnlock()
+		return v.recovered
+	}
+	v.mu.RUnlock()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !v.stopping && !v.recovered {
+		v.recovered = v.view.Recovered()
+	}
+	return v.recovered
+}
 
 // Get returns a channel's state or nil.
 func (v *View) Get(channel string) (*pb.ChannelState, error) {
