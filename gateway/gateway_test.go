@@ -26,6 +26,7 @@ import (
 	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
 	"github.com/telemetra/telemetra/internal/pgtest"
 	"github.com/telemetra/telemetra/internal/pipelinetest"
+	"github.com/telemetra/telemetra/internal/testkit"
 	"github.com/telemetra/telemetra/processors/aggregator"
 	"github.com/telemetra/telemetra/processors/window"
 	"github.com/telemetra/telemetra/producer"
@@ -33,7 +34,7 @@ import (
 	"github.com/telemetra/telemetra/views/projector"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { testkit.VerifyNoLeaks(pgtest.M(m), testkit.IgnoreGokaViews...) }
 
 var ctx = context.Background()
 

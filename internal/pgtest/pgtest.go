@@ -38,6 +38,14 @@ func Run(m *testing.M) int {
 	return code
 }
 
+// M is m for a TestMain that hands it on, as to testkit.VerifyNoLeaks(pgtest.M(m)): its Run
+// runs the tests and then stops the private cluster, as Run does.
+func M(m *testing.M) interface{ Run() int } { return runner{m} }
+
+type runner struct{ m *testing.M }
+
+func (r runner) Run() int { return Run(r.m) }
+
 // Cluster is the private cluster, or nil when DATABASE_URL is used (fault tests skip then).
 func Cluster(t testing.TB) *pgcluster.Cluster {
 	t.Helper()

@@ -20,10 +20,11 @@ import (
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
 	"github.com/telemetra/telemetra/internal/pgtest"
+	"github.com/telemetra/telemetra/internal/testkit"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { testkit.VerifyNoLeaks(pgtest.M(m)) }
 
 var (
 	ctx   = context.Background()
