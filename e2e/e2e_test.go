@@ -21,6 +21,7 @@ import (
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/pgtest"
 	"github.com/telemetra/telemetra/internal/pipelinetest"
+	"github.com/telemetra/telemetra/internal/testkit"
 )
 
 // binary is the telemetra binary built once for the whole package.
@@ -133,17 +134,14 @@ func endOffsets(t *testing.T, addr string, topics ...string) int64 {
 // start, earlier tests' records included) and returns how many it has.
 func awaitCommitted(t *testing.T, addr, group string, base, n int64, timeout time.Duration) int64 {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		done := pipelinetest.Committed(t, addr, group, kafka.InputTopics()...) - base
-		if done >= n {
-			return done
+	var done int64
+	testkit.WaitFor(t, fmt.Sprintf("group %s to commit %d records of the run before the kill", group, n), timeout, func() error {
+		if done = pipelinetest.Committed(t, addr, group, kafka.InputTopics()...) - base; done < n {
+			return fmt.Errorf("%d committed", done)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("group %s committed %d records of the run after %s, want %d before the kill", group, done, timeout, n)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
+	return done
 }
 
 // checkKilledMidStream fails unless some but not all of a run of count input records had been

@@ -20,6 +20,7 @@ import (
 
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/pipelinetest"
+	"github.com/telemetra/telemetra/internal/testkit"
 	"github.com/telemetra/telemetra/producer"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 	"github.com/telemetra/telemetra/schemas"
@@ -246,21 +247,18 @@ func awaitKcat(t *testing.T, addr, topic string, match func(key string) bool, wa
 		}
 		return strings.Join(lines, "\n")
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		recs := read()
-		if len(recs) >= want {
-			time.Sleep(2 * time.Second)
-			if recs = read(); len(recs) != want {
-				t.Fatalf("%s: %d records of ours, want exactly %d:\n%s", topic, len(recs), want, show(recs))
-			}
-			return recs
+	testkit.WaitFor(t, fmt.Sprintf("%d records of ours in %s", want, topic), time.Minute, func() error {
+		if recs := read(); len(recs) < want {
+			return fmt.Errorf("%d records:\n%s", len(recs), show(recs))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d records of ours after a minute, want %d:\n%s", topic, len(recs), want, show(recs))
-		}
-		time.Sleep(500 * time.Millisecond)
+		return nil
+	})
+	time.Sleep(2 * time.Second) // let time pass: a record too many would arrive in it
+	recs := read()
+	if len(recs) != want {
+		t.Fatalf("%s: %d records of ours, want exactly %d:\n%s", topic, len(recs), want, show(recs))
 	}
+	return recs
 }
 
 // awaitLateCorrection reads telemetra.aggregates until a late correction of channel's window

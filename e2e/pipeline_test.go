@@ -22,6 +22,7 @@ import (
 
 	"github.com/telemetra/telemetra/internal/pgtest"
 	"github.com/telemetra/telemetra/internal/pipelinetest"
+	"github.com/telemetra/telemetra/internal/testkit"
 	"github.com/telemetra/telemetra/producer"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 	"github.com/telemetra/telemetra/views/projector"
@@ -123,13 +124,12 @@ func TestWholePipelineOnRealKafka(t *testing.T) {
 	// the projector dies mid-stream (small batches: some committed, one likely in flight) once
 	// some of the run's windows are projected, long before its last windows are final, and
 	// comes back: it resumes from the offsets committed with its rows
-	deadline := time.Now().Add(time.Minute)
-	for windows(false) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the projector wrote no window of the run within a minute")
+	testkit.WaitFor(t, "the projector to write a window of the run", time.Minute, func() error {
+		if windows(false) == 0 {
+			return errors.New("none yet")
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	_ = proj.Process.Signal(syscall.SIGKILL)
 	_ = proj.Wait()
 	rowsAtKill, finalsAtKill, offsetsAtKill := windows(false), windows(true), projected()
@@ -141,8 +141,7 @@ func TestWholePipelineOnRealKafka(t *testing.T) {
 	// summaries count the final windows starting in the range: from the run's first window
 	q := fmt.Sprintf("start_time=%s&end_time=%s", start.Truncate(time.Minute).Format(time.RFC3339), start.Add(time.Hour).Format(time.RFC3339))
 	for _, ch := range channels {
-		deadline := time.Now().Add(3 * time.Minute)
-		for {
+		testkit.WaitFor(t, "the summary of "+ch+" to add up", 3*time.Minute, func() error {
 			out, _ := exec.Command("curl", "-sS", "http://"+httpAddr+"/v1/channels/"+ch+":summarize?"+q).Output()
 			var s struct {
 				Chat struct {
@@ -158,13 +157,11 @@ func TestWholePipelineOnRealKafka(t *testing.T) {
 			_ = json.Unmarshal(out, &s)
 			got := fmt.Sprintf("%s/%s/%s", s.Chat.Messages, s.Viewers.Samples, s.Transactions.RevenueCents)
 			w := want[ch]
-			if exp := fmt.Sprintf("%d/%d/%d", w.Chat, w.ViewerSamples, w.RevenueCents); got == exp {
-				break
-			} else if time.Now().After(deadline) {
-				t.Fatalf("summary of %s: %s, want %s (chat/samples/revenue)\n%s", ch, got, exp, out)
+			if exp := fmt.Sprintf("%d/%d/%d", w.Chat, w.ViewerSamples, w.RevenueCents); got != exp {
+				return fmt.Errorf("%s, want %s (chat/samples/revenue)\n%s", got, exp, out)
 			}
-			time.Sleep(500 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	// the kill landed mid-stream: the restarted projector had records of the run to project
 	finals, total := windows(true), endOffsets(t, addr, projector.Topics(1)...)
@@ -188,19 +185,23 @@ func TestWholePipelineOnRealKafka(t *testing.T) {
 	client := pb.NewTelemetraServiceClient(conn)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	subscribe := func() pb.TelemetraService_SubscribeChannelEventsClient {
-		for {
-			s, err := client.SubscribeChannelEvents(ctx, &pb.SubscribeChannelEventsRequest{Channels: channels[:1], IncludeSnapshot: true})
-			if err == nil {
-				if ev, err := s.Recv(); err == nil && ev.GetSnapshot() && ev.GetStatus() != nil {
-					return s // the snapshot starts with the channel's status
-				}
+	subscribe := func() (s pb.TelemetraService_SubscribeChannelEventsClient) {
+		deadline, _ := ctx.Deadline()
+		testkit.WaitFor(t, "a (re)subscription with the snapshot", time.Until(deadline), func() error {
+			var err error
+			if s, err = client.SubscribeChannelEvents(ctx, &pb.SubscribeChannelEventsRequest{Channels: channels[:1], IncludeSnapshot: true}); err != nil {
+				return err
 			}
-			if ctx.Err() != nil {
-				t.Fatal("could not (re)subscribe")
+			ev, err := s.Recv()
+			if err != nil {
+				return err
 			}
-			time.Sleep(200 * time.Millisecond)
-		}
+			if !ev.GetSnapshot() || ev.GetStatus() == nil {
+				return fmt.Errorf("first event %v, want the snapshot's status", ev)
+			}
+			return nil // the snapshot starts with the channel's status
+		})
+		return s
 	}
 	sub := subscribe()
 	_ = gw.Process.Signal(syscall.SIGTERM)

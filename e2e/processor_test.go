@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/pipelinetest"
+	"github.com/telemetra/telemetra/internal/testkit"
 	"github.com/telemetra/telemetra/producer"
 )
 
@@ -147,32 +149,30 @@ func awaitMembers(t *testing.T, addr, group string, clientIDs []string, timeout 
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	deadline := time.Now().Add(timeout)
-	for {
+	want := slices.Sorted(slices.Values(clientIDs))
+	testkit.WaitFor(t, fmt.Sprintf("group %s to be stable with members %v holding input partitions", group, want), timeout, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		groups, err := adm.DescribeGroups(ctx, group)
 		cancel()
+		if err != nil {
+			return err
+		}
 		var got []string
-		if err == nil {
-			g := groups[group]
-			for _, m := range g.Members {
-				if a, ok := m.Assigned.AsConsumer(); ok && g.State == "Stable" {
-					for _, tp := range a.Topics {
-						if slices.Contains(kafka.InputTopics(), tp.Topic) && len(tp.Partitions) > 0 {
-							got = append(got, m.ClientID)
-							break
-						}
+		g := groups[group]
+		for _, m := range g.Members {
+			if a, ok := m.Assigned.AsConsumer(); ok && g.State == "Stable" {
+				for _, tp := range a.Topics {
+					if slices.Contains(kafka.InputTopics(), tp.Topic) && len(tp.Partitions) > 0 {
+						got = append(got, m.ClientID)
+						break
 					}
 				}
 			}
-			slices.Sort(got)
-			if want := slices.Sorted(slices.Values(clientIDs)); slices.Equal(got, want) {
-				return
-			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("group %s: members holding input partitions %v (err %v) after %s, want %v", group, got, err, timeout, clientIDs)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("members holding input partitions: %v", got)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"os"
@@ -28,6 +29,7 @@ import (
 	"github.com/telemetra/telemetra/gateway"
 	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
 	"github.com/telemetra/telemetra/internal/pgtest"
+	"github.com/telemetra/telemetra/internal/testkit"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
@@ -127,17 +129,12 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("curl over TLS: %v\n%.300s", err, out)
 	}
 	// REST goes through the loopback gRPC connection, over TLS too
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		out, _ := runTool(t, "curl", "-sS", "-w", " HTTP %{http_code}", "--cacert", certFile, "https://"+srv.HTTPAddr()+"/v1/channels")
-		if strings.HasSuffix(out, "HTTP 200") {
-			break
+	testkit.WaitFor(t, "REST over TLS to answer 200", 20*time.Second, func() error {
+		if out, _ := runTool(t, "curl", "-sS", "-w", " HTTP %{http_code}", "--cacert", certFile, "https://"+srv.HTTPAddr()+"/v1/channels"); !strings.HasSuffix(out, "HTTP 200") {
+			return errors.New(out)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("REST over TLS: %s", out)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 	if out, err := runTool(t, "curl", "-sS", "http://"+srv.HTTPAddr()+"/openapi.json"); err == nil && strings.Contains(out, `"swagger"`) {
 		t.Fatal("plain HTTP served while TLS is on")
 	}

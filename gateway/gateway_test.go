@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -45,6 +46,7 @@ type pipeline struct {
 	want                     map[string]pipelinetest.Totals
 	chatters                 map[string]int64 // distinct chatters per channel
 	start, end               time.Time
+	metrics                  *prometheus.Registry // the gateway's
 }
 
 func background(t testing.TB, fn func(context.Context) error) {
@@ -89,8 +91,9 @@ func startPipelineWith(t testing.TB, run producer.RunConfig, span time.Duration)
 		return projector.Run(ctx, projector.Config{Brokers: []string{addr}, DatabaseURL: dbURL, Logger: kafkatest.Quiet()})
 	})
 	gwCtx, stop := context.WithCancel(ctx)
+	reg := prometheus.NewRegistry()
 	srv, err := gateway.Start(gwCtx, gateway.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Brokers: []string{addr},
-		DatabaseURL: dbURL, Logger: kafkatest.Quiet()})
+		DatabaseURL: dbURL, Logger: kafkatest.Quiet(), Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +104,7 @@ func startPipelineWith(t testing.TB, run producer.RunConfig, span time.Duration)
 		}
 	})
 	p := &pipeline{addr: addr, grpcAddr: srv.GRPCAddr(), httpAddr: srv.HTTPAddr(), want: pipelinetest.Expected(t, run),
-		chatters: pipelinetest.Chatters(t, run), start: start, end: start.Add(span)}
+		chatters: pipelinetest.Chatters(t, run), start: start, end: start.Add(span), metrics: reg}
 	awaitFinals(t, dbURL, p.want)
 	return p
 }
@@ -112,8 +115,7 @@ func awaitFinals(t testing.TB, dbURL string, want map[string]pipelinetest.Totals
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	testkit.WaitFor(t, "the final windows in PostgreSQL", 2*time.Minute, func() error {
 		got := map[string]pipelinetest.Totals{}
 		rows, err := pool.Query(ctx, "SELECT channel, sum(chat_messages), sum(viewer_samples), sum(transactions), sum(revenue_cents) FROM window_aggregates WHERE final GROUP BY channel")
 		if err == nil {
@@ -125,14 +127,26 @@ func awaitFinals(t testing.TB, dbURL string, want map[string]pipelinetest.Totals
 			}
 			rows.Close()
 		}
-		if fmt.Sprint(got) == fmt.Sprint(want) {
-			return
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Errorf("got %v, want %v", got, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("projection: got %v, want %v", got, want)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return nil
+	})
+}
+
+// gauge is the value of an unlabelled gauge of the registry (0 if it has none of that name).
+func gauge(t testing.TB, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
 	}
+	for _, f := range families {
+		if f.GetName() == name && len(f.GetMetric()) == 1 {
+			return f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return 0
 }
 
 // tool finds a client binary on PATH or in the repository's bin/ (scripts/tools.sh).
@@ -350,7 +364,12 @@ func TestGatewayWithRealClients(t *testing.T) {
 			out, err := runTool(t, "curl", "-sSN", "--max-time", "8", base+"/v1/events:sse?channels=gaming&types=CHANNEL_EVENT_TYPE_PROVISIONAL_WINDOW")
 			sse <- result{out, err}
 		}()
-		time.Sleep(time.Second)
+		testkit.WaitFor(t, "both curl streams to subscribe", 5*time.Second, func() error {
+			if n := gauge(t, p.metrics, "telemetra_gateway_subscribers"); n < 2 {
+				return fmt.Errorf("%v subscribers", n)
+			}
+			return nil
+		})
 		// new events now: they must reach both streams as provisional window updates
 		if _, err := producer.Run(ctx, producer.RunConfig{Brokers: []string{p.addr},
 			Sim:   producer.Config{Channels: []string{"demo_stream", "gaming"}, Seed: 32},
@@ -569,7 +588,7 @@ func produceFinals(t testing.TB, addr, channel string, n int) {
 	defer cl.Close()
 	for k := range n {
 		if k%500 == 499 {
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond) // the pace above: time passing, not a wait for anything
 		}
 		start := time.Unix(0, 0).Add(time.Duration(k) * time.Minute)
 		raw, _ := proto.Marshal(&pb.WindowAggregate{Channel: channel, WindowStart: timestamppb.New(start),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/telemetra/telemetra/internal/testkit"
 )
 
 // devPipeline is `telemetra dev` running as its own process on free ports.
@@ -107,21 +110,16 @@ func startDev(t *testing.T, extra ...string) *devPipeline {
 // awaitLiveData waits until some channel has a window in progress.
 func (d *devPipeline) awaitLiveData(t *testing.T, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	testkit.WaitFor(t, "live data from "+d.base+"/v1/channels", within, func() error {
 		args := []string{"-sS", d.base + "/v1/channels"}
 		if d.authToken != "" {
 			args = append(args, "-H", "Authorization: Bearer "+d.authToken)
 		}
-		out, _ := exec.Command("curl", args...).Output()
-		if strings.Contains(string(out), `"currentWindow"`) {
-			return
+		if out, _ := exec.Command("curl", args...).Output(); !strings.Contains(string(out), `"currentWindow"`) {
+			return fmt.Errorf("no current window in %s", out)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no live data from %s/v1/channels within %s: %s", d.base, within, out)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestDevRunsWithMetricsOff: an empty --metrics-addr turns metrics off; the pipeline still runs.

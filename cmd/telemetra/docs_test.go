@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/telemetra/telemetra/internal/pgtest"
+	"github.com/telemetra/telemetra/internal/testkit"
 )
 
 // The documents whose command lines TestDocExamples runs, relative to the repository root.
@@ -467,22 +468,18 @@ func newDocEnv(t *testing.T) *docEnv {
 // awaitNonEmpty waits until a GET of url answers 200 with something in it.
 func awaitNonEmpty(t *testing.T, url string, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		var body []byte
+	testkit.WaitFor(t, url+" to answer 200 with something in it", within, func() error {
 		resp, err := http.Get(url)
-		if err == nil {
-			body, _ = io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && !emptyAnswer(body) {
-				return
-			}
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s still empty after %s: %v %s", url, within, err, body)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || emptyAnswer(body) {
+			return fmt.Errorf("%s %s", resp.Status, body)
 		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // script is the command as bash runs it: the instance's addresses, its setup first.

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
@@ -520,20 +521,24 @@ func TestHeartbeat(t *testing.T) {
 	})
 
 	t.Run("short interval", func(t *testing.T) {
-		const interval = 30 * time.Millisecond
-		h := New(WithHeartbeat(interval))
-		defer h.Close()
-		s := mustSubscribe(t, h, Filter{}, nil)
-		for i := range 2 {
-			start := time.Now()
-			ev := mustNext(t, s)
-			if ev.GetHeartbeat() == nil || ev.GetSequence() != uint64(i+1) {
-				t.Fatalf("got %v, want heartbeat %d", ev, i+1)
+		// the real clock and timers, in a bubble: its fake time moves only when every goroutine
+		// waits, so each heartbeat comes exactly one interval after the last
+		synctest.Test(t, func(t *testing.T) {
+			const interval = 30 * time.Millisecond
+			h := New(WithHeartbeat(interval))
+			defer h.Close()
+			s := mustSubscribe(t, h, Filter{}, nil)
+			for i := range 2 {
+				start := time.Now()
+				ev := mustNext(t, s)
+				if ev.GetHeartbeat() == nil || ev.GetSequence() != uint64(i+1) {
+					t.Fatalf("got %v, want heartbeat %d", ev, i+1)
+				}
+				if elapsed := time.Since(start); elapsed != interval {
+					t.Errorf("heartbeat %d after %v, want %v", i+1, elapsed, interval)
+				}
 			}
-			if elapsed := time.Since(start); elapsed < interval/2 {
-				t.Errorf("heartbeat %d after %v, want about %v", i+1, elapsed, interval)
-			}
-		}
+		})
 	})
 }
 
@@ -620,22 +625,23 @@ func TestNextContext(t *testing.T) {
 	s := mustSubscribe(t, h, Filter{}, nil)
 
 	t.Run("blocked Next returns on cancel", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(t.Context())
-		result := make(chan error, 1)
-		go func() {
-			_, err := s.Next(ctx)
-			result <- err
-		}()
-		time.Sleep(10 * time.Millisecond) // let Next block; it returns the same error either way
-		cancel()
-		select {
-		case err := <-result:
-			if !errors.Is(err, context.Canceled) {
+		// in a bubble of its own, so the test knows when Next is blocked (synctest.Wait)
+		synctest.Test(t, func(t *testing.T) {
+			h := New()
+			defer h.Close()
+			s := mustSubscribe(t, h, Filter{}, nil)
+			ctx, cancel := context.WithCancel(t.Context())
+			result := make(chan error, 1)
+			go func() {
+				_, err := s.Next(ctx)
+				result <- err
+			}()
+			synctest.Wait() // Next is blocked, waiting for an event or its heartbeat
+			cancel()
+			if err := <-result; !errors.Is(err, context.Canceled) {
 				t.Errorf("Next = %v, want context.Canceled", err)
 			}
-		case <-time.After(waitTimeout):
-			t.Fatal("Next did not return after cancel")
-		}
+		})
 	})
 
 	t.Run("deadline", func(t *testing.T) {

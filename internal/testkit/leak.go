@@ -1,5 +1,5 @@
-// Package testkit is what the tests of many packages share: the goroutine-leak check of a test
-// binary (VerifyNoLeaks).
+// Package testkit is what the tests of many packages share: waiting for a condition instead of
+// sleeping (WaitFor), and the goroutine-leak check of a test binary (VerifyNoLeaks).
 package testkit
 
 import (

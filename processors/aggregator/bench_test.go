@@ -14,6 +14,7 @@ import (
 
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
+	"github.com/telemetra/telemetra/internal/testkit"
 	"github.com/telemetra/telemetra/processors/table"
 	"github.com/telemetra/telemetra/producer"
 )
@@ -134,13 +135,12 @@ func measure(b *testing.B, run func(context.Context) error, seen, first, last *a
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx) }()
-	deadline := time.Now().Add(5 * time.Minute)
-	for last.Load() == 0 {
-		if time.Now().After(deadline) {
-			b.Fatalf("processed %d of %d events in 5 minutes", seen.Load(), events)
+	testkit.WaitFor(b, "the last event to be processed", 5*time.Minute, func() error {
+		if last.Load() == 0 {
+			return fmt.Errorf("processed %d of %d events", seen.Load(), events)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	cancel()
 	if err := <-done; err != nil {
 		b.Fatal(err)

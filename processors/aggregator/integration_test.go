@@ -2,6 +2,8 @@ package aggregator
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -19,6 +21,7 @@ import (
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
 	"github.com/telemetra/telemetra/internal/pipelinetest"
+	"github.com/telemetra/telemetra/internal/testkit"
 	"github.com/telemetra/telemetra/processors/table"
 	"github.com/telemetra/telemetra/processors/window"
 	"github.com/telemetra/telemetra/producer"
@@ -90,22 +93,18 @@ func TestPipelineAddsUpExactly(t *testing.T) {
 	runProcessorWith(t, addr, "only", metrics)
 	pipelinetest.AwaitFinals(t, addr, pipelinetest.Expected(t, run), 90*time.Second)
 	// and the consumer lag gauges say so: one per input partition, all zero
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testkit.WaitFor(t, "the processor's lag gauges to say it is caught up", 30*time.Second, func() error {
 		series, lag := testutil.CollectAndCount(metrics.lag), 0.0
 		for _, topic := range []string{kafka.TopicChat, kafka.TopicViewer, kafka.TopicTransactions, kafka.TopicStreamMeta} {
 			for p := range 3 {
 				lag += testutil.ToFloat64(metrics.lag.WithLabelValues(topic, strconv.Itoa(p)))
 			}
 		}
-		if series >= 12 && lag == 0 {
-			break
+		if series < 12 || lag != 0 {
+			return fmt.Errorf("%d series, %v records behind after the finals were complete", series, lag)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("processor lag gauges: %d series, %v records behind after the finals were complete", series, lag)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestTwoInstancesSharePartitions: two processors in one group split the partitions (goka
@@ -149,7 +148,13 @@ func TestKilledProcessorRestartsWithoutLossOrDoubleCounting(t *testing.T) {
 	go func() { defer wg.Done(); produce(t, addr, run) }()
 
 	first := start()
-	time.Sleep(5 * time.Second) // mid-stream
+	// mid-stream: once some input is processed for good, while the run is still being written
+	testkit.WaitFor(t, "the first processor to commit input", time.Minute, func() error {
+		if done := pipelinetest.Committed(t, addr, string(table.DefaultGroup), kafka.InputTopics()...); done == 0 {
+			return errors.New("no input record committed")
+		}
+		return nil
+	})
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

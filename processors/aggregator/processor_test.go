@@ -147,7 +147,7 @@ func startHarness(t *testing.T, tt *tester.Tester, configure ...func(*LogicConfi
 		defer close(flushing)
 		for ctx.Err() == nil {
 			_ = logic.wb.flush(ctx)
-			time.Sleep(time.Millisecond)
+			time.Sleep(time.Millisecond) // a pause between flushes, not a wait for anything
 		}
 	}()
 	stop := sync.OnceFunc(func() {

@@ -1,6 +1,7 @@
 package projector
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
 	"github.com/telemetra/telemetra/internal/pgtest"
+	"github.com/telemetra/telemetra/internal/testkit"
 )
 
 // BenchmarkProjector pre-fills the embedded broker with window versions and moments (the
@@ -45,14 +47,12 @@ func waitConsumed(b *testing.B, dbURL string, want int) {
 		b.Fatal(err)
 	}
 	defer pool.Close()
-	deadline := time.Now().Add(5 * time.Minute)
-	for time.Now().Before(deadline) {
+	testkit.WaitFor(b, "every record to be projected", 5*time.Minute, func() error {
 		var consumed int
 		_ = pool.QueryRow(ctx, "SELECT coalesce(sum(next_offset), 0) FROM projector_offsets").Scan(&consumed)
-		if consumed >= want {
-			return
+		if consumed < want {
+			return fmt.Errorf("%d of %d records projected", consumed, want)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	b.Fatalf("not all %d records projected in 5 minutes", want)
+		return nil
+	})
 }

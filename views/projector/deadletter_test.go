@@ -20,6 +20,7 @@ import (
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
 	"github.com/telemetra/telemetra/internal/pgtest"
+	"github.com/telemetra/telemetra/internal/testkit"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
@@ -148,30 +149,24 @@ func produceRecords(t *testing.T, addr string, records ...*kgo.Record) []*kgo.Re
 
 func awaitTopics(t *testing.T, addr string, names ...string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testkit.WaitFor(t, fmt.Sprintf("the projector to create topics %v", names), 30*time.Second, func() error {
 		infos, err := kafka.DescribeTopics(ctx, []string{addr}, names)
-		if err == nil && !slices.ContainsFunc(infos, func(i kafka.TopicInfo) bool { return !i.Exists }) {
-			return
+		if err != nil || slices.ContainsFunc(infos, func(i kafka.TopicInfo) bool { return !i.Exists }) {
+			return fmt.Errorf("%v %v", infos, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("topics %v not created by the projector in 30s: %v %v", names, infos, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func awaitCount(t *testing.T, pool *pgxpool.Pool, query string, want int64) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var got int64
-	for time.Now().Before(deadline) {
-		if err := pool.QueryRow(ctx, query).Scan(&got); err == nil && got == want {
-			return
+	testkit.WaitFor(t, fmt.Sprintf("%s to be %d", query, want), 30*time.Second, func() error {
+		var got int64
+		if err := pool.QueryRow(ctx, query).Scan(&got); err != nil || got != want {
+			return fmt.Errorf("%d (%v)", got, err)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: %d after 30s, want %d", query, got, want)
+		return nil
+	})
 }
 
 // checkProjection: the good windows and moments are rows, nothing of the garbage is (no row

@@ -2,6 +2,7 @@ package projector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -253,7 +254,7 @@ func (s stream) produce(t *testing.T, addr string, pace time.Duration) {
 			return
 		}
 		if pace > 0 {
-			time.Sleep(pace)
+			time.Sleep(pace) // the producer's pace: time passing, not a wait for anything
 		}
 	}
 }
@@ -266,9 +267,7 @@ func (s stream) check(t *testing.T, dbURL string, timeout time.Duration) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
+	testkit.WaitFor(t, "the projection the stream implies", timeout, func() error {
 		got := map[string]row{}
 		rows, err := pool.Query(ctx, "SELECT channel, window_start, final, version, chat_messages FROM window_aggregates")
 		if err == nil {
@@ -286,14 +285,12 @@ func (s stream) check(t *testing.T, dbURL string, timeout time.Duration) {
 		_ = pool.QueryRow(ctx, "SELECT count(*) FROM moments").Scan(&moments)
 		// every partition starts at offset 0, so the stored next offsets add up to the records read
 		_ = pool.QueryRow(ctx, "SELECT coalesce(sum(next_offset), 0) FROM projector_offsets").Scan(&consumed)
-		if fmt.Sprint(got) == fmt.Sprint(s.best) && moments == s.moments && consumed == len(s.records) {
-			return
+		if fmt.Sprint(got) != fmt.Sprint(s.best) || moments != s.moments || consumed != len(s.records) {
+			return fmt.Errorf("%d window rows (want %d), %d moments (want %d), %d records consumed (want %d)",
+				len(got), len(s.best), moments, s.moments, consumed, len(s.records))
 		}
-		last = fmt.Sprintf("%d window rows (want %d), %d moments (want %d), %d records consumed (want %d)",
-			len(got), len(s.best), moments, s.moments, consumed, len(s.records))
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("projection not as expected after %s: %s", timeout, last)
+		return nil
+	})
 }
 
 func runProjector(t *testing.T, cfg Config) (stop func() error) {
@@ -365,7 +362,13 @@ func TestPostgresRestartMidStream(t *testing.T) {
 		RetryMin: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond, Metrics: metrics})
 	produced := make(chan struct{})
 	go func() { defer close(produced); s.produce(t, addr, time.Millisecond) }()
-	time.Sleep(700 * time.Millisecond)
+	// mid-stream: once the projector has committed a batch, while records keep coming
+	testkit.WaitFor(t, "the projector's first commit", time.Minute, func() error {
+		if testutil.ToFloat64(metrics.wallClockLag) == 0 { // set by every commit
+			return errors.New("no batch committed")
+		}
+		return nil
+	})
 	if err := cluster.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}

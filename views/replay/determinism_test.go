@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/telemetra/telemetra/internal/kafka/kafkatest"
 	"github.com/telemetra/telemetra/internal/pgtest"
 	"github.com/telemetra/telemetra/internal/pipelinetest"
+	"github.com/telemetra/telemetra/internal/testkit"
 	"github.com/telemetra/telemetra/processors/table"
 	"github.com/telemetra/telemetra/processors/window"
 	"github.com/telemetra/telemetra/producer"
@@ -51,7 +53,9 @@ func TestARebuildReproducesTheLiveWindowsAndLateSet(t *testing.T) {
 	}
 	write(t, addr, ahead)
 	awaitCommitted(t, addr, string(table.DefaultGroup), int64(len(ahead)))
-	time.Sleep(3 * window.DefaultConfig().ProducerDelay) // markers move the silent viewer partitions on
+	// let time pass: markers, which move the silent viewer partitions on, are due only once
+	// ProducerDelay of processing time has passed (eventtime.MarkerPolicy)
+	time.Sleep(3 * window.DefaultConfig().ProducerDelay)
 	write(t, addr, behind)
 	awaitCommitted(t, addr, string(table.DefaultGroup), r.Count)
 	liveLate := awaitLateSet(t, addr, kafka.OutputsFor(1).Late)
@@ -97,13 +101,12 @@ func write(t *testing.T, addr string, records []*kgo.Record) {
 // awaitCommitted waits until the group has committed n input records.
 func awaitCommitted(t *testing.T, addr, group string, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for pipelinetest.Committed(t, addr, group, kafka.InputTopics()...) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("group %s did not commit %d input records", group, n)
+	testkit.WaitFor(t, fmt.Sprintf("group %s to commit %d input records", group, n), 2*time.Minute, func() error {
+		if done := pipelinetest.Committed(t, addr, group, kafka.InputTopics()...); done < n {
+			return fmt.Errorf("%d committed", done)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // awaitLateSet reads a late topic until it stops growing, and returns the source of each record

@@ -107,17 +107,12 @@ func finalTotals(t testing.TB, pool *pgxpool.Pool, schema string) map[string]pip
 
 func awaitProjected(t testing.TB, pool *pgxpool.Pool, schema string, want map[string]pipelinetest.Totals) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		got := finalTotals(t, pool, schema)
-		if fmt.Sprint(got) == fmt.Sprint(want) {
-			return
+	testkit.WaitFor(t, "the final windows in "+schema, 2*time.Minute, func() error {
+		if got := finalTotals(t, pool, schema); fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Errorf("\n got %v\nwant %v", got, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("final windows in %s:\n got %v\nwant %v", schema, got, want)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func merge(a, b map[string]pipelinetest.Totals) map[string]pipelinetest.Totals {
