@@ -42,9 +42,6 @@ func New(cfg Config) (*Engine, error) {
 // Config returns the effective configuration.
 func (e *Engine) Config() Config { return e.cfg }
 
-// Rule returns the event-time rule the engine judges by.
-func (e *Engine) Rule() eventtime.Rule { return e.rule }
-
 // Result is what one event or tick produced.
 type Result struct {
 	// Aggregates to emit to telemetra.aggregates, in order: provisional and final records, and
