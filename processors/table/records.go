@@ -131,10 +131,11 @@ func topEmotes(counts []*pb.EmoteCount, n int) []*pb.EmoteCount {
 	return all[:min(n, len(all))]
 }
 
-// fmix64 is MurmurHash3's finalizer. HyperLogLog needs uniformly spread hashes, and FNV-1a of
-// similar short names is not: without it, 10,000 distinct names filled only ~900 of the 16,384
-// registers and large sketches estimated ~10x too low.
-func fmix64(h uint64) uint64 {
+// Mix64 is MurmurHash3's finalizer. HyperLogLog and the first-time-chatter filters
+// (processors/window) need uniformly spread hashes, and FNV-1a of similar short names is not:
+// without it, 10,000 distinct names filled only ~900 of the 16,384 registers and large sketches
+// estimated ~10x too low.
+func Mix64(h uint64) uint64 {
 	h ^= h >> 33
 	h *= 0xff51afd7ed558ccd
 	h ^= h >> 33
@@ -151,7 +152,7 @@ func sketch(hashes []uint64) []byte {
 	}
 	s := hyperloglog.New14()
 	for _, h := range hashes {
-		s.InsertHash(fmix64(h))
+		s.InsertHash(Mix64(h))
 	}
 	b, err := s.MarshalBinary()
 	if err != nil { // cannot happen for an in-memory sketch; an empty sketch is the safe answer

@@ -1,6 +1,7 @@
 package window
 
 import (
+	"github.com/telemetra/telemetra/processors/table"
 	"slices"
 
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
@@ -47,7 +48,7 @@ func firstTime(st *pb.ChannelState, h uint64) bool {
 // (low and high halves, the step made odd) over the filter's size, which a state carries with
 // its bytes.
 func filterBits(filter []byte, h uint64) [seenFilterHashes]uint64 {
-	m := fmix64(h)
+	m := table.Mix64(h)
 	h1, h2 := m&0xffffffff, m>>32|1
 	n := uint64(len(filter)) * 8
 	var bits [seenFilterHashes]uint64
@@ -73,17 +74,6 @@ func filterAdd(filter []byte, h uint64) {
 	for _, b := range filterBits(filter, h) {
 		filter[b/8] |= 1 << (b % 8)
 	}
-}
-
-// fmix64 is MurmurHash3's finalizer: FNV-1a of similar short names does not spread over a
-// filter's bits without it (processors/table mixes the chatter sketches' hashes the same way).
-func fmix64(h uint64) uint64 {
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb9fe1a85ec53
-	h ^= h >> 33
-	return h
 }
 
 // countFirstTime counts a chat message of the chatter with hash h in window w if the chatter is
