@@ -1,9 +1,9 @@
 package window
 
 import (
-	"github.com/telemetra/telemetra/processors/table"
 	"slices"
 
+	"github.com/telemetra/telemetra/processors/table"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
