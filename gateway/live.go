@@ -39,7 +39,7 @@ type View struct {
 // internal/kafka (e.g. kafka.WithStartupTimeout); they log to logger unless opts say otherwise.
 func NewView(ctx context.Context, brokers []string, generation int, clientID string, logger *slog.Logger, opts ...kafka.AdminOption) (*View, error) {
 	topic := table.Name(generation)
-	opts = append([]kafka.AdminOption{kafka.WithLogger(logger)}, opts...)
+	opts = append([]kafka.AdminOption{kafka.WithLogger(logger), kafka.WithPartitionsOfInputs()}, opts...)
 	// the gateway may start before the processors created the topics
 	if err := kafka.EnsureTopics(ctx, brokers, append(kafka.AllTopics(), kafka.OutputsFor(generation).Specs()...), opts...); err != nil {
 		return nil, err

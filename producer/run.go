@@ -99,12 +99,12 @@ func Run(ctx context.Context, cfg RunConfig) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("producer config: %w", err)
 	}
-	opts := append([]kgo.Opt{
+	opts := append(append(kafka.DurableWrites(),
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.RecordPartitioner(kafka.GokaPartitioner()),
-		kgo.ProducerLinger(5 * time.Millisecond),
+		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.MaxBufferedRecords(200_000),
-	}, cfg.ClientOpts...)
+	), cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return Stats{}, fmt.Errorf("kafka client for %v: %w", cfg.Brokers, err)

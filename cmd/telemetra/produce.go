@@ -62,7 +62,7 @@ func (p *produceCmd) Run(ctx context.Context, g *globals) error {
 		return fmt.Errorf("--rate %v: must be 0 (unthrottled) or positive", rate)
 	}
 	if p.CreateTopics {
-		if err := kafka.EnsureTopics(ctx, p.Brokers, kafka.AllTopics(), p.adminOptions(g.logger)...); err != nil {
+		if err := kafka.EnsureTopics(ctx, p.Brokers, kafka.AllTopics(), append(p.adminOptions(g.logger), kafka.WithPartitionsOfInputs())...); err != nil {
 			return ignoreStop(ctx, err)
 		}
 	}

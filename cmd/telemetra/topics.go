@@ -63,15 +63,25 @@ func topicSpecs(generation int, partitions int32) []kafka.TopicSpec {
 
 type topicsCreateCmd struct {
 	topicsFlags
-	Partitions int32 `name:"partitions" default:"${partitions}" help:"Partitions of every topic. Keep one count for all: a channel's events, windows and state must share a partition number."`
+	Partitions        int32 `name:"partitions" default:"${partitions}" help:"Partitions of every topic. Keep one count for all: a channel's events, windows and state must share a partition number."`
+	ReplicationFactor int16 `name:"replication-factor" default:"-1" help:"Replicas of every topic; -1 takes the brokers' default.replication.factor. Use 3 on a cluster of three or more brokers."`
+	MinInsyncReplicas int   `name:"min-insync-replicas" default:"0" help:"min.insync.replicas of every topic: with the producers' acks=all, a write succeeds once this many replicas have it; 0 takes the brokers' default. Use 2 with --replication-factor 3, so one broker may be lost."`
 }
 
 func (c *topicsCreateCmd) Run(ctx context.Context, g *globals) error {
-	if c.Partitions < 1 {
+	switch {
+	case c.Partitions < 1:
 		return fmt.Errorf("--partitions %d: must be at least 1", c.Partitions)
+	case c.ReplicationFactor == 0 || c.ReplicationFactor < -1:
+		return fmt.Errorf("--replication-factor %d: must be -1 (the brokers' default) or at least 1", c.ReplicationFactor)
+	case c.MinInsyncReplicas < 0:
+		return fmt.Errorf("--min-insync-replicas %d: must be 0 (the brokers' default) or at least 1", c.MinInsyncReplicas)
+	case c.ReplicationFactor > 0 && c.MinInsyncReplicas > int(c.ReplicationFactor):
+		return fmt.Errorf("--min-insync-replicas %d is more than --replication-factor %d: no write could succeed", c.MinInsyncReplicas, c.ReplicationFactor)
 	}
 	specs := topicSpecs(c.Generation, c.Partitions)
-	created, err := kafka.CreateMissingTopics(ctx, c.Brokers, specs, c.adminOptions(g.logger)...)
+	opts := append(c.adminOptions(g.logger), kafka.WithReplication(c.ReplicationFactor, c.MinInsyncReplicas))
+	created, err := kafka.CreateMissingTopics(ctx, c.Brokers, specs, opts...)
 	isNew := map[string]bool{}
 	for _, name := range created {
 		isNew[name] = true
@@ -91,8 +101,17 @@ func (c *topicsCreateCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(g.stdout, "%d topics: %d created, %d existed\n", len(specs), len(created), len(specs)-len(created))
+	if _, err := fmt.Fprintf(g.stdout, "%d topics: %d created, %d existed\n", len(specs), len(created), len(specs)-len(created)); err != nil {
+		return err
+	}
+	// topics that existed before may have another count: say so now, not at the processor's start
+	_, err = kafka.CheckCopartitioned(ctx, c.Brokers, joinedTopics(c.Generation), c.adminOptions(g.logger)...)
 	return err
+}
+
+// joinedTopics are the topics of a generation that the processor joins by partition number.
+func joinedTopics(generation int) []string {
+	return append(append(kafka.InputTopics(), kafka.OutputsFor(generation).Written()...), string(table.Name(generation)))
 }
 
 type topicsDescribeCmd struct {
@@ -110,15 +129,15 @@ func (c *topicsDescribeCmd) Run(ctx context.Context, g *globals) error {
 		return err
 	}
 	w := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "TOPIC\tPARTITIONS\tREPLICATION\tCLEANUP\tRETENTION.MS\tEXISTS")
+	fmt.Fprintln(w, "TOPIC\tPARTITIONS\tREPLICATION\tMIN.ISR\tCLEANUP\tRETENTION.MS\tEXISTS")
 	missing := 0
 	for _, t := range infos {
 		if !t.Exists {
 			missing++
-			fmt.Fprintf(w, "%s\t-\t-\t-\t-\tno\n", t.Name)
+			fmt.Fprintf(w, "%s\t-\t-\t-\t-\t-\tno\n", t.Name)
 			continue
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\tyes\n", t.Name, t.Partitions, t.ReplicationFactor, orDash(t.CleanupPolicy), orDash(t.RetentionMs))
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\tyes\n", t.Name, t.Partitions, t.ReplicationFactor, orDash(t.MinInsyncReplicas), orDash(t.CleanupPolicy), orDash(t.RetentionMs))
 	}
 	if err := w.Flush(); err != nil {
 		return err

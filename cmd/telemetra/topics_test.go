@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -60,20 +61,20 @@ func TestTopicsDescribePrintsEveryTopicAndWhetherItExists(t *testing.T) {
 		t.Fatalf("describe: exit %d, stderr:\n%s", code, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if got := strings.Fields(lines[0]); strings.Join(got, " ") != "TOPIC PARTITIONS REPLICATION CLEANUP RETENTION.MS EXISTS" {
+	if got := strings.Fields(lines[0]); strings.Join(got, " ") != "TOPIC PARTITIONS REPLICATION MIN.ISR CLEANUP RETENTION.MS EXISTS" {
 		t.Fatalf("header %q", lines[0])
 	}
 	rows := map[string]string{}
 	for _, l := range lines[1:] {
-		if f := strings.Fields(l); len(f) == 6 {
+		if f := strings.Fields(l); len(f) == 7 {
 			rows[f[0]] = strings.Join(f[1:], " ")
 		}
 	}
 	for topic, want := range map[string]string{
-		"telemetra.events.chat":      "2 1 delete 604800000 yes",
-		"telemetra.moments":          "2 1 delete 604800000 yes",
-		"telemetra.aggregates.g2":    "- - - - no",
-		"telemetra-windows-g2-table": "- - - - no",
+		"telemetra.events.chat":      "2 1 1 delete 604800000 yes",
+		"telemetra.moments":          "2 1 1 delete 604800000 yes",
+		"telemetra.aggregates.g2":    "- - - - - no",
+		"telemetra-windows-g2-table": "- - - - - no",
 	} {
 		if rows[topic] != want {
 			t.Errorf("%s: %q, want %q\n%s", topic, rows[topic], want, out)
@@ -91,15 +92,55 @@ func TestTopicsDescribePrintsEveryTopicAndWhetherItExists(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("describe: exit %d, stderr:\n%s", code, errOut)
 	}
-	if !regexp.MustCompile(`(?m)^telemetra-windows-table +2 +1 +compact +\S+ +yes$`).MatchString(out) || strings.Contains(out, "missing") {
+	if !regexp.MustCompile(`(?m)^telemetra-windows-table +2 +1 +1 +compact +\S+ +yes$`).MatchString(out) || strings.Contains(out, "missing") {
 		t.Errorf("generation 1:\n%s", out)
 	}
 }
 
-func TestTopicsCreateRefusesZeroPartitions(t *testing.T) {
-	code, _, errOut := runCLI(t, "topics", "create", "--brokers", "127.0.0.1:1", "--partitions", "0")
-	if code == 0 || !strings.Contains(errOut, "--partitions 0") {
-		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+func TestTopicsCreateRefusesImpossibleCounts(t *testing.T) {
+	for _, args := range [][]string{
+		{"--partitions", "0"},
+		{"--replication-factor", "0"},
+		{"--replication-factor=-2"},
+		{"--min-insync-replicas=-1"},
+		{"--replication-factor", "2", "--min-insync-replicas", "3"},
+	} {
+		code, _, errOut := runCLI(t, append([]string{"topics", "create", "--brokers", "127.0.0.1:1"}, args...)...)
+		said := strings.Replace(strings.Join(args[max(len(args)-2, 0):], " "), "=", " ", 1)
+		if code == 0 || !strings.Contains(errOut, said) {
+			t.Errorf("%v: exit %d, stderr:\n%s", args, code, errOut)
+		}
+	}
+}
+
+// TestTopicsCreateSetsMinInsyncReplicas: the replicated case's write rule is on every topic.
+func TestTopicsCreateSetsMinInsyncReplicas(t *testing.T) {
+	addr := kafkatest.StartBroker(t, kafka.WithTopics())
+	if code, _, errOut := runCLI(t, "topics", "create", "--brokers", addr, "--replication-factor", "1", "--min-insync-replicas", "1"); code != 0 {
+		t.Fatalf("create: exit %d, stderr:\n%s", code, errOut)
+	}
+	infos, err := kafka.DescribeTopics(context.Background(), []string{addr}, joinedTopics(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, info := range infos {
+		if info.ReplicationFactor != 1 || info.MinInsyncReplicas != "1" {
+			t.Errorf("%+v", info)
+		}
+	}
+}
+
+// TestTopicsCreateNamesTopicsThatAreNotCopartitioned: topics that existed with another count
+// fail the command, which names each topic and its count.
+func TestTopicsCreateNamesTopicsThatAreNotCopartitioned(t *testing.T) {
+	addr := kafkatest.StartBroker(t, kafka.WithTopics())
+	if err := kafka.EnsureTopics(context.Background(), []string{addr}, []kafka.TopicSpec{{Name: kafka.TopicAggregates, Partitions: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "topics", "create", "--brokers", addr, "--partitions", "4")
+	if code == 0 || !strings.Contains(errOut, "not co-partitioned") ||
+		!strings.Contains(errOut, kafka.TopicAggregates+" 2") || !strings.Contains(errOut, kafka.TopicChat+" 4") {
+		t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 }
 

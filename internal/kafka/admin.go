@@ -4,17 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // EnsureTopics creates the given topics on a real cluster if they do not exist yet; existing
-// topics are left alone. Replication factor is the broker's default (-1). A cluster that is
-// still starting is retried (see WithStartupTimeout).
+// topics are left alone. The replication factor is the brokers' default unless WithReplication
+// says otherwise. A cluster that is still starting is retried (see WithStartupTimeout).
 func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec, opts ...AdminOption) error {
 	_, err := CreateMissingTopics(ctx, brokers, specs, opts...)
 	return err
@@ -30,17 +33,17 @@ func CreateMissingTopics(ctx context.Context, brokers []string, specs []TopicSpe
 	}
 	defer adm.Close()
 	r := cfg.retrier()
-	retention := strconv.FormatInt(DefaultRetention.Milliseconds(), 10)
+	if cfg.partitionsOfInputs {
+		if specs, err = withPartitionsOfInputs(ctx, adm, r, specs); err != nil {
+			return nil, err
+		}
+	}
 	var created []string
 	for _, s := range specs {
-		topicCfg := map[string]*string{"retention.ms": &retention}
-		if s.Compacted {
-			compact := "compact"
-			topicCfg = map[string]*string{"cleanup.policy": &compact}
-		}
+		topicCfg := topicConfig(s, cfg)
 		exists := false
 		err := r.do(ctx, "create topic "+s.Name, func(ctx context.Context) error {
-			resp, err := adm.CreateTopic(ctx, s.Partitions, -1, topicCfg, s.Name)
+			resp, err := adm.CreateTopic(ctx, s.Partitions, cfg.replicationFactor, topicCfg, s.Name)
 			if err == nil {
 				err = resp.Err
 			}
@@ -59,6 +62,50 @@ func CreateMissingTopics(ctx context.Context, brokers []string, specs []TopicSpe
 		}
 	}
 	return created, awaitTopics(ctx, adm, specs)
+}
+
+// topicConfig is the configuration a topic is created with.
+func topicConfig(s TopicSpec, cfg adminConfig) map[string]*string {
+	c := map[string]*string{}
+	if s.Compacted {
+		c["cleanup.policy"] = kmsg.StringPtr("compact")
+	} else {
+		c["retention.ms"] = kmsg.StringPtr(strconv.FormatInt(DefaultRetention.Milliseconds(), 10))
+	}
+	if cfg.minInsyncReplicas > 0 {
+		c["min.insync.replicas"] = kmsg.StringPtr(strconv.Itoa(cfg.minInsyncReplicas))
+	}
+	return c
+}
+
+// withPartitionsOfInputs returns specs with the partition count of the existing input topics
+// (the chat topic's), or specs as they are on a cluster without them.
+func withPartitionsOfInputs(ctx context.Context, adm *kadm.Client, r *retrier, specs []TopicSpec) ([]TopicSpec, error) {
+	var n int
+	err := r.do(ctx, "describe topic "+TopicChat, func(ctx context.Context) error {
+		topics, err := adm.ListTopics(ctx, TopicChat)
+		if err != nil {
+			return err
+		}
+		t, ok := topics[TopicChat]
+		switch {
+		case !ok || errors.Is(t.Err, kerr.UnknownTopicOrPartition):
+			n = 0
+			return nil
+		case t.Err != nil:
+			return t.Err // maybe LEADER_NOT_AVAILABLE: retried
+		}
+		n = len(t.Partitions)
+		return nil
+	})
+	if err != nil || n == 0 {
+		return specs, err
+	}
+	out := slices.Clone(specs)
+	for i := range out {
+		out[i].Partitions = int32(n)
+	}
+	return out, nil
 }
 
 func newAdmin(brokers []string) (*kadm.Client, error) {
@@ -149,10 +196,11 @@ type TopicInfo struct {
 	Exists            bool
 	Partitions        int
 	ReplicationFactor int
-	// CleanupPolicy ("delete", "compact") and RetentionMs are the topic's effective configs as
+	// CleanupPolicy ("delete", "compact"), RetentionMs and MinInsyncReplicas are the topic's effective configs as
 	// the broker reports them; empty if it did not.
-	CleanupPolicy string
-	RetentionMs   string
+	CleanupPolicy     string
+	RetentionMs       string
+	MinInsyncReplicas string
 }
 
 // DescribeTopics returns what the cluster knows about the named topics, in their order; a topic
@@ -221,8 +269,50 @@ func DescribeTopics(ctx context.Context, brokers []string, names []string, opts 
 				infos[i].CleanupPolicy = c.MaybeValue()
 			case "retention.ms":
 				infos[i].RetentionMs = c.MaybeValue()
+			case "min.insync.replicas":
+				infos[i].MinInsyncReplicas = c.MaybeValue()
 			}
 		}
 	}
 	return infos, nil
+}
+
+// ErrNotCopartitioned means the topics a role joins by partition number have different
+// partition counts: a channel's events, state and outputs would be on different partitions.
+var ErrNotCopartitioned = errors.New("topics are not co-partitioned")
+
+// CheckCopartitioned returns the partition count that every named topic shares, or an error
+// that names each topic with its count: ErrNotCopartitioned when they differ, or one naming the
+// topics that do not exist. A cluster that is still starting is retried (see WithStartupTimeout).
+func CheckCopartitioned(ctx context.Context, brokers []string, names []string, opts ...AdminOption) (int, error) {
+	infos, err := DescribeTopics(ctx, brokers, names, opts...)
+	if err != nil {
+		return 0, err
+	}
+	return copartitioned(infos)
+}
+
+// copartitioned is CheckCopartitioned's rule over what the cluster said.
+func copartitioned(infos []TopicInfo) (int, error) {
+	var missing, counts []string
+	n, same := 0, true
+	for _, t := range infos {
+		if !t.Exists {
+			missing = append(missing, t.Name)
+			continue
+		}
+		counts = append(counts, fmt.Sprintf("%s %d", t.Name, t.Partitions))
+		if n == 0 {
+			n = t.Partitions
+		}
+		same = same && t.Partitions == n
+	}
+	switch {
+	case len(missing) > 0:
+		return 0, fmt.Errorf("topics missing: %s", strings.Join(missing, ", "))
+	case !same:
+		return 0, fmt.Errorf("%w: %s partitions; a channel's inputs, state and outputs must share a partition number, so all of these need one count (docs/operations.md, \"Partitions\")",
+			ErrNotCopartitioned, strings.Join(counts, ", "))
+	}
+	return n, nil
 }

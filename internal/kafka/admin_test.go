@@ -125,8 +125,8 @@ func TestCreateMissingTopicsReportsWhatItCreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []TopicInfo{
-		{Name: "s", Exists: true, Partitions: 3, ReplicationFactor: 1, CleanupPolicy: "delete", RetentionMs: "604800000"},
-		{Name: "t-table", Exists: true, Partitions: 3, ReplicationFactor: 1, CleanupPolicy: "compact"},
+		{Name: "s", Exists: true, Partitions: 3, ReplicationFactor: 1, CleanupPolicy: "delete", RetentionMs: "604800000", MinInsyncReplicas: "1"},
+		{Name: "t-table", Exists: true, Partitions: 3, ReplicationFactor: 1, CleanupPolicy: "compact", MinInsyncReplicas: "1"},
 		{Name: "missing"},
 	}
 	for i := range want {
@@ -146,5 +146,67 @@ func TestPartitionCountFailsAtOnceForAMissingTopic(t *testing.T) {
 	_, err := PartitionCount(context.Background(), []string{b.Addr()}, "missing", WithLogger(slog.New(slog.DiscardHandler)), clock)
 	if err == nil || !strings.Contains(err.Error(), "topic missing") || len(clock.sleeps) != 0 {
 		t.Fatalf("err = %v after %d waits", err, len(clock.sleeps))
+	}
+}
+
+// TestMissingTopicsGetThePartitionsOfTheInputs: a role starting on a cluster whose inputs have
+// 6 partitions adds its missing topics with 6, not with its specs' 3; without the inputs the
+// specs' counts apply.
+func TestMissingTopicsGetThePartitionsOfTheInputs(t *testing.T) {
+	b := emptyBroker(t)
+	brokers := []string{b.Addr()}
+	quiet := WithLogger(slog.New(slog.DiscardHandler))
+	if err := EnsureTopics(context.Background(), brokers, []TopicSpec{{Name: "alone", Partitions: 3}}, quiet, WithPartitionsOfInputs()); err != nil {
+		t.Fatal(err)
+	}
+	if err := EnsureTopics(context.Background(), brokers, []TopicSpec{{Name: TopicChat, Partitions: 6}}, quiet); err != nil {
+		t.Fatal(err)
+	}
+	if err := EnsureTopics(context.Background(), brokers, AllTopics(), quiet, WithPartitionsOfInputs()); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"alone"}
+	for _, s := range AllTopics() {
+		names = append(names, s.Name)
+	}
+	infos, err := DescribeTopics(context.Background(), brokers, names, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, info := range infos {
+		want := 6
+		if info.Name == "alone" {
+			want = 3
+		}
+		if info.Partitions != want {
+			t.Errorf("%s: %d partitions, want %d", info.Name, info.Partitions, want)
+		}
+	}
+	if n, err := CheckCopartitioned(context.Background(), brokers, names[1:], quiet); err != nil || n != 6 {
+		t.Errorf("CheckCopartitioned = %d, %v", n, err)
+	}
+}
+
+func TestCopartitionedNamesEachTopicAndItsCount(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		infos []TopicInfo
+		want  int
+		err   string
+	}{
+		{"one count", []TopicInfo{{Name: "a", Exists: true, Partitions: 12}, {Name: "b", Exists: true, Partitions: 12}}, 12, ""},
+		{"two counts", []TopicInfo{{Name: "a", Exists: true, Partitions: 12}, {Name: "b-table", Exists: true, Partitions: 3}}, 0,
+			"topics are not co-partitioned: a 12, b-table 3 partitions"},
+		{"missing", []TopicInfo{{Name: "a", Exists: true, Partitions: 12}, {Name: "b"}}, 0, "topics missing: b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := copartitioned(tc.infos)
+			if n != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.HasPrefix(err.Error(), tc.err)) {
+				t.Fatalf("copartitioned = %d, %v; want %d, %q", n, err, tc.want, tc.err)
+			}
+			if tc.name == "two counts" && !errors.Is(err, ErrNotCopartitioned) {
+				t.Errorf("%v is not ErrNotCopartitioned", err)
+			}
+		})
 	}
 }

@@ -24,6 +24,12 @@ const DefaultStartupTimeout = 60 * time.Second
 type adminConfig struct {
 	startupTimeout time.Duration
 	logger         *slog.Logger
+	// replicationFactor and minInsyncReplicas of the topics created: -1 and 0 leave them to
+	// the brokers' defaults (default.replication.factor, min.insync.replicas)
+	replicationFactor int16
+	minInsyncReplicas int
+	// partitionsOfInputs: topics created where the input topics exist get their count
+	partitionsOfInputs bool
 	// injected so the retry tests run without sleeping
 	now    func() time.Time
 	sleep  func(context.Context, time.Duration) error
@@ -32,11 +38,12 @@ type adminConfig struct {
 
 func newAdminConfig(opts []AdminOption) adminConfig {
 	c := adminConfig{
-		startupTimeout: DefaultStartupTimeout,
-		logger:         slog.Default(),
-		now:            time.Now,
-		sleep:          sleepCtx,
-		jitter:         rand.Float64,
+		startupTimeout:    DefaultStartupTimeout,
+		logger:            slog.Default(),
+		replicationFactor: -1,
+		now:               time.Now,
+		sleep:             sleepCtx,
+		jitter:            rand.Float64,
 	}
 	for _, o := range opts {
 		o.applyAdmin(&c)
@@ -56,6 +63,23 @@ func (o adminOpt) applyAdmin(c *adminConfig) { o(c) }
 // give up; 0 or less fails at the first error. The default is DefaultStartupTimeout.
 func WithStartupTimeout(d time.Duration) AdminOption {
 	return adminOpt(func(c *adminConfig) { c.startupTimeout = max(d, 0) })
+}
+
+// WithReplication makes CreateMissingTopics create topics with factor replicas and, when
+// minInsync is positive, min.insync.replicas set to it: with the producers' acks=all, a write
+// then succeeds only once minInsync replicas have it, so a lost broker loses none. The
+// defaults, factor -1 and minInsync 0, leave both to the brokers' configuration.
+func WithReplication(factor int16, minInsync int) AdminOption {
+	return adminOpt(func(c *adminConfig) { c.replicationFactor, c.minInsyncReplicas = factor, minInsync })
+}
+
+// WithPartitionsOfInputs makes CreateMissingTopics create each missing topic with the
+// partition count of the input topics when they exist already, whatever its spec says: a role
+// that starts on a cluster set up with `telemetra topics create --partitions 12` must not add
+// 3-partition outputs beside 12-partition inputs. On a cluster without the input topics, the
+// specs' counts apply.
+func WithPartitionsOfInputs() AdminOption {
+	return adminOpt(func(c *adminConfig) { c.partitionsOfInputs = true })
 }
 
 type loggerOpt struct{ l *slog.Logger }

@@ -79,6 +79,12 @@ func OutputsFor(generation int) Outputs {
 		DLQ: TopicDLQ + suffix, Late: TopicLate + suffix, ProjectorDLQ: TopicProjectorDLQ + suffix}
 }
 
+// Written lists the topics the processors of the generation write, each record to the partition
+// of its channel's inputs: they must have the inputs' partition count.
+func (o Outputs) Written() []string {
+	return []string{o.DLQ, o.Late, o.Aggregates, o.Moments}
+}
+
 // Specs lists the output topics for topic creation.
 func (o Outputs) Specs() []TopicSpec {
 	var specs []TopicSpec

@@ -80,11 +80,9 @@ func (c *Config) defaults() {
 func Run(ctx context.Context, cfg Config) error {
 	cfg.defaults()
 	outputs := kafka.OutputsFor(cfg.Generation)
-	startup := []kafka.AdminOption{kafka.WithStartupTimeout(max(cfg.StartupTimeout, 0)), kafka.WithLogger(cfg.Logger)}
-	if err := kafka.EnsureTopics(ctx, cfg.Brokers, append(kafka.AllTopics(), outputs.Specs()...), startup...); err != nil {
-		return err
-	}
-	partitions, err := kafka.PartitionCount(ctx, cfg.Brokers, kafka.TopicChat, startup...)
+	startup := []kafka.AdminOption{kafka.WithStartupTimeout(max(cfg.StartupTimeout, 0)), kafka.WithLogger(cfg.Logger),
+		kafka.WithPartitionsOfInputs()}
+	partitions, err := ensureTopics(ctx, cfg, outputs, startup)
 	if err != nil {
 		return err
 	}
@@ -100,14 +98,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	// goka's table topic, created here so instances starting together do not race to create it
-	if err := kafka.EnsureTopics(ctx, cfg.Brokers, []kafka.TopicSpec{table.TopicSpec(cfg.Group, int32(partitions))}, startup...); err != nil {
-		return err
-	}
 	scfg := table.SaramaConfig(cfg.ClientID)
 	opts := []goka.ProcessorOption{
 		goka.WithClientID(cfg.ClientID),
-		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(scfg)),
+		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(table.SaramaProducerConfig(cfg.ClientID))),
 		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(scfg)),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(scfg)),
 		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(scfg, table.TopicManagerConfig())),
@@ -158,6 +152,26 @@ func Run(ctx context.Context, cfg Config) error {
 		err = nil
 	}
 	return err
+}
+
+// ensureTopics creates the topics the processor needs that are missing (goka's table topic
+// too, so instances starting together do not race to create it) and returns the partition
+// count that they all share. Topics with different counts fail it: goka would only find out at
+// the first rebalance, in a message that does not say which topics.
+func ensureTopics(ctx context.Context, cfg Config, outputs kafka.Outputs, opts []kafka.AdminOption) (int, error) {
+	if err := kafka.EnsureTopics(ctx, cfg.Brokers, append(kafka.AllTopics(), outputs.Specs()...), opts...); err != nil {
+		return 0, err
+	}
+	tableSpec := table.TopicSpec(cfg.Group, kafka.DefaultPartitions) // the count of the inputs, by the option
+	if err := kafka.EnsureTopics(ctx, cfg.Brokers, []kafka.TopicSpec{tableSpec}, opts...); err != nil {
+		return 0, err
+	}
+	joined := append(append(kafka.InputTopics(), outputs.Written()...), tableSpec.Name)
+	n, err := kafka.CheckCopartitioned(ctx, cfg.Brokers, joined, opts...)
+	if err != nil {
+		return 0, fmt.Errorf("processor %s refuses to start: %w", cfg.Group, err)
+	}
+	return n, nil
 }
 
 // sweep runs the ticks (provisional updates, closes of channels loaded late), writes the

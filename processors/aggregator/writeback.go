@@ -188,12 +188,12 @@ func (w *writeBack) write(ctx context.Context, partition int32, b batch) error {
 // newProducerClient is the producer for state writes, emits and markers; records carry their
 // partition (the table's and a marker's is the input partition; outputs use goka's hash).
 func newProducerClient(brokers []string, clientID string) (*kgo.Client, error) {
-	return kgo.NewClient(
+	return kgo.NewClient(append(kafka.DurableWrites(),
 		kgo.SeedBrokers(brokers...),
 		kgo.ClientID(clientID+"-state"),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(0),
-	)
+	)...)
 }
 
 // emitRecord builds an output record, partitioned like goka's ctx.Emit.

@@ -23,6 +23,17 @@ func SaramaConfig(clientID string) *sarama.Config {
 	return cfg
 }
 
+// SaramaProducerConfig is the configuration of the processor's goka producer, which writes the
+// dead-letter records: durable and idempotent, as kafka.DurableWrites are for the franz-go
+// clients. Its own copy, because idempotence allows one request in flight per connection, which
+// would slow the consumers down.
+func SaramaProducerConfig(clientID string) *sarama.Config {
+	cfg := SaramaConfig(clientID)
+	cfg.Producer.Idempotent = true
+	cfg.Net.MaxOpenRequests = 1
+	return cfg
+}
+
 // TopicManagerConfig makes goka create its own topics (the group table) for a cluster of any
 // size, with Telemetra's stream retention.
 func TopicManagerConfig() *goka.TopicManagerConfig {

@@ -96,7 +96,8 @@ func Run(ctx context.Context, cfg Config) error {
 	cfg.defaults()
 	// the cluster first (it may still be starting), and the projector may start before any
 	// processor created its output topics
-	startup := []kafka.AdminOption{kafka.WithStartupTimeout(max(cfg.StartupTimeout, 0)), kafka.WithLogger(cfg.Logger)}
+	startup := []kafka.AdminOption{kafka.WithStartupTimeout(max(cfg.StartupTimeout, 0)), kafka.WithLogger(cfg.Logger),
+		kafka.WithPartitionsOfInputs()}
 	if err := kafka.EnsureTopics(ctx, cfg.Brokers, append(kafka.AllTopics(), kafka.OutputsFor(cfg.Generation).Specs()...), startup...); err != nil {
 		if ctx.Err() != nil {
 			return nil
