@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/bin:$(PATH)
 
 GO_FILES = $(shell find . -name '*.go' -not -path './.cache/*' -not -path '*/node_modules/*')
 
-.PHONY: run test build tools dashboard generate check-generated fmt lint vet unit e2e fuzz bench kafka kafka-stop clean
+.PHONY: run test build tools dashboard generate check-generated fmt lint vet unit e2e fuzz bench kafka kafka-stop kafka-cluster kafka-cluster-stop clean
 
 ## run: the whole pipeline on embedded defaults (in-process Kafka, producer, ...).
 run:
@@ -66,6 +66,14 @@ kafka:
 
 kafka-stop:
 	scripts/kafka.sh stop
+
+## kafka-cluster: start a real 3-node Apache Kafka cluster (KRaft, RF 3, min ISR 2) on 127.0.0.1:19392,19394,19396.
+kafka-cluster:
+	scripts/kafka-cluster.sh start
+
+## kafka-cluster-stop: stop the cluster that make kafka-cluster started (scripts/kafka-cluster.sh stop).
+kafka-cluster-stop:
+	scripts/kafka-cluster.sh stop
 
 clean:
 	rm -rf bin .cache

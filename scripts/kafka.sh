@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run a real single-node Apache Kafka broker (KRaft, combined broker+controller)
 # for local development and tests, built from Maven Central jars: no Kafka
-# tarball and no Docker are available on our machines.
+# tarball and no Docker are available on our machines. scripts/kafka-cluster.sh
+# runs several of these as one multi-node cluster.
 #
 # Usage: scripts/kafka.sh <command>
 #   fetch      resolve the broker jars into $KAFKA_HOME/libs (once per pom change)
@@ -10,6 +11,9 @@
 #   stop       stop the broker (SIGTERM, then SIGKILL after $KAFKA_STOP_TIMEOUT s)
 #   status     print whether it runs and its bootstrap address (exit 3 if not running)
 #   reset      stop and delete the data dir ($KAFKA_DATA)
+#   kill       SIGKILL the broker (fault tests); returns once the process is gone
+#   new-cluster-id
+#              print a new random cluster id (for KAFKA_CLUSTER_ID)
 #   run-class  MAIN [ARGS...]: run a Kafka tool class on the broker's class path,
 #              e.g. org.apache.kafka.tools.TopicCommand --bootstrap-server ... --list
 #
@@ -23,6 +27,14 @@
 #   KAFKA_START_TIMEOUT=90  KAFKA_STOP_TIMEOUT=30    seconds
 #   KAFKA_MVN_ARGS                                   extra mvn args (e.g. -o, -Dmaven.repo.local=...)
 #   JAVA_HOME                                        Java 17+ (else `java` on PATH)
+#
+# One node of a multi-node cluster (scripts/kafka-cluster.sh sets these; the
+# defaults are the single node above):
+#   KAFKA_NODE_ID=1                                  node.id; `start` waits for this broker id
+#   KAFKA_QUORUM_VOTERS=$KAFKA_NODE_ID@127.0.0.1:$KAFKA_CONTROLLER_PORT   static controller quorum
+#   KAFKA_CLUSTER_ID                                 id to format a new data dir with (else random)
+#   KAFKA_REPLICATION_FACTOR=1                       default and internal topics' replication factor
+#   KAFKA_MIN_INSYNC_REPLICAS=1                      min.insync.replicas, and internal topics' min ISR
 #
 # Human-readable progress goes to stderr; `start` prints only the bootstrap
 # address on stdout, so callers can do: addr=$(scripts/kafka.sh start)
@@ -44,12 +56,22 @@ KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}
 KAFKA_START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 KAFKA_STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 KAFKA_MVN_ARGS=${KAFKA_MVN_ARGS:-}
+# Progress lines name the node when a node id is given (cluster nodes start in parallel).
+SAY_TAG=${KAFKA_NODE_ID:+[node $KAFKA_NODE_ID]}
+KAFKA_NODE_ID=${KAFKA_NODE_ID:-1}
+KAFKA_CLUSTER_ID=${KAFKA_CLUSTER_ID:-}
+KAFKA_REPLICATION_FACTOR=${KAFKA_REPLICATION_FACTOR:-1}
+KAFKA_MIN_INSYNC_REPLICAS=${KAFKA_MIN_INSYNC_REPLICAS:-1}
+for v in KAFKA_NODE_ID KAFKA_REPLICATION_FACTOR KAFKA_MIN_INSYNC_REPLICAS; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "kafka.sh: $v must be a positive integer, not '${!v}'" >&2; exit 2; }
+done
 # Absolute paths: they go into server.properties and identify our process.
 [[ $KAFKA_HOME == /* ]] || KAFKA_HOME=$PWD/$KAFKA_HOME
 [[ $KAFKA_DATA == /* ]] || KAFKA_DATA=$PWD/$KAFKA_DATA
 
 HOST=127.0.0.1
 BOOTSTRAP=$HOST:$KAFKA_PORT
+KAFKA_QUORUM_VOTERS=${KAFKA_QUORUM_VOTERS:-$KAFKA_NODE_ID@$HOST:$KAFKA_CONTROLLER_PORT}
 LIBS=$KAFKA_HOME/libs
 # Marker written last by fetch; holds the pom's hash so a pom edit refetches.
 FETCHED_MARKER=$LIBS/.fetched
@@ -63,7 +85,7 @@ LOG_DIRS=$KAFKA_DATA/logs
 
 if [[ -n ${JAVA_HOME:-} ]]; then JAVA=$JAVA_HOME/bin/java; else JAVA=java; fi
 
-say() { echo "kafka.sh: $*" >&2; }
+say() { echo "kafka.sh$SAY_TAG: $*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 # --- helpers ----------------------------------------------------------------
@@ -142,16 +164,54 @@ run_class() { # run_class MAIN [ARGS...]
         -cp "$LIBS/*" "$@"
 }
 
+# The first comment of server.properties: which node this is.
+node_comment() {
+    if [[ $KAFKA_QUORUM_VOTERS == *,* ]]; then
+        echo "# Node $KAFKA_NODE_ID of a KRaft cluster in combined mode: this process is a broker and one of"
+        echo "# the controller quorum's voters."
+    else
+        echo "# Single node in KRaft combined mode: this process is both broker and controller."
+    fi
+}
+
+replication_config() {
+    local rf=$KAFKA_REPLICATION_FACTOR isr=$KAFKA_MIN_INSYNC_REPLICAS
+    if [[ $rf == 1 && $isr == 1 ]]; then
+        cat <<'EOF'
+# One broker: every internal topic must live with a single replica.
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+EOF
+        return
+    fi
+    cat <<EOF
+# Topics created without a replication factor, and the internal topics, get $rf
+# replicas; an acks=all write needs $isr of them in sync.
+default.replication.factor=$rf
+min.insync.replicas=$isr
+offsets.topic.replication.factor=$rf
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$isr
+# An out-of-sync replica never becomes leader: that would drop acknowledged writes.
+unclean.leader.election.enable=false
+EOF
+}
+
 write_configs() {
     mkdir -p "$LOG_DIRS"
     cat >"$CONFIG" <<EOF
 # Generated by scripts/kafka.sh: rewritten on every start, edit the script instead.
-# Single node in KRaft combined mode: this process is both broker and controller.
+$(node_comment)
 process.roles=broker,controller
-node.id=1
+node.id=$KAFKA_NODE_ID
 # Static quorum (not --standalone/dynamic): the voter address is not written into
 # the formatted storage, so a data dir survives a change of controller port.
-controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
+controller.quorum.voters=$KAFKA_QUORUM_VOTERS
 controller.listener.names=CONTROLLER
 listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
 advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT
@@ -159,12 +219,7 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs=$LOG_DIRS
 
-# One broker: every internal topic must live with a single replica.
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+$(replication_config)
 # Fewer __consumer_offsets partitions than the default 50: faster first group join.
 offsets.topic.num.partitions=10
 
@@ -211,22 +266,22 @@ format_storage() {
     if [[ -f $LOG_DIRS/meta.properties ]]; then
         return 0
     fi
-    local id
-    id=$(random_cluster_id)
+    local id=${KAFKA_CLUSTER_ID:-$(random_cluster_id)}
     say "formatting $LOG_DIRS (cluster id $id)"
     run_class kafka.tools.StorageTool format -t "$id" -c "$CONFIG" --ignore-formatted >/dev/null \
         || die "storage format failed"
     echo "$id" >"$KAFKA_DATA/cluster.id"
 }
 
-# True once the broker serves metadata. kcat asks the broker itself; without it,
+# True once the broker serves metadata listing itself (its node id) as a broker:
+# in a cluster, registered and unfenced. kcat asks the broker itself; without it,
 # an open port plus Kafka's own "started" log line is the next best thing.
 broker_ready() {
     port_open "$KAFKA_PORT" || return 1 # cheap, and kcat would wait out -m on a closed port
     local kcat
     kcat=$(type -P kcat || true) # type -P may name a non-executable file: check -x
     if [[ -n $kcat && -x $kcat ]]; then
-        "$kcat" -b "$BOOTSTRAP" -L -m 2 2>/dev/null | grep -q " broker 1 at "
+        "$kcat" -b "$BOOTSTRAP" -L -m 2 2>/dev/null | grep -q " broker $KAFKA_NODE_ID at "
     else
         tail -c "+$((LOG_OFFSET + 1))" "$LOG_FILE" 2>/dev/null | grep -q "Kafka Server started"
     fi
@@ -378,6 +433,26 @@ cmd_stop() {
     rm -f "$PID_FILE"
 }
 
+cmd_kill() {
+    [[ -d $KAFKA_DATA ]] || { say "not running (no $KAFKA_DATA)"; return 0; }
+    lock "$KAFKA_DATA/.lock"
+    local pid i
+    if ! pid=$(running_pid); then
+        say "not running"
+        rm -f "$PID_FILE"
+        return 0
+    fi
+    say "killing broker (pid $pid) with SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    # running_pid, not kill -0: a killed process not yet reaped is a zombie whose
+    # command line is empty; its sockets are closed already.
+    for ((i = 0; i < 60; i++)); do
+        running_pid >/dev/null || { rm -f "$PID_FILE"; say "killed"; return 0; }
+        sleep 0.5
+    done
+    die "pid $pid still there 30s after SIGKILL"
+}
+
 cmd_status() {
     local pid
     if pid=$(running_pid); then
@@ -404,6 +479,8 @@ case ${1:-} in
     stop) cmd_stop ;;
     status) cmd_status ;;
     reset) cmd_reset ;;
+    kill) cmd_kill ;;
+    new-cluster-id) random_cluster_id ;;
     run-class)
         shift
         [[ $# -ge 1 ]] || die "usage: $0 run-class MAIN [ARGS...]"
