@@ -1,6 +1,8 @@
 // Package e2e holds end-to-end tests that drive the built telemetra binary and clients nobody
-// here wrote (kcat, grpcurl, curl) against a real Apache Kafka broker. `make test` starts the
-// broker (scripts/kafka.sh) and sets TELEMETRA_E2E_KAFKA; plain `go test ./...` skips them.
+// here wrote (kcat, grpcurl, curl) against real Apache Kafka. `make test` starts a broker
+// (scripts/kafka.sh) and sets TELEMETRA_E2E_KAFKA for most of them, then a three-broker cluster
+// (scripts/kafka-cluster.sh) and sets TELEMETRA_E2E_CLUSTER for the cluster test; plain
+// `go test ./...` skips them.
 package e2e
 
 import (
@@ -32,8 +34,8 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	if os.Getenv("TELEMETRA_E2E_KAFKA") == "" {
-		fmt.Println("e2e: TELEMETRA_E2E_KAFKA is not set; run `make test` to start a real Kafka broker")
+	if os.Getenv("TELEMETRA_E2E_KAFKA") == "" && os.Getenv("TELEMETRA_E2E_CLUSTER") == "" {
+		fmt.Println("e2e: neither TELEMETRA_E2E_KAFKA nor TELEMETRA_E2E_CLUSTER is set; run `make test` to start a real Kafka broker and cluster")
 		return m.Run() // every test skips itself
 	}
 	dir, err := os.MkdirTemp("", "telemetra-e2e-")
@@ -108,7 +110,7 @@ func eventStart(span time.Duration) time.Time {
 // endOffsets sums the end offsets of topics: how many records they hold (markers included).
 func endOffsets(t *testing.T, addr string, topics ...string) int64 {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(pipelinetest.Brokers(addr)...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -143,7 +143,7 @@ func produceInBackground(t *testing.T, args ...string) func() []byte {
 // each assigned some input partitions.
 func awaitMembers(t *testing.T, addr, group string, clientIDs []string, timeout time.Duration) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(pipelinetest.Brokers(addr)...))
 	if err != nil {
 		t.Fatal(err)
 	}

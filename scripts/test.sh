@@ -54,3 +54,18 @@ cleanup() { scripts/kafka.sh stop || true; rm -rf "$KAFKA_DATA"; }
 trap cleanup EXIT
 addr=$(scripts/kafka.sh start)
 TELEMETRA_E2E_KAFKA=$addr go test -count=1 -v ./e2e/
+cleanup
+trap - EXIT
+
+step "real Apache Kafka: three-broker cluster smoke test with kcat"
+scripts/kafka_cluster_test.sh
+
+step "real Apache Kafka: the pipeline on a three-broker cluster, a broker, a processor and a projector lost"
+# Its own cluster, ports and data dir; the test kills and restarts a node through the script.
+export KAFKA_CLUSTER_PORT=${E2E_CLUSTER_PORT:-19692}
+KAFKA_CLUSTER_DATA=$(mktemp -d /tmp/telemetra-e2e-cluster.XXXXXX)
+export KAFKA_CLUSTER_DATA
+cleanup_cluster() { scripts/kafka-cluster.sh stop || true; rm -rf "$KAFKA_CLUSTER_DATA"; }
+trap cleanup_cluster EXIT
+cluster=$(scripts/kafka-cluster.sh start)
+TELEMETRA_E2E_CLUSTER=$cluster go test -count=1 -v -run '^TestCluster' ./e2e/

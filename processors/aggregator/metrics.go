@@ -13,6 +13,7 @@ type Metrics struct {
 	moments         *prometheus.CounterVec // by kind
 	emitLag         prometheus.Histogram   // processing time at emit − window's latest event time
 	recovery        prometheus.Gauge       // seconds from start until the state was recovered
+	restarts        prometheus.Counter     // instances goka stopped with an error, started again
 	sweeps          *prometheus.CounterVec // tick sweeps, by kind (due/full) and outcome
 	lag             *prometheus.GaugeVec   // end offset − committed offset, by topic and partition
 	frontierLag     *prometheus.GaugeVec   // processing time − the partition's arrival frontier
@@ -51,6 +52,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name:    "telemetra_processor_emit_lag_seconds",
 			Help:    "Processing time of an emit minus the event time of the window's latest event.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
+		}),
+		restarts: f.NewCounter(prometheus.CounterOpts{
+			Name: "telemetra_processor_restarts_total",
+			Help: "Processor instances that goka stopped with an error (a lost group coordinator, a failed state flush) and that were started again in the process.",
 		}),
 		recovery: f.NewGauge(prometheus.GaugeOpts{
 			Name: "telemetra_processor_state_recovery_seconds", Help: "Time from start until the group table was recovered and processing began.",

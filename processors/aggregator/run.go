@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -45,8 +46,12 @@ type Config struct {
 	Logger         *slog.Logger
 	// Metrics default to metrics registered nowhere.
 	Metrics *Metrics
-	// Ready, if set, is called once the state is recovered and processing has begun.
+	// Ready, if set, is called once the state is recovered and processing has begun (again
+	// after each restart).
 	Ready func()
+	// RestartMin and RestartMax bound the backoff between restarts of an instance that goka
+	// stopped with an error (default 1 s and 30 s).
+	RestartMin, RestartMax time.Duration
 }
 
 func (c *Config) defaults() {
@@ -74,9 +79,19 @@ func (c *Config) defaults() {
 	if c.StartupTimeout == 0 {
 		c.StartupTimeout = kafka.DefaultStartupTimeout
 	}
+	if c.RestartMin <= 0 {
+		c.RestartMin = time.Second
+	}
+	if c.RestartMax < c.RestartMin {
+		c.RestartMax = max(30*time.Second, c.RestartMin)
+	}
 }
 
-// Run runs the processor until ctx is canceled.
+// Run runs the processor until ctx is canceled. An instance that goka stops with an error (its
+// consumer group lost the broker that coordinated it, a state flush failed) is started again
+// in this process after a backoff, recovering its state from the table as a restarted process
+// would: Sarama gives up on a group coordinator it cannot reach rather than look for the next
+// one, and a lost broker must not take the processors down with it.
 func Run(ctx context.Context, cfg Config) error {
 	cfg.defaults()
 	outputs := kafka.OutputsFor(cfg.Generation)
@@ -86,9 +101,58 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	wait := restartBackoff{min: cfg.RestartMin, max: cfg.RestartMax}
+	for attempt := 1; ; attempt++ {
+		started := cfg.Now()
+		err := runInstance(ctx, cfg, outputs, partitions)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var permanent permanentError
+		if errors.As(err, &permanent) {
+			return permanent.err
+		}
+		if err == nil {
+			err = errors.New("goka stopped the processor without an error")
+		}
+		delay := wait.next(cfg.Now().Sub(started))
+		cfg.Logger.Warn("processor stopped; restarting it, its state recovered from the table", "group", cfg.Group,
+			"err", err, "attempt", attempt, "restart_in", delay)
+		cfg.Metrics.restarts.Inc()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
+	}
+}
+
+// permanentError marks an error that a restart would only repeat (a configuration error).
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+
+// restartBackoff doubles the delay between restarts from min to max, and starts again from min
+// after an instance that ran for a while (max): a fault long ago says nothing about this one.
+type restartBackoff struct {
+	min, max, last time.Duration
+}
+
+func (b *restartBackoff) next(ran time.Duration) time.Duration {
+	switch {
+	case b.last == 0 || ran >= b.max:
+		b.last = b.min
+	default:
+		b.last = min(2*b.last, b.max)
+	}
+	return b.last
+}
+
+// runInstance runs one goka processor instance of the group until ctx ends or goka stops it.
+func runInstance(ctx context.Context, cfg Config, outputs kafka.Outputs, partitions int) error {
 	stateClient, err := newProducerClient(cfg.Brokers, cfg.ClientID)
 	if err != nil {
-		return fmt.Errorf("state writer: %w", err)
+		return permanentError{fmt.Errorf("state writer: %w", err)}
 	}
 	defer stateClient.Close()
 	logic, err := NewLogic(LogicConfig{
@@ -96,13 +160,14 @@ func Run(ctx context.Context, cfg Config) error {
 		Now: cfg.Now, Logger: cfg.Logger, Metrics: cfg.Metrics,
 	})
 	if err != nil {
-		return err
+		return permanentError{err}
 	}
 	scfg := table.SaramaConfig(cfg.ClientID)
+	guard := &visitGuard{}
 	opts := []goka.ProcessorOption{
 		goka.WithClientID(cfg.ClientID),
 		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(table.SaramaProducerConfig(cfg.ClientID))),
-		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(scfg)),
+		goka.WithConsumerGroupBuilder(guard.groupBuilder(goka.ConsumerGroupBuilderWithConfig(scfg))),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(scfg)),
 		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(scfg, table.TopicManagerConfig())),
 		goka.WithLogger(table.GokaLogger{Logger: cfg.Logger, Component: "goka"}),
@@ -119,13 +184,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	proc, err := goka.NewProcessor(cfg.Brokers, logic.Graph(), opts...)
 	if err != nil {
+		// it asks the brokers for the topics: a broker just lost may be why
 		return fmt.Errorf("create processor %s: %w", cfg.Group, err)
 	}
 	logic.attach(proc)
 
 	admin, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
 	if err != nil {
-		return fmt.Errorf("admin client: %w", err)
+		return permanentError{fmt.Errorf("admin client: %w", err)}
 	}
 	defer admin.Close()
 	offsets := &offsetsTracker{adm: kadm.NewClient(admin), group: string(cfg.Group), topics: logic.inputs, metrics: cfg.Metrics}
@@ -133,7 +199,10 @@ func Run(ctx context.Context, cfg Config) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	started := time.Now()
+	var wg sync.WaitGroup
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		if err := proc.WaitForReadyContext(runCtx); err != nil {
 			return
 		}
@@ -143,11 +212,13 @@ func Run(ctx context.Context, cfg Config) error {
 		if cfg.Ready != nil {
 			cfg.Ready()
 		}
-		sweep(runCtx, proc, logic, offsets, cfg)
+		sweep(runCtx, proc, guard, logic, offsets, cfg)
 	}()
 	cfg.Logger.Info("processor starting", "group", cfg.Group, "brokers", cfg.Brokers, "partitions", partitions,
 		"window", logic.engine.Config().Size, "allowed_lateness", logic.engine.Config().AllowedLateness)
 	err = proc.Run(runCtx)
+	cancel()
+	wg.Wait() // the sweeps of this instance end before the next one's begin
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
@@ -178,7 +249,7 @@ func ensureTopics(ctx context.Context, cfg Config, outputs kafka.Outputs, opts [
 // markers due and flushes the changed states periodically, until ctx ends. A failed flush
 // releases its deferred commits with the error, which stops goka (and so the processor): the
 // restart recovers the states from before it.
-func sweep(ctx context.Context, proc *goka.Processor, logic *Logic, offsets *offsetsTracker, cfg Config) {
+func sweep(ctx context.Context, proc *goka.Processor, guard *visitGuard, logic *Logic, offsets *offsetsTracker, cfg Config) {
 	ticker := time.NewTicker(cfg.SweepEvery)
 	defer ticker.Stop()
 	var lastFull time.Time
@@ -198,7 +269,7 @@ func sweep(ctx context.Context, proc *goka.Processor, logic *Logic, offsets *off
 		if now.Sub(lastFull) >= cfg.FullSweepEvery {
 			kind = "full"
 			// bring channels not touched since the assignment into memory (visits only load)
-			if err := proc.VisitAll(ctx, tickVisitor, nil); err != nil {
+			if err := guard.visit(ctx, proc, tickVisitor); err != nil {
 				// a rebalance or shutdown aborts a visit; the next sweep tries again
 				cfg.Logger.Debug("sweep aborted", "err", err)
 				kind += "_aborted"
