@@ -292,7 +292,9 @@ func LockForSwap(ctx context.Context, tx pgx.Tx, schema string) error {
 type sessionKey struct{ channel, session string }
 
 // write applies a decoded batch and the offsets of all its records, the rejected ones' too, in
-// one transaction.
+// one transaction. Records below their partition's stored offset were projected already and
+// are left out (fence.go): with the offset rows locked, each record is projected once however
+// many instances hold it.
 func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, in decodedBatch) error {
 	started := time.Now()
 	tx, err := pool.Begin(ctx)
@@ -302,6 +304,20 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, in decodedBatch)
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	if err := lockShared(ctx, tx, cfg.Schema); err != nil {
 		return err
+	}
+	stored, err := lockOffsets(ctx, tx, cfg.Consumer, partitionsOf(in.records))
+	if err != nil {
+		return err
+	}
+	kept, skipped := unprojected(in.records, stored)
+	if len(skipped) > 0 {
+		// decodeBatch is pure: decoding the rest again is planning from them alone. Their
+		// rejected records were dead-lettered with the batch already (at least once).
+		in = decodeBatch(kafka.OutputsFor(cfg.Generation), kept)
+	}
+	if len(in.records) == 0 {
+		reportSkipped(cfg, skipped, stored)
+		return nil // nothing left to write; the rollback releases the locks
 	}
 	plan := planBatch(in)
 	if err := plan.addMovedSessions(ctx, tx); err != nil {
@@ -314,6 +330,7 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, in decodedBatch)
 		return err
 	}
 	cfg.Metrics.observeBatch(plan, time.Since(started), cfg.Now)
+	reportSkipped(cfg, skipped, stored)
 	return nil
 }
 
@@ -510,6 +527,9 @@ type Metrics struct {
 	retries      prometheus.Counter
 	// rejected counts records that never became rows (dead-lettered), by topic and reason.
 	rejected *prometheus.CounterVec
+	// skipped counts records a batch left out because they were projected already, by reason
+	// (skipProjectedAlready).
+	skipped *prometheus.CounterVec
 }
 
 // NewMetrics registers the projector's metrics on reg; with a nil reg they are registered
@@ -541,6 +561,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "telemetra_projector_records_rejected_total",
 			Help: "Records of the projected topics that did not become rows (copied to the projector's dead-letter topic), by topic and reason.",
 		}, []string{"topic", "reason"}),
+		skipped: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "telemetra_projector_records_skipped_total",
+			Help: "Records a batch did not write because they were projected already (below their partition's stored offset: by another instance, or before a rebalance), by reason.",
+		}, []string{"reason"}),
 	}
 }
 
