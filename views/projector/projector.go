@@ -300,6 +300,9 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, in decodedBatch)
 		reportSkipped(cfg, skipped, stored)
 		return nil // nothing left to write; the rollback releases the locks
 	}
+	if err := lockChannels(ctx, tx, cfg.Schema, in); err != nil {
+		return err
+	}
 	plan := planBatch(in)
 	if err := plan.addMovedSessions(ctx, tx); err != nil {
 		return err
