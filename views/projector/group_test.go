@@ -344,6 +344,9 @@ func TestProjectorsShareTheWorkAndHandOverPartitions(t *testing.T) {
 		return nil
 	})
 	heldByStopped := lagPartitions(t, regs[0])
+	if len(heldByStopped) == 0 {
+		t.Fatal("projector 0 holds no partition it read from")
+	}
 	stopped[0] = true
 	if err := stops[0](); err != nil {
 		t.Fatal(err)
