@@ -13,7 +13,9 @@ import (
 // CatchUp projects into cfg.Schema (already Prepared) from its stored offsets up to, not
 // including, the offsets in until, and returns: a replay uses it to bring a shadow projection
 // to an exact position. Partitions not in until are left alone; progress, if set, is called
-// with the number of records of each committed batch.
+// with the number of records of each committed batch. Its batches are fenced as Run's are
+// (write): a record below its partition's stored offset is skipped, so a catch-up that races
+// another writer of the same schema and consumer projects nothing twice.
 func CatchUp(ctx context.Context, pool *pgxpool.Pool, cfg Config, until Offsets, progress func(records int)) error {
 	cfg.defaults()
 	stored, err := StoredOffsets(ctx, pool, cfg)

@@ -25,7 +25,8 @@ type Config struct {
 	DatabaseURL string
 	// Schema receives the rows (a shadow schema for replays); migrated on start.
 	Schema string
-	// Consumer names this projection's offsets in projector_offsets.
+	// Consumer names this projection's offsets in projector_offsets and the Kafka consumer
+	// group its instances share (the group commits nothing: the positions are the offsets).
 	Consumer string
 	// Generation selects the processor generation whose output topics are projected
 	// (kafka.OutputsFor); a schema holds the projection of one generation only.
@@ -90,8 +91,10 @@ type Offsets map[string]map[int32]int64
 // ErrGenerationMismatch means the schema is a projection of another processor generation's topics.
 var ErrGenerationMismatch = errors.New("projection of another generation")
 
-// Run projects until ctx ends. It resumes from the offsets stored in PostgreSQL; PostgreSQL
-// being down makes it wait and retry the same batch, never skip it.
+// Run projects until ctx ends, as a member of the consumer group cfg.Consumer: any number of
+// instances share the topics' partitions, each resuming a partition assigned to it from the
+// offset stored in PostgreSQL with the rows. PostgreSQL being down makes it wait and retry the
+// same batch, never skip it.
 func Run(ctx context.Context, cfg Config) error {
 	cfg.defaults()
 	// the cluster first (it may still be starting), and the projector may start before any
@@ -110,50 +113,21 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer pool.Close()
 
-	var stored Offsets
-	if err := retry(ctx, cfg, "prepare the database", func() error {
-		if err := Prepare(ctx, pool, cfg); err != nil {
-			return err
-		}
-		var err error
-		stored, err = StoredOffsets(ctx, pool, cfg)
-		return err
-	}); err != nil {
+	if err := retry(ctx, cfg, "prepare the database", func() error { return Prepare(ctx, pool, cfg) }); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return err
 	}
-	offsets := map[string]map[int32]kgo.Offset{}
-	for topic, parts := range stored {
-		offsets[topic] = map[int32]kgo.Offset{}
-		for p, next := range parts {
-			offsets[topic][p] = kgo.NewOffset().At(next)
-		}
-	}
-	for _, topic := range Topics(cfg.Generation) {
-		n, err := kafka.PartitionCount(ctx, cfg.Brokers, topic, startup...)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		if offsets[topic] == nil {
-			offsets[topic] = map[int32]kgo.Offset{}
-		}
-		for p := range int32(n) {
-			if _, ok := offsets[topic][p]; !ok {
-				offsets[topic][p] = kgo.NewOffset().AtStart()
-			}
-		}
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumePartitions(offsets),
-		kgo.ClientID(cfg.Consumer), kgo.RecordPartitioner(kafka.GokaPartitioner()))
+	member := groupMember{cfg: cfg, pool: pool}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.ClientID(cfg.Consumer),
+		kgo.RecordPartitioner(kafka.GokaPartitioner())}, member.opts()...)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
-	defer cl.Close()
+	// leaves the group, after the batch in flight (if any) was given up: the next owner reads
+	// the position of the last committed one
+	defer cl.CloseAllowingRebalance()
 	cfg.Logger.Info("projector running", "consumer", cfg.Consumer, "schema", cfg.Schema, "generation", cfg.Generation)
 
 	for {
@@ -161,26 +135,33 @@ func Run(ctx context.Context, cfg Config) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		fetches.EachError(func(topic string, p int32, err error) {
-			cfg.Logger.Warn("fetch failed; retrying", "topic", topic, "partition", p, "err", err)
-		})
-		records := fetches.Records()
-		if len(records) == 0 {
-			continue
-		}
-		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-			if n := len(p.Records); n > 0 {
-				lag := p.HighWatermark - (p.Records[n-1].Offset + 1)
-				cfg.Metrics.lag.WithLabelValues(p.Topic, fmt.Sprint(p.Partition)).Set(float64(lag))
-			}
-		})
-		if err := project(ctx, cl, pool, cfg, records); err != nil {
+		if err := projectFetches(ctx, cl, pool, cfg, fetches); err != nil {
 			if ctx.Err() != nil {
-				return nil // shutting down: the batch was not committed and is read again on start
+				return nil // shutting down: the batch was not committed and is read again by the next owner
 			}
 			return err
 		}
+		// the batch is committed: its partitions may move now (BlockRebalanceOnPoll)
+		cl.AllowRebalance()
 	}
+}
+
+// projectFetches projects one poll's records and sets the lag of their partitions.
+func projectFetches(ctx context.Context, cl *kgo.Client, pool *pgxpool.Pool, cfg Config, fetches kgo.Fetches) error {
+	fetches.EachError(func(topic string, p int32, err error) {
+		cfg.Logger.Warn("fetch failed; retrying", "topic", topic, "partition", p, "err", err)
+	})
+	records := fetches.Records()
+	if len(records) == 0 {
+		return nil
+	}
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if n := len(p.Records); n > 0 {
+			lag := p.HighWatermark - (p.Records[n-1].Offset + 1)
+			cfg.Metrics.lag.WithLabelValues(p.Topic, fmt.Sprint(p.Partition)).Set(float64(lag))
+		}
+	})
+	return project(ctx, cl, pool, cfg, records)
 }
 
 // project copies a batch's rejected records to the dead-letter topic, then writes the rest and
@@ -292,7 +273,9 @@ func LockForSwap(ctx context.Context, tx pgx.Tx, schema string) error {
 type sessionKey struct{ channel, session string }
 
 // write applies a decoded batch and the offsets of all its records, the rejected ones' too, in
-// one transaction.
+// one transaction. Records below their partition's stored offset were projected already and
+// are left out (fence.go): with the offset rows locked, each record is projected once however
+// many instances hold it.
 func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, in decodedBatch) error {
 	started := time.Now()
 	tx, err := pool.Begin(ctx)
@@ -301,6 +284,23 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, in decodedBatch)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	if err := lockShared(ctx, tx, cfg.Schema); err != nil {
+		return err
+	}
+	stored, err := lockOffsets(ctx, tx, cfg.Consumer, partitionsOf(in.records))
+	if err != nil {
+		return err
+	}
+	kept, skipped := unprojected(in.records, stored)
+	if len(skipped) > 0 {
+		// decodeBatch is pure: decoding the rest again is planning from them alone. Their
+		// rejected records were dead-lettered with the batch already (at least once).
+		in = decodeBatch(kafka.OutputsFor(cfg.Generation), kept)
+	}
+	if len(in.records) == 0 {
+		reportSkipped(cfg, skipped, stored)
+		return nil // nothing left to write; the rollback releases the locks
+	}
+	if err := lockChannels(ctx, tx, cfg.Schema, in); err != nil {
 		return err
 	}
 	plan := planBatch(in)
@@ -314,6 +314,7 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, in decodedBatch)
 		return err
 	}
 	cfg.Metrics.observeBatch(plan, time.Since(started), cfg.Now)
+	reportSkipped(cfg, skipped, stored)
 	return nil
 }
 
@@ -510,6 +511,9 @@ type Metrics struct {
 	retries      prometheus.Counter
 	// rejected counts records that never became rows (dead-lettered), by topic and reason.
 	rejected *prometheus.CounterVec
+	// skipped counts records a batch left out because they were projected already, by reason
+	// (skipProjectedAlready).
+	skipped *prometheus.CounterVec
 }
 
 // NewMetrics registers the projector's metrics on reg; with a nil reg they are registered
@@ -541,6 +545,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "telemetra_projector_records_rejected_total",
 			Help: "Records of the projected topics that did not become rows (copied to the projector's dead-letter topic), by topic and reason.",
 		}, []string{"topic", "reason"}),
+		skipped: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "telemetra_projector_records_skipped_total",
+			Help: "Records a batch did not write because they were projected already (below their partition's stored offset: by another instance, or before a rebalance), by reason.",
+		}, []string{"reason"}),
 	}
 }
 

@@ -185,12 +185,15 @@ type stream struct {
 	moments int
 }
 
-func newStream(n int) stream {
+func newStream(n int) stream { return newStreamOver(n, 5) }
+
+// newStreamOver is newStream over that many channels.
+func newStreamOver(n, channels int) stream {
 	rng := rand.New(rand.NewPCG(1, 2))
 	s := stream{best: map[string]row{}}
 	version := map[string]uint64{}
 	for k := range n {
-		ch := fmt.Sprintf("channel_%d", rng.IntN(5))
+		ch := fmt.Sprintf("channel_%d", rng.IntN(channels))
 		if k%5 == 4 {
 			s.records = append(s.records, &kgo.Record{Topic: kafka.TopicMoments, Key: []byte(ch), Value: mustMarshal(&pb.Moment{
 				Id: fmt.Sprintf("raid-%d", k), Channel: ch, Kind: pb.MomentKind_MOMENT_KIND_RAID, At: timestamppb.New(t0.Add(time.Duration(k) * time.Second)),
