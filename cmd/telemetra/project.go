@@ -11,7 +11,7 @@ type projectCmd struct {
 	kafkaFlags
 	startupFlags
 	postgresFlags
-	Consumer    string `name:"consumer" default:"telemetra-projector" help:"Name of this projection's offsets in projector_offsets."`
+	Consumer    string `name:"consumer" default:"telemetra-projector" help:"The projection's consumer: its offsets in projector_offsets, and the Kafka consumer group that its instances share (run any number with the same name; Kafka assigns the partitions, PostgreSQL keeps the positions)."`
 	Generation  int    `name:"generation" env:"TELEMETRA_GENERATION" default:"1" help:"Project the output topics of this processor generation (telemetra.aggregates.gN for N>1)."`
 	BatchSize   int    `name:"batch-size" default:"2000" help:"Most records written in one transaction."`
 	MetricsAddr string `name:"metrics-addr" env:"TELEMETRA_PROJECTOR_METRICS_ADDR" default:"127.0.0.1:9102" help:"Serve Prometheus metrics here (empty: off)."`

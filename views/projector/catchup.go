@@ -50,8 +50,8 @@ func CatchUp(ctx context.Context, pool *pgxpool.Pool, cfg Config, until Offsets,
 		kafka.WithStartupTimeout(max(cfg.StartupTimeout, 0)), kafka.WithLogger(cfg.Logger)); err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumePartitions(start), kgo.ClientID(cfg.Consumer+"-catch-up"),
-		kgo.RecordPartitioner(kafka.GokaPartitioner()))
+	cl, err := kgo.NewClient(append(kafka.DurableWrites(), kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumePartitions(start),
+		kgo.ClientID(cfg.Consumer+"-catch-up"), kgo.RecordPartitioner(kafka.GokaPartitioner()))...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}

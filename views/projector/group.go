@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -23,6 +24,9 @@ func (m groupMember) opts() []kgo.Opt {
 	return []kgo.Opt{
 		kgo.ConsumerGroup(m.cfg.Consumer),
 		kgo.ConsumeTopics(Topics(m.cfg.Generation)...),
+		// a member that dies holds its partitions until its session times out: 20 s rather than
+		// kgo's 45 s, still above a broker failover (9 to 13 s, docs/operations.md)
+		kgo.SessionTimeout(20 * time.Second),
 		// a Kafka commit would be a second position, behind or ahead of the rows; the one
 		// committed with them is read in resume instead
 		kgo.DisableAutoCommit(),

@@ -120,8 +120,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	member := groupMember{cfg: cfg, pool: pool}
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.ClientID(cfg.Consumer),
-		kgo.RecordPartitioner(kafka.GokaPartitioner())}, member.opts()...)...)
+	cl, err := kgo.NewClient(append(append(kafka.DurableWrites(), kgo.SeedBrokers(cfg.Brokers...), kgo.ClientID(cfg.Consumer),
+		kgo.RecordPartitioner(kafka.GokaPartitioner())), member.opts()...)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
