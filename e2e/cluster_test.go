@@ -81,12 +81,10 @@ func TestClusterLosesABrokerAProcessorAndAProjector(t *testing.T) {
 	group := string(table.Group(1))
 	processors := map[string]*exec.Cmd{}
 	for _, id := range []string{"p1", "p2", "p3"} {
-		// a lost broker stalls the writes to the partitions it led until their new leaders are
-		// elected (9 to 13 s measured here): the producer delay must cover that, or the markers
-		// that close silent inputs' windows would make the stalled records late
-		// (docs/operations.md, "Replicated clusters")
+		// the default producer delay (2 s) and failover grace: the records stalled by the lost
+		// broker must not turn late (docs/operations.md, "Losing a broker")
 		processors[id] = role(t, "process", "--brokers", addr, "--client-id", id, "--metrics-addr", "",
-			"--window", clusterWindow.String(), "--allowed-lateness", "3s", "--producer-delay", "30s")
+			"--window", clusterWindow.String(), "--allowed-lateness", "3s")
 	}
 	awaitMembers(t, addr, group, []string{"p1", "p2", "p3"}, 3*time.Minute)
 	consumer := "cluster-" + suffix

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 )
@@ -16,9 +17,13 @@ type offsetsTracker struct {
 	group   string
 	topics  []string
 	metrics *Metrics
+	leaders *leaderWatch
+	now     func() time.Time
 }
 
-// list returns the end offsets and the committed offsets (topic → partition → offset).
+// list returns the end offsets and the committed offsets (topic → partition → offset). A
+// partition whose leader changed less than the failover grace ago is left out of the end
+// offsets, so it does not count as read to its end (leaderWatch).
 func (t *offsetsTracker) list(ctx context.Context) (ends, committed offsetTable, err error) {
 	listed, err := t.adm.ListEndOffsets(ctx, t.topics...)
 	if err != nil {
@@ -44,6 +49,12 @@ func (t *offsetsTracker) list(ctx context.Context) (ends, committed offsetTable,
 			t.metrics.lag.WithLabelValues(topic, strconv.Itoa(int(p))).Set(float64(max(end-committed[topic][p], 0)))
 		}
 	}
+	now := t.now()
+	listed.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && !t.leaders.settled(topicPartition{o.Topic, o.Partition}, o.LeaderEpoch, now) {
+			delete(ends[o.Topic], o.Partition)
+		}
+	})
 	return ends, committed, nil
 }
 

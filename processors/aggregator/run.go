@@ -49,6 +49,9 @@ type Config struct {
 	// Ready, if set, is called once the state is recovered and processing has begun (again
 	// after each restart).
 	Ready func()
+	// FailoverGrace is how long markers wait after an input partition's leader changed
+	// (leaderWatch; default 10 s).
+	FailoverGrace time.Duration
 	// RestartMin and RestartMax bound the backoff between restarts of an instance that goka
 	// stopped with an error (default 1 s and 30 s).
 	RestartMin, RestartMax time.Duration
@@ -78,6 +81,9 @@ func (c *Config) defaults() {
 	}
 	if c.StartupTimeout == 0 {
 		c.StartupTimeout = kafka.DefaultStartupTimeout
+	}
+	if c.FailoverGrace <= 0 {
+		c.FailoverGrace = 10 * time.Second
 	}
 	if c.RestartMin <= 0 {
 		c.RestartMin = time.Second
@@ -194,7 +200,8 @@ func runInstance(ctx context.Context, cfg Config, outputs kafka.Outputs, partiti
 		return permanentError{fmt.Errorf("admin client: %w", err)}
 	}
 	defer admin.Close()
-	offsets := &offsetsTracker{adm: kadm.NewClient(admin), group: string(cfg.Group), topics: logic.inputs, metrics: cfg.Metrics}
+	offsets := &offsetsTracker{adm: kadm.NewClient(admin), group: string(cfg.Group), topics: logic.inputs, metrics: cfg.Metrics,
+		leaders: newLeaderWatch(cfg.FailoverGrace), now: cfg.Now}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
