@@ -19,6 +19,7 @@ import (
 	"github.com/telemetra/telemetra/internal/pipelinetest"
 	"github.com/telemetra/telemetra/internal/testkit"
 	"github.com/telemetra/telemetra/processors/table"
+	"github.com/telemetra/telemetra/processors/window"
 )
 
 // TestAnInstanceGokaStopsIsRestartedInProcess: mid-stream, the group coordinator asks for a
@@ -36,10 +37,11 @@ func TestAnInstanceGokaStopsIsRestartedInProcess(t *testing.T) {
 	t.Cleanup(b.Close)
 	addr := b.Addr()
 	metrics := NewMetrics(prometheus.NewRegistry())
+	t.Cleanup(func() { logOutcomes(t, metrics) })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Config{Brokers: []string{addr}, Window: testWindowConfig(), SweepEvery: 100 * time.Millisecond,
+		done <- Run(ctx, Config{Brokers: []string{addr}, Window: patientWindowConfig(), SweepEvery: 100 * time.Millisecond,
 			FullSweepEvery: time.Second, Logger: slog.New(slog.DiscardHandler), Metrics: metrics,
 			RestartMin: 100 * time.Millisecond})
 	}()
@@ -102,4 +104,14 @@ func TestRestartBackoffDoublesAndStartsOverAfterALongRun(t *testing.T) {
 			t.Fatalf("delays %v, want %v s", got, want)
 		}
 	}
+}
+
+// patientWindowConfig is testWindowConfig with a producer delay of 10 s, for tests whose point
+// is not the markers: under the whole suite with the race detector, the in-process producer can
+// stall for more than the default 2 s, which breaks the producer-delay bound markers rely on
+// (its next records then arrive late, by design), and such a test would fail for that instead.
+func patientWindowConfig() window.Config {
+	cfg := testWindowConfig()
+	cfg.ProducerDelay = 10 * time.Second
+	return cfg
 }

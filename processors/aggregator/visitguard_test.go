@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/telemetra/telemetra/internal/pipelinetest"
 )
 
@@ -23,9 +26,11 @@ func TestVisitsAndRebalancesDoNotOverlap(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	visiting := make(chan error, 1)
+	metrics := NewMetrics(prometheus.NewRegistry())
+	t.Cleanup(func() { logOutcomes(t, metrics) })
 	go func() {
-		visiting <- Run(ctx, Config{Brokers: []string{addr}, Window: testWindowConfig(), ClientID: "visitor",
-			SweepEvery: 10 * time.Millisecond, FullSweepEvery: 20 * time.Millisecond, Logger: quiet()})
+		visiting <- Run(ctx, Config{Brokers: []string{addr}, Window: patientWindowConfig(), ClientID: "visitor",
+			SweepEvery: 10 * time.Millisecond, FullSweepEvery: 20 * time.Millisecond, Logger: quiet(), Metrics: metrics})
 	}()
 	run := pipelineRun(30_000)
 	run.Rate = 3000 // ten seconds of input, during the rebalances
@@ -36,7 +41,7 @@ func TestVisitsAndRebalancesDoNotOverlap(t *testing.T) {
 		joinCtx, leave := context.WithCancel(ctx)
 		joined := make(chan error, 1)
 		go func() {
-			joined <- Run(joinCtx, Config{Brokers: []string{addr}, Window: testWindowConfig(), ClientID: fmt.Sprint("joiner-", i),
+			joined <- Run(joinCtx, Config{Brokers: []string{addr}, Window: patientWindowConfig(), ClientID: fmt.Sprint("joiner-", i),
 				SweepEvery: 10 * time.Millisecond, FullSweepEvery: 20 * time.Millisecond, Logger: quiet()})
 		}()
 		time.Sleep(1500 * time.Millisecond) // a rebalance in, one out
@@ -50,5 +55,21 @@ func TestVisitsAndRebalancesDoNotOverlap(t *testing.T) {
 	cancel()
 	if err := <-visiting; err != nil {
 		t.Fatalf("the visiting instance: %v", err)
+	}
+}
+
+// logOutcomes logs a failed test's input records by topic and outcome (applied, late, dlq,
+// duplicate, marker), to tell a lost event from a late or dead-lettered one.
+func logOutcomes(t *testing.T, m *Metrics) {
+	if !t.Failed() {
+		return
+	}
+	ch := make(chan prometheus.Metric, 64)
+	go func() { m.events.Collect(ch); close(ch) }()
+	for metric := range ch {
+		var out dto.Metric
+		if err := metric.Write(&out); err == nil {
+			t.Logf("%v: %v", out.GetLabel(), out.GetCounter().GetValue())
+		}
 	}
 }
