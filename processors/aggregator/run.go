@@ -133,6 +133,31 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 }
 
+// readyRecheck is how often awaitReady asks goka again.
+const readyRecheck = 5 * time.Second
+
+// awaitReady waits until goka's processor has recovered its state and runs. goka v1.1.17's
+// WaitForReady takes the partition processors of the current session once and waits for each to
+// run; when a rebalance stops one during its recovery (instances started together: the first
+// takes every partition, then hands most over), it waits for good, and the sweeps, which flush
+// the states and release the commits, never start. Asking again every recheck takes the
+// partitions of the session then current.
+func awaitReady(ctx context.Context, proc *goka.Processor, recheck time.Duration) error {
+	for {
+		attempt, cancel := context.WithTimeout(ctx, recheck)
+		err := proc.WaitForReadyContext(attempt)
+		cancel()
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !errors.Is(err, context.DeadlineExceeded):
+			return err
+		}
+	}
+}
+
 // permanentError marks an error that a restart would only repeat (a configuration error).
 type permanentError struct{ err error }
 
@@ -210,7 +235,7 @@ func runInstance(ctx context.Context, cfg Config, outputs kafka.Outputs, partiti
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := proc.WaitForReadyContext(runCtx); err != nil {
+		if err := awaitReady(runCtx, proc, readyRecheck); err != nil {
 			return
 		}
 		took := time.Since(started)

@@ -57,7 +57,7 @@ func BenchmarkRecovery(b *testing.B) {
 }
 
 // typicalState is one channel's state after three minutes of a seeded simulation.
-func typicalState(b *testing.B) *pb.ChannelState {
+func typicalState(b testing.TB) *pb.ChannelState {
 	engine, err := window.New(window.DefaultConfig())
 	if err != nil {
 		b.Fatal(err)
@@ -85,7 +85,7 @@ func typicalState(b *testing.B) *pb.ChannelState {
 
 // fillTable writes one state per channel into the group's table, partitioned as goka does,
 // and returns the bytes written.
-func fillTable(b *testing.B, addr string, group goka.Group, state *pb.ChannelState, channels int) int64 {
+func fillTable(b testing.TB, addr string, group goka.Group, state *pb.ChannelState, channels int) int64 {
 	table := string(goka.GroupTable(group))
 	if err := kafka.EnsureTopics(context.Background(), []string{addr}, []kafka.TopicSpec{
 		{Name: table, Partitions: kafka.DefaultPartitions, Compacted: true}}); err != nil {
