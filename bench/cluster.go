@@ -141,12 +141,14 @@ type RecoveryRound struct {
 	// stable, each instance holding partitions.
 	SettledSeconds float64          `json:"settled_seconds"`
 	Instances      []RecoveryResult `json:"instances"`
+	// Stalled says what did not settle within recoveryTimeout ("": the round settled).
+	Stalled string `json:"stalled,omitempty"`
 }
 
 // RecoveryResult is one instance's recovery in a round.
 type RecoveryResult struct {
 	Instance string  `json:"instance"`
-	Seconds  float64 `json:"seconds"` // its telemetra_processor_state_recovery_seconds
+	Seconds  float64 `json:"seconds"` // its telemetra_processor_state_recovery_seconds (0: never ready)
 	// Partitions is the assignment its readiness came with (the last logged before "processor
 	// ready"), and Channels the channels of those partitions: what Seconds recovered.
 	Partitions []int32 `json:"partitions"`
@@ -154,6 +156,9 @@ type RecoveryResult struct {
 	// Assignments logged up to readiness: more than one means a rebalance cut a recovery
 	// short and it started again with the last.
 	Assignments int `json:"assignments"`
+	// Sweeps is its telemetra_processor_sweeps_total at the round's end: the sweeps (ticks,
+	// markers, state flushes) begin once it is ready, so an instance never ready has none.
+	Sweeps int64 `json:"sweeps"`
 	// RebalancedAfterReady: the group rebalanced after the instance was ready, before the
 	// round settled. The gauge is set once per start, so it does not cover the partitions
 	// that came after; and goka reports ready when a rebalance aborts a setup (its states set
@@ -652,8 +657,12 @@ func (c *clusterRun) stop(insts []*instance) {
 	wg.Wait()
 }
 
+// recoveryTimeout bounds a restart: an instance not ready by then is reported as stalled.
+const recoveryTimeout = 3 * time.Minute
+
 // recover stops the instances (SIGTERM) and starts them again, all at once (together) or each
-// once the one before is ready (one at a time), and reads each one's recovery.
+// once the one before is ready (one at a time), and reads each one's recovery. An instance
+// that is not ready within recoveryTimeout does not fail the phase: the round reports it.
 func (c *clusterRun) recover(ctx context.Context, insts []*instance, restart string) (RecoveryRound, []*instance, error) {
 	round := RecoveryRound{Restart: restart}
 	suffix := "-restart"
@@ -664,32 +673,42 @@ func (c *clusterRun) recover(ctx context.Context, insts []*instance, restart str
 	c.stop(insts)
 	next := make([]*instance, len(insts))
 	began := time.Now()
+	var stalled error
 	for i := range next {
 		var err error
 		if next[i], err = c.startInstance(i+1, suffix); err != nil {
 			return round, nil, err
 		}
-		if restart == restartOneByOne {
-			if err := c.waitReady(ctx, next[i], 5*time.Minute); err != nil {
-				return round, nil, err
-			}
+		if restart == restartOneByOne && stalled == nil {
+			stalled = c.waitReady(ctx, next[i], recoveryTimeout)
 		}
 	}
-	held, err := c.waitSettled(ctx, next, 5*time.Minute)
-	if err != nil {
-		return round, nil, err
+	var held map[string][]int32
+	if stalled == nil {
+		held, stalled = c.waitSettled(ctx, next, recoveryTimeout)
 	}
-	round.SettledSeconds = time.Since(began).Seconds()
+	if ctx.Err() != nil {
+		return round, nil, ctx.Err()
+	}
+	if stalled != nil {
+		round.Stalled = fmt.Sprintf("not settled %s after the first start: %v", time.Since(began).Round(time.Second), stalled)
+		c.env.log.Warn("cluster: recovery stalled", "restart", restart, "err", stalled)
+		held, _ = c.assignment(ctx) // what the group holds, if it is stable
+	} else {
+		round.SettledSeconds = time.Since(began).Seconds()
+	}
 	for _, in := range next {
-		secs, err := in.recoverySeconds(ctx)
+		text, err := scrape(ctx, in.metrics)
 		if err != nil {
-			return round, nil, err
+			return round, nil, fmt.Errorf("%s: %w", in.name, err)
 		}
 		raw, err := os.ReadFile(filepath.Join(c.env.logDir, in.name+".log"))
 		if err != nil {
 			return round, nil, err
 		}
-		r := RecoveryResult{Instance: in.clientID, Seconds: secs, FinalPartitions: held[in.clientID], PeakRSS: in.role.usage().PeakRSS}
+		r := RecoveryResult{Instance: in.clientID, Seconds: sumMetric(text, "telemetra_processor_state_recovery_seconds"),
+			FinalPartitions: held[in.clientID], PeakRSS: in.role.usage().PeakRSS,
+			Sweeps: int64(sumMetric(text, "telemetra_processor_sweeps_total"))}
 		rd := readiness(parseProcessorLog(string(raw)))
 		r.Partitions, r.Assignments, r.RebalancedAfterReady, r.Loading = rd.partitions, rd.assignments, rd.rebalancedAfter, rd.loading.Seconds()
 		r.Channels = c.channelsOf(r.Partitions)
@@ -744,7 +763,8 @@ func parseAssignment(s string) []int32 {
 	return out
 }
 
-// ready is what the last readiness in a processor's log covered.
+// ready is what the last readiness in a processor's log covered; without one, the last
+// assignment and how many were logged.
 type ready struct {
 	partitions      []int32       // the assignment logged last before it
 	assignments     int           // assignments logged since the previous readiness (or the start)
@@ -760,7 +780,11 @@ func readiness(events []procLogEvent) ready {
 			last = i
 		}
 	}
-	if last < 0 {
+	if last < 0 { // not ready: what it was assigned, and how often
+		for _, ev := range events {
+			r.partitions = ev.partitions
+			r.assignments++
+		}
 		return r
 	}
 	for i := last - 1; i >= 0 && !events[i].ready; i-- {

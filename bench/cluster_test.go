@@ -44,7 +44,10 @@ func TestReadiness(t *testing.T) {
 		events []procLogEvent
 		want   ready
 	}{
-		{"not ready", []procLogEvent{{at: at(1), partitions: []int32{0}}}, ready{}},
+		{"never ready", []procLogEvent{}, ready{}},
+		// stuck after a rebalance cut its first setup short: the last assignment, and how many
+		{"not ready", []procLogEvent{{at: at(1), partitions: []int32{0, 1, 2}}, {at: at(9), partitions: []int32{1}}},
+			ready{partitions: []int32{1}, assignments: 2}},
 		{"one assignment, ready", []procLogEvent{{at: at(1), partitions: []int32{0, 1}}, {at: at(4), ready: true}},
 			ready{partitions: []int32{0, 1}, assignments: 1, loading: 3 * time.Second}},
 		// a rebalance during the recovery: it starts again with the last assignment

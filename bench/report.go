@@ -157,12 +157,21 @@ func clusterSummary(w *strings.Builder, c *ClusterResult) {
 	fmt.Fprintln(w, "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |")
 	for _, r := range c.Recovery {
 		for _, in := range r.Instances {
+			if in.Seconds <= 0 {
+				fmt.Fprintf(w, "| %s | %s | **not ready** | %s (held) | %s | | | | %s | %s | %s |\n", r.Restart, in.Instance, partitionList(in.Partitions),
+					count(int64(in.Channels)), partitionList(in.FinalPartitions), mib(in.PeakRSS), recoveryNote(in))
+				continue
+			}
 			fmt.Fprintf(w, "| %s | %s | %.2f s | %s | %s | %.2f s | %.2f s | %.2f s | %s | %s | %s |\n", r.Restart, in.Instance, in.Seconds, partitionList(in.Partitions),
 				count(int64(in.Channels)), in.PerHundredThousand(), in.Loading, in.LoadingPerHundredThousand(), partitionList(in.FinalPartitions), mib(in.PeakRSS), recoveryNote(in))
 		}
 	}
 	fmt.Fprintln(w)
 	for _, r := range c.Recovery {
+		if r.Stalled != "" {
+			fmt.Fprintf(w, "Restarted %s: **stalled**, %s.\n", r.Restart, r.Stalled)
+			continue
+		}
 		fmt.Fprintf(w, "Restarted %s: the group settled (every instance ready, the group stable) %s s after the first start.\n", r.Restart, secs(r.SettledSeconds))
 	}
 	fmt.Fprintln(w)
@@ -171,6 +180,9 @@ func clusterSummary(w *strings.Builder, c *ClusterResult) {
 // recoveryNote says what a recovery row's gauge may not cover.
 func recoveryNote(r RecoveryResult) string {
 	var notes []string
+	if r.Seconds <= 0 {
+		return fmt.Sprintf("never ready: %d assignments logged, %d sweeps (they begin once ready)", r.Assignments, r.Sweeps)
+	}
 	if r.Assignments > 1 {
 		notes = append(notes, fmt.Sprintf("%d assignments before ready", r.Assignments))
 	}

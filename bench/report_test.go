@@ -75,6 +75,9 @@ func TestClusterSummaryRows(t *testing.T) {
 				{Instance: "i3", Seconds: 10, Partitions: []int32{2, 5, 8, 9, 10}, Channels: 40_000, Assignments: 2, Loading: 2,
 					FinalPartitions: []int32{8, 9, 10, 11}},
 			}},
+			{Restart: restartTogether, Stalled: "not settled 3m0s after the first start: i2 is not ready yet", Instances: []RecoveryResult{
+				{Instance: "i2", Partitions: []int32{4, 5, 6, 7}, Channels: 33_000, Assignments: 2, FinalPartitions: []int32{4, 5, 6, 7}, PeakRSS: 500 << 20},
+			}},
 		},
 		WallSeconds: 240, LoadAverage: []string{"1.00 2.00 3.00", "4.00 5.00 6.00"},
 	}}
@@ -96,6 +99,8 @@ func TestClusterSummaryRows(t *testing.T) {
 		"| one at a time | i3 | 10.00 s | 2,5,8–10 | 40,000 | 25.00 s | 2.00 s | 5.00 s | 8–11 |  | 2 assignments before ready |",
 		"Restarted together: the group settled (every instance ready, the group stable) 6.0 s after the first start.",
 		"Restarted one at a time: the group settled (every instance ready, the group stable) 20.0 s after the first start.",
+		"| together | i2 | **not ready** | 4–7 (held) | 33,000 | | | | 4–7 | 500 MiB | never ready: 2 assignments logged, 0 sweeps (they begin once ready) |",
+		"Restarted together: **stalled**, not settled 3m0s after the first start: i2 is not ready yet.",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)

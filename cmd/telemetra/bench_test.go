@@ -156,6 +156,12 @@ func TestBenchClusterPhase(t *testing.T) {
 		t.Fatalf("recovery rounds: %+v", c.Recovery)
 	}
 	for _, r := range c.Recovery {
+		if r.Stalled != "" {
+			// goka's readiness can hang after a rebalance cut a setup short (docs/performance.md):
+			// the bench reports it rather than fail, and so does this test
+			t.Logf("restarted %s: %s", r.Restart, r.Stalled)
+			continue
+		}
 		for _, in := range r.Instances {
 			if in.Seconds <= 0 || len(in.FinalPartitions) == 0 {
 				t.Errorf("%s: instance without a recovery or partitions: %+v", r.Restart, in)
