@@ -10,6 +10,13 @@
 //     final window; p50/p95/p99.
 //  3. capacity: each stage alone on the backlog the first two phases left, against the raw
 //     consumer reading the same topics.
+//  4. cluster (with ClusterBrokers, a fresh three-broker cluster): the topics at twelve
+//     partitions, replication factor 3 and min ISR 2, three processor instances, ClusterEvents
+//     events over ClusterChannels channels unthrottled; events/s, CPU and peak memory per
+//     instance, the state per channel in the group table, and each instance's recovery
+//     after the three are restarted (cluster.go).
+//
+// Phases selects which run; phases 2 and 3 need phase 1's roles and backlog.
 //
 // Replay, recovery, scale by channels and query figures are Go benchmarks; their results can
 // be folded into the same summary (GoBenchResults).
@@ -25,6 +32,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,8 +59,18 @@ type Config struct {
 	Dir string
 	// GoBenchResults is the output of `go test -bench` to fold into the summary ("": none).
 	GoBenchResults string
-	Logger         *slog.Logger
-	Out            io.Writer // the summary table
+	// Phases to run, of PhaseNames ("all", or none given: every phase; the cluster phase only
+	// with ClusterBrokers).
+	Phases []string
+	// ClusterBrokers is the bootstrap list of a fresh three-broker cluster for the cluster
+	// phase; empty skips the phase.
+	ClusterBrokers    []string
+	ClusterEvents     int64         // events of the cluster phase
+	ClusterChannels   int           // channels of the cluster phase
+	ClusterPartitions int           // partitions of every topic in the cluster phase
+	ClusterTimeStep   time.Duration // event-time spacing of the cluster phase's events
+	Logger            *slog.Logger
+	Out               io.Writer // the summary table
 }
 
 // Report is everything measured.
@@ -66,7 +84,43 @@ type Report struct {
 	EndToEnd  float64           `json:"end_to_end_events_per_second"`
 	Freshness []FreshnessResult `json:"freshness"`
 	Capacity  []StageResult     `json:"capacity"`
+	Cluster   *ClusterResult    `json:"cluster,omitempty"`
 	GoBench   []GoBenchResult   `json:"go_bench,omitempty"`
+}
+
+// The phases, in the order they run.
+const (
+	PhasePipeline  = "pipeline"
+	PhaseFreshness = "freshness"
+	PhaseCapacity  = "capacity"
+	PhaseCluster   = "cluster"
+)
+
+// PhaseNames are the phases Config.Phases may name.
+var PhaseNames = []string{PhasePipeline, PhaseFreshness, PhaseCapacity, PhaseCluster}
+
+// phases resolves Config.Phases: the set to run, or why not.
+func (c *Config) phases() (map[string]bool, error) {
+	run := map[string]bool{}
+	for _, p := range c.Phases {
+		switch p = strings.TrimSpace(p); {
+		case p == "all":
+			for _, n := range PhaseNames {
+				run[n] = n != PhaseCluster || len(c.ClusterBrokers) > 0
+			}
+		case slices.Contains(PhaseNames, p):
+			run[p] = true
+		default:
+			return nil, fmt.Errorf("no phase %q: the phases are all, %s", p, strings.Join(PhaseNames, ", "))
+		}
+	}
+	switch {
+	case (run[PhaseFreshness] || run[PhaseCapacity]) && !run[PhasePipeline]:
+		return nil, errors.New("the freshness and capacity phases need the pipeline phase (its roles and its backlog)")
+	case run[PhaseCluster] && len(c.ClusterBrokers) == 0:
+		return nil, errors.New("the cluster phase needs the bootstrap list of a fresh three-broker cluster (--cluster-brokers)")
+	}
+	return run, nil
 }
 
 // StageResult is one stage (or baseline) of a phase.
@@ -118,6 +172,21 @@ func (c *Config) defaults() {
 	if c.Dir == "" {
 		c.Dir = "artifacts/bench"
 	}
+	if len(c.Phases) == 0 {
+		c.Phases = []string{"all"}
+	}
+	if c.ClusterEvents <= 0 {
+		c.ClusterEvents = 1_000_000
+	}
+	if c.ClusterChannels <= 0 {
+		c.ClusterChannels = 100_000
+	}
+	if c.ClusterPartitions <= 0 {
+		c.ClusterPartitions = 12
+	}
+	if c.ClusterTimeStep <= 0 {
+		c.ClusterTimeStep = time.Millisecond
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -126,9 +195,13 @@ func (c *Config) defaults() {
 	}
 }
 
-// Run runs every phase and prints the summary.
+// Run runs the phases and prints the summary.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.defaults()
+	phases, err := cfg.phases()
+	if err != nil {
+		return nil, err
+	}
 	e := &env{cfg: cfg, logDir: filepath.Join(cfg.Dir, "logs"), log: cfg.Logger}
 	if err := os.MkdirAll(e.logDir, 0o755); err != nil {
 		return nil, err
@@ -136,32 +209,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	defer e.stopAll()
 	rep := &Report{Machine: machine(), StartedAt: time.Now().UTC(), Events: cfg.Events, Channels: cfg.Channels}
 
-	if err := e.startBroker(ctx, rep); err != nil {
-		return nil, err
+	if phases[PhasePipeline] {
+		if err := e.singleBrokerPhases(ctx, rep, phases); err != nil {
+			return nil, err
+		}
 	}
-	adminClient, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...))
-	if err != nil {
-		return nil, err
-	}
-	defer adminClient.Close()
-	e.admin = kadm.NewClient(adminClient)
-	if err := e.startDatabase(ctx); err != nil {
-		return nil, err
-	}
-
-	e.log.Info("phase 1/3: pipeline throughput", "events", cfg.Events, "channels", cfg.Channels)
-	p, err := e.pipeline(ctx, rep)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline phase: %w", err)
-	}
-	e.log.Info("phase 2/3: freshness at fixed rates", "rates", cfg.Rates, "each", cfg.FreshnessDuration)
-	if err := e.freshness(ctx, rep, p); err != nil {
-		return nil, fmt.Errorf("freshness phase: %w", err)
-	}
-	p.stop()
-	e.log.Info("phase 3/3: each stage alone against the raw consumer")
-	if err := e.capacity(ctx, rep); err != nil {
-		return nil, fmt.Errorf("capacity phase: %w", err)
+	if phases[PhaseCluster] {
+		e.log.Info("phase cluster: three brokers, three processors", "brokers", cfg.ClusterBrokers,
+			"events", cfg.ClusterEvents, "channels", cfg.ClusterChannels, "partitions", cfg.ClusterPartitions)
+		if rep.Cluster, err = e.cluster(ctx); err != nil {
+			return nil, fmt.Errorf("cluster phase: %w", err)
+		}
 	}
 	if cfg.GoBenchResults != "" {
 		raw, err := os.ReadFile(cfg.GoBenchResults)
@@ -177,6 +235,48 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("print the summary: %w", err)
 	}
 	return rep, nil
+}
+
+// singleBrokerPhases are phases 1 to 3, on Brokers (or the embedded broker) and PostgreSQL.
+func (e *env) singleBrokerPhases(ctx context.Context, rep *Report, phases map[string]bool) error {
+	cfg := e.cfg
+	// their broker and PostgreSQL would only load the machine under the cluster phase
+	defer func() {
+		e.stopAll()
+		e.roles = nil
+	}()
+	if err := e.startBroker(ctx, rep); err != nil {
+		return err
+	}
+	adminClient, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...))
+	if err != nil {
+		return err
+	}
+	defer adminClient.Close()
+	e.admin = kadm.NewClient(adminClient)
+	if err := e.startDatabase(ctx); err != nil {
+		return err
+	}
+
+	e.log.Info("phase 1/3: pipeline throughput", "events", cfg.Events, "channels", cfg.Channels)
+	p, err := e.pipeline(ctx, rep)
+	if err != nil {
+		return fmt.Errorf("pipeline phase: %w", err)
+	}
+	if phases[PhaseFreshness] {
+		e.log.Info("phase 2/3: freshness at fixed rates", "rates", cfg.Rates, "each", cfg.FreshnessDuration)
+		if err := e.freshness(ctx, rep, p); err != nil {
+			return fmt.Errorf("freshness phase: %w", err)
+		}
+	}
+	p.stop()
+	if phases[PhaseCapacity] {
+		e.log.Info("phase 3/3: each stage alone against the raw consumer")
+		if err := e.capacity(ctx, rep); err != nil {
+			return fmt.Errorf("capacity phase: %w", err)
+		}
+	}
+	return nil
 }
 
 func (e *env) start(name string, args ...string) (*role, error) {
@@ -243,7 +343,17 @@ func closedChan() chan struct{} {
 
 // endOffsets sums the end offsets of topics.
 func (e *env) endOffsets(ctx context.Context, topics ...string) (int64, error) {
-	ends, err := e.admin.ListEndOffsets(ctx, topics...)
+	return endOffsets(ctx, e.admin, topics...)
+}
+
+// groupCaughtUp reports whether group has committed every input of topics up to its end.
+func (e *env) groupCaughtUp(ctx context.Context, group string, topics []string) (bool, error) {
+	return groupCaughtUp(ctx, e.admin, group, topics)
+}
+
+// endOffsets sums the end offsets of topics on the cluster admin talks to.
+func endOffsets(ctx context.Context, admin *kadm.Client, topics ...string) (int64, error) {
+	ends, err := admin.ListEndOffsets(ctx, topics...)
 	if err != nil {
 		return 0, err
 	}
@@ -258,13 +368,14 @@ func (e *env) endOffsets(ctx context.Context, topics ...string) (int64, error) {
 	return sum, firstErr
 }
 
-// groupCaughtUp reports whether group has committed every input of topics up to its end.
-func (e *env) groupCaughtUp(ctx context.Context, group string, topics []string) (bool, error) {
-	ends, err := e.admin.ListEndOffsets(ctx, topics...)
+// groupCaughtUp reports whether group has committed every input of topics up to its end on
+// the cluster admin talks to.
+func groupCaughtUp(ctx context.Context, admin *kadm.Client, group string, topics []string) (bool, error) {
+	ends, err := admin.ListEndOffsets(ctx, topics...)
 	if err != nil {
 		return false, err
 	}
-	committed, err := e.admin.FetchOffsets(ctx, group)
+	committed, err := admin.FetchOffsets(ctx, group)
 	if err != nil {
 		return false, err
 	}

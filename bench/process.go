@@ -92,6 +92,14 @@ func (r *role) usage() Usage {
 	return Usage{CPU: cpu - r.cpuMark, PeakRSS: procPeakRSS(r.cmd.Process.Pid)}
 }
 
+// rss is the role's resident set now (0 once it exited).
+func (r *role) rss() int64 {
+	if r.cmd == nil || r.exited() {
+		return 0
+	}
+	return procRSS(r.cmd.Process.Pid)
+}
+
 // stop ends the process (SIGTERM, SIGKILL after a grace period) and waits for it.
 func (r *role) stop(grace time.Duration) error {
 	if r.stopFunc != nil {
@@ -173,13 +181,19 @@ func procStatCPU(pid int) (time.Duration, error) {
 }
 
 // procPeakRSS is VmHWM, the resident set's high-water mark, in bytes.
-func procPeakRSS(pid int) int64 {
+func procPeakRSS(pid int) int64 { return procStatusBytes(pid, "VmHWM:") }
+
+// procRSS is VmRSS, the resident set now, in bytes.
+func procRSS(pid int) int64 { return procStatusBytes(pid, "VmRSS:") }
+
+// procStatusBytes is a kB field of /proc/<pid>/status, in bytes (0 if unreadable).
+func procStatusBytes(pid int, field string) int64 {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			return kb * 1024
 		}

@@ -22,6 +22,12 @@ type benchCmd struct {
 	FreshnessDuration time.Duration `name:"freshness-duration" default:"75s" help:"How long each freshness rate runs."`
 	Dir               string        `name:"dir" default:"artifacts/bench" help:"Where logs, results.json, summary.md and charts go."`
 	GoBenchResults    string        `name:"go-bench-results" help:"go test -bench output to include in the summary."`
+	Phases            []string      `name:"phases" default:"all" sep:"," help:"Phases to run: all, or some of pipeline, freshness, capacity, cluster (freshness and capacity need pipeline; all runs cluster only with --cluster-brokers)."`
+	ClusterBrokers    []string      `name:"cluster-brokers" sep:"," help:"Bootstrap servers of a fresh three-broker cluster (scripts/kafka-cluster.sh) for the cluster phase: topics at --cluster-partitions, RF 3, min ISR 2, three processor instances (default: no cluster phase)."`
+	ClusterEvents     int64         `name:"cluster-events" default:"1000000" help:"Events of the cluster phase."`
+	ClusterChannels   int           `name:"cluster-channels" default:"100000" help:"Channels of the cluster phase (generated, as produce --channel-count)."`
+	ClusterPartitions int           `name:"cluster-partitions" default:"12" help:"Partitions of every topic in the cluster phase."`
+	ClusterTimeStep   time.Duration `name:"cluster-time-step" default:"1ms" help:"Event-time spacing of the cluster phase's events (produce --time-step)."`
 }
 
 func (b *benchCmd) Run(ctx context.Context, g *globals) error {
@@ -32,7 +38,9 @@ func (b *benchCmd) Run(ctx context.Context, g *globals) error {
 	_, err = bench.Run(ctx, bench.Config{
 		Binary: binary, Brokers: b.Brokers, DatabaseURL: b.DatabaseURL, Events: b.Events, Channels: b.Channels,
 		Seed: b.Seed, Rates: b.Rates, FreshnessDuration: b.FreshnessDuration, Dir: b.Dir,
-		GoBenchResults: b.GoBenchResults, Logger: g.logger, Out: g.stdout,
+		GoBenchResults: b.GoBenchResults, Phases: b.Phases, ClusterBrokers: b.ClusterBrokers,
+		ClusterEvents: b.ClusterEvents, ClusterChannels: b.ClusterChannels, ClusterPartitions: b.ClusterPartitions,
+		ClusterTimeStep: b.ClusterTimeStep, Logger: g.logger, Out: g.stdout,
 	})
 	return err
 }
