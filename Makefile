@@ -11,7 +11,7 @@ GO_FILES = $(shell find . -name '*.go' -not -path './.cache/*' -not -path '*/nod
 run:
 	$(GO) run ./cmd/telemetra dev
 
-## test: everything CI runs: generated code and lint checks, unit tests, the real-Kafka suite.
+## test: everything CI runs: generated code and lint checks, unit tests, the real-Kafka suite on one broker and on a three-broker cluster.
 test:
 	scripts/test.sh
 

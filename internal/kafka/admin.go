@@ -81,23 +81,7 @@ func topicConfig(s TopicSpec, cfg adminConfig) map[string]*string {
 // withPartitionsOfInputs returns specs with the partition count of the existing input topics
 // (the chat topic's), or specs as they are on a cluster without them.
 func withPartitionsOfInputs(ctx context.Context, adm *kadm.Client, r *retrier, specs []TopicSpec) ([]TopicSpec, error) {
-	var n int
-	err := r.do(ctx, "describe topic "+TopicChat, func(ctx context.Context) error {
-		topics, err := adm.ListTopics(ctx, TopicChat)
-		if err != nil {
-			return err
-		}
-		t, ok := topics[TopicChat]
-		switch {
-		case !ok || errors.Is(t.Err, kerr.UnknownTopicOrPartition):
-			n = 0
-			return nil
-		case t.Err != nil:
-			return t.Err // maybe LEADER_NOT_AVAILABLE: retried
-		}
-		n = len(t.Partitions)
-		return nil
-	})
+	n, err := partitions(ctx, adm, r, TopicChat)
 	if err != nil || n == 0 {
 		return specs, err
 	}
@@ -169,8 +153,18 @@ func PartitionCount(ctx context.Context, brokers []string, topic string, opts ..
 		return 0, err
 	}
 	defer adm.Close()
+	n, err := partitions(ctx, adm, cfg.retrier(), topic)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("describe topic %s: does not exist", topic)
+	}
+	return n, err
+}
+
+// partitions returns a topic's partition count, 0 for a topic that does not exist; a cluster
+// that is still starting is retried.
+func partitions(ctx context.Context, adm *kadm.Client, r *retrier, topic string) (int, error) {
 	var n int
-	err = cfg.retrier().do(ctx, "describe topic "+topic, func(ctx context.Context) error {
+	err := r.do(ctx, "describe topic "+topic, func(ctx context.Context) error {
 		topics, err := adm.ListTopics(ctx, topic)
 		if err != nil {
 			return err
@@ -178,11 +172,10 @@ func PartitionCount(ctx context.Context, brokers []string, topic string, opts ..
 		t, ok := topics[topic]
 		switch {
 		case !ok || errors.Is(t.Err, kerr.UnknownTopicOrPartition):
-			return errors.New("does not exist")
+			n = 0
+			return nil
 		case t.Err != nil:
 			return t.Err // maybe LEADER_NOT_AVAILABLE: retried
-		case len(t.Partitions) == 0:
-			return errors.New("no partitions")
 		}
 		n = len(t.Partitions)
 		return nil
