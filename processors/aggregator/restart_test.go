@@ -38,12 +38,13 @@ func TestAnInstanceGokaStopsIsRestartedInProcess(t *testing.T) {
 	addr := b.Addr()
 	metrics := NewMetrics(prometheus.NewRegistry())
 	t.Cleanup(func() { logOutcomes(t, metrics) })
+	ready := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Config{Brokers: []string{addr}, Window: patientWindowConfig(), SweepEvery: 100 * time.Millisecond,
 			FullSweepEvery: time.Second, Logger: slog.New(slog.DiscardHandler), Metrics: metrics,
-			RestartMin: 100 * time.Millisecond})
+			RestartMin: 100 * time.Millisecond, Ready: func() { close(ready) }}) // closes once: Ready is called once
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -46,8 +46,8 @@ type Config struct {
 	Logger         *slog.Logger
 	// Metrics default to metrics registered nowhere.
 	Metrics *Metrics
-	// Ready, if set, is called once the state is recovered and processing has begun (again
-	// after each restart).
+	// Ready, if set, is called once, when the state is first recovered and processing has begun
+	// (not again after a restart of the instance).
 	Ready func()
 	// FailoverGrace is how long markers wait after an input partition's leader changed
 	// (leaderWatch; default 10 s).
@@ -106,6 +106,10 @@ func Run(ctx context.Context, cfg Config) error {
 	partitions, err := ensureTopics(ctx, cfg, outputs, startup)
 	if err != nil {
 		return err
+	}
+	if ready := cfg.Ready; ready != nil {
+		var once sync.Once
+		cfg.Ready = func() { once.Do(ready) }
 	}
 	wait := restartBackoff{min: cfg.RestartMin, max: cfg.RestartMax}
 	for attempt := 1; ; attempt++ {
