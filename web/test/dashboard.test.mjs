@@ -92,6 +92,8 @@ try {
   await page.waitForFunction(() => document.querySelectorAll("#chart-chat rect.bar").length > 0, null, { timeout: 60_000 });
   const bars = await page.locator("#chart-chat rect.bar").count();
   check(bars > 0, `chat chart of ${selected} has ${bars} bars`);
+  // the viewers line needs two samples: under load the first chat bar can come before them
+  await page.waitForFunction(() => (document.querySelector("#chart-viewers path.line")?.getAttribute("d") ?? "").length > 10, null, { timeout: 60_000 });
   const line = await page.locator("#chart-viewers path.line").first().getAttribute("d");
   check(line && line.length > 10, "viewers chart has a line");
   const axisLabel = await page.locator("#chart-revenue .axis-label").first().textContent();
