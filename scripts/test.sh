@@ -41,6 +41,9 @@ make -s lint
 step "unit tests and embedded-broker tests (race detector on)"
 go test -race -count=1 ./...
 
+step "the processor's readiness test, without the race detector (goka's VisitAll counter race)"
+go test -count=1 -run '^TestInstancesStartedTogetherAllBecomeReady$' ./processors/aggregator/
+
 step "real Apache Kafka: broker smoke test with kcat"
 scripts/kafka_test.sh
 

@@ -23,6 +23,12 @@ func TestInstancesStartedTogetherAllBecomeReady(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
+	if raceDetector {
+		// the rebalances it provokes cut goka's visits short, and goka's VisitAll then races on
+		// its own visit counter (visitguard.go), which fails the test under the detector;
+		// scripts/test.sh runs it without the detector
+		t.Skip("goka's VisitAll counter race; run without -race (scripts/test.sh does)")
+	}
 	addr := kafkatest.StartBroker(t)
 	group := goka.Group("ready-together")
 	fillTable(t, addr, group, typicalState(t), 60_000)
