@@ -82,9 +82,10 @@ func TestClusterLosesABrokerAProcessorAndAProjector(t *testing.T) {
 	processors := map[string]*exec.Cmd{}
 	for _, id := range []string{"p1", "p2", "p3"} {
 		// the default producer delay (2 s) and failover grace: the records stalled by the lost
-		// broker must not turn late (docs/operations.md, "Losing a broker")
+		// broker must not turn late (docs/operations.md, "Losing a broker"); a processor whose
+		// group coordinator was on the lost broker is restarted in its process
 		processors[id] = role(t, "process", "--brokers", addr, "--client-id", id, "--metrics-addr", "",
-			"--window", clusterWindow.String(), "--allowed-lateness", "3s")
+			"--window", clusterWindow.String(), "--allowed-lateness", "3s", "--restart-on-error")
 	}
 	awaitMembers(t, addr, group, []string{"p1", "p2", "p3"}, 3*time.Minute)
 	consumer := "cluster-" + suffix

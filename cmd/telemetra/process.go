@@ -17,14 +17,15 @@ type processCmd struct {
 	kafkaFlags
 	startupFlags
 	windowFlags
-	Generation    int           `name:"generation" env:"TELEMETRA_GENERATION" default:"1" help:"Processor generation: N>1 runs group telemetra-windows-gN writing telemetra.aggregates.gN etc. (a state rebuild after a window logic change; see telemetra replay --rebuild-state)."`
-	Group         string        `name:"group" env:"TELEMETRA_GROUP" help:"goka group (default: the generation's); its state table is <group>-table. A new group reprocesses the input topics from the start."`
-	HotStandby    bool          `name:"hot-standby" help:"Keep replicas of the other partitions' state for fast takeover."`
-	StorageDir    string        `name:"storage-dir" help:"Keep the local state copy in LevelDB here (default: in memory, recovered from the table topic)."`
-	ClientID      string        `name:"client-id" help:"Kafka client id (default: telemetra-processor-<hostname>)."`
-	MetricsAddr   string        `name:"metrics-addr" env:"TELEMETRA_PROCESSOR_METRICS_ADDR" default:"127.0.0.1:9101" help:"Serve Prometheus metrics here (empty: off)."`
-	FailoverGrace time.Duration `name:"failover-grace" default:"10s" help:"After an input partition's leader changes (a broker lost), markers wait this long before they may claim the partition quiet, so the records producers retried through the failover land first."`
-	FlushEvery    time.Duration `name:"flush-interval" default:"200ms" help:"How often changed states are written to the table (each at most once per flush) and the inputs they cover committed; provisional updates that are due and markers go out at the same ticks. Longer: fewer state writes per busy channel (docs/operations.md, capacity), more input read again after a crash."`
+	Generation     int           `name:"generation" env:"TELEMETRA_GENERATION" default:"1" help:"Processor generation: N>1 runs group telemetra-windows-gN writing telemetra.aggregates.gN etc. (a state rebuild after a window logic change; see telemetra replay --rebuild-state)."`
+	Group          string        `name:"group" env:"TELEMETRA_GROUP" help:"goka group (default: the generation's); its state table is <group>-table. A new group reprocesses the input topics from the start."`
+	HotStandby     bool          `name:"hot-standby" help:"Keep replicas of the other partitions' state for fast takeover."`
+	StorageDir     string        `name:"storage-dir" help:"Keep the local state copy in LevelDB here (default: in memory, recovered from the table topic)."`
+	ClientID       string        `name:"client-id" help:"Kafka client id (default: telemetra-processor-<hostname>)."`
+	MetricsAddr    string        `name:"metrics-addr" env:"TELEMETRA_PROCESSOR_METRICS_ADDR" default:"127.0.0.1:9101" help:"Serve Prometheus metrics here (empty: off)."`
+	RestartOnError bool          `name:"restart-on-error" help:"When goka stops the processor with an error (its group's coordinator lost with a broker, a failed state write), start it again in this process instead of exiting. Experimental: a rare loss in this path is not diagnosed yet (docs/operations.md); by default the process exits and its supervisor restarts it."`
+	FailoverGrace  time.Duration `name:"failover-grace" default:"10s" help:"After an input partition's leader changes (a broker lost), markers wait this long before they may claim the partition quiet, so the records producers retried through the failover land first."`
+	FlushEvery     time.Duration `name:"flush-interval" default:"200ms" help:"How often changed states are written to the table (each at most once per flush) and the inputs they cover committed; provisional updates that are due and markers go out at the same ticks. Longer: fewer state writes per busy channel (docs/operations.md, capacity), more input read again after a crash."`
 }
 
 // windowFlags tune the windowing; shared by process and dev.
@@ -74,7 +75,7 @@ func (p *processCmd) Run(ctx context.Context, g *globals) error {
 	}
 	return ignoreStop(ctx, aggregator.Run(ctx, aggregator.Config{
 		Brokers: p.Brokers, Generation: p.Generation, Group: goka.Group(p.Group), Window: cfg,
-		HotStandby: p.HotStandby, StorageDir: p.StorageDir, ClientID: clientID, SweepEvery: p.FlushEvery, FailoverGrace: p.FailoverGrace,
+		HotStandby: p.HotStandby, StorageDir: p.StorageDir, ClientID: clientID, SweepEvery: p.FlushEvery, FailoverGrace: p.FailoverGrace, RestartOnError: p.RestartOnError,
 		StartupTimeout: p.timeout(), Logger: g.logger.With("role", "processor"), Metrics: aggregator.NewMetrics(reg),
 	}))
 }

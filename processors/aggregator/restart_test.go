@@ -32,7 +32,7 @@ func TestAnInstanceGokaStopsIsRestartedInProcess(t *testing.T) {
 		t.Skip("integration test")
 	}
 	if os.Getenv("TELEMETRA_KNOWN_LOSS") == "" {
-		// Under the whole suite it lost 4 to 22 events in 1 of about 6 runs: every input record
+		// Under the whole suite it lost 1 to 22 events in 2 of 4 runs: every input record
 		// was applied once (no late, dead-lettered or duplicate outcome), yet the finals came
 		// short, so some states were lost while their records' offsets were committed. Not
 		// diagnosed yet; issue #16 stays open on it. TELEMETRA_KNOWN_LOSS=1 runs it.
@@ -52,7 +52,7 @@ func TestAnInstanceGokaStopsIsRestartedInProcess(t *testing.T) {
 	go func() {
 		done <- Run(ctx, Config{Brokers: []string{addr}, Window: patientWindowConfig(), SweepEvery: 100 * time.Millisecond,
 			FullSweepEvery: time.Second, Logger: slog.New(slog.DiscardHandler), Metrics: metrics,
-			RestartMin: 100 * time.Millisecond, Ready: func() { close(ready) }}) // closes once: Ready is called once
+			RestartOnError: true, RestartMin: 100 * time.Millisecond, Ready: func() { close(ready) }}) // closes once: Ready is called once
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -82,7 +82,7 @@ func TestAFailedStateWriteLetsNoCoveredOffsetBeCommitted(t *testing.T) {
 	go func() {
 		done <- Run(ctx, Config{Brokers: []string{addr}, Window: testWindowConfig(), ClientID: "failing",
 			SweepEvery: 100 * time.Millisecond, FullSweepEvery: time.Second, Logger: quiet(), Metrics: metrics,
-			RestartMin: 100 * time.Millisecond, RestartMax: 500 * time.Millisecond})
+			RestartOnError: true, RestartMin: 100 * time.Millisecond, RestartMax: 500 * time.Millisecond})
 	}()
 	t.Cleanup(func() {
 		cancel()
