@@ -227,33 +227,41 @@ func equal(a, b map[string]Totals) bool {
 	return true
 }
 
+// fetchOffsets asks a new client each time: a client keeps the group coordinator it found,
+// and keeps dialing it after its broker is lost (a cluster test's fault).
+func fetchOffsets(addr, group string) (kadm.OffsetResponses, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(Brokers(addr)...))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return kadm.NewClient(cl).FetchOffsets(ctx, group)
+}
+
 // Committed sums a group's committed offsets over the given topics: how many of their records
 // the group has processed for good. A kill test checks it right after the kill to show that
 // the kill landed mid-stream (some records, not all).
 func Committed(t testing.TB, addr, group string, topics ...string) int64 {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(Brokers(addr)...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	// long enough for a lost broker's group coordinator to move under load (fencing takes 9 s,
+	// then the offsets topic elects new leaders)
+	deadline := time.Now().Add(90 * time.Second)
 	var offsets kadm.OffsetResponses
 	for {
-		offsets, err = kadm.NewClient(cl).FetchOffsets(ctx, group)
+		var err error
+		offsets, err = fetchOffsets(addr, group)
 		if errors.Is(err, kerr.GroupIDNotFound) || errors.Is(err, kerr.CoordinatorLoadInProgress) {
 			return 0 // the group has committed nothing yet, or the coordinator is still starting
 		}
 		if err == nil {
 			break
 		}
-		// a coordinator on a broker just lost (a cluster test's fault) moves to another
-		select {
-		case <-ctx.Done():
+		if time.Now().After(deadline) {
 			t.Fatalf("fetch the offsets of group %s: %v", group, err)
-		case <-time.After(500 * time.Millisecond):
 		}
+		time.Sleep(500 * time.Millisecond)
 	}
 	var n int64
 	offsets.Each(func(o kadm.OffsetResponse) {

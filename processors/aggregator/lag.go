@@ -49,6 +49,9 @@ func (t *offsetsTracker) list(ctx context.Context) (ends, committed offsetTable,
 			t.metrics.lag.WithLabelValues(topic, strconv.Itoa(int(p))).Set(float64(max(end-committed[topic][p], 0)))
 		}
 	}
+	if t.leaders.grace <= 0 {
+		return ends, committed, nil
+	}
 	now := t.now()
 	listed.Each(func(o kadm.ListedOffset) {
 		if o.Err == nil && !t.leaders.settled(topicPartition{o.Topic, o.Partition}, o.LeaderEpoch, now) {
