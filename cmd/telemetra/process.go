@@ -24,7 +24,7 @@ type processCmd struct {
 	ClientID       string        `name:"client-id" help:"Kafka client id (default: telemetra-processor-<hostname>)."`
 	MetricsAddr    string        `name:"metrics-addr" env:"TELEMETRA_PROCESSOR_METRICS_ADDR" default:"127.0.0.1:9101" help:"Serve Prometheus metrics here (empty: off)."`
 	RestartOnError bool          `name:"restart-on-error" help:"When goka stops the processor with an error (its group's coordinator lost with a broker, a failed state write), start it again in this process instead of exiting. Experimental: a rare loss in this path is not diagnosed yet (docs/operations.md); by default the process exits and its supervisor restarts it."`
-	FailoverGrace  time.Duration `name:"failover-grace" default:"0s" help:"After an input partition's leader changes (a broker lost), markers wait this long before they may claim the partition quiet, so the records producers retried through the failover land first; 0 (the default) turns it off (docs/operations.md)."`
+	FailoverGrace  time.Duration `name:"failover-grace" default:"10s" help:"After an input partition's leader changes (a broker lost), markers wait this long before they may claim the partition quiet, so the records producers retried through the failover land first; 0 turns it off (docs/operations.md)."`
 	FlushEvery     time.Duration `name:"flush-interval" default:"200ms" help:"How often changed states are written to the table (each at most once per flush) and the inputs they cover committed; provisional updates that are due and markers go out at the same ticks. Longer: fewer state writes per busy channel (docs/operations.md, capacity), more input read again after a crash."`
 }
 

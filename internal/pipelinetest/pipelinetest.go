@@ -170,7 +170,7 @@ func awaitFinals(t testing.TB, addr string, want map[string]Totals, timeout time
 			return got
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("final windows do not add up after %s:\n got %v\nwant %v", timeout, got, want)
+			t.Fatalf("final windows do not add up after %s:\n%s", timeout, shortfall(addr, got, want))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		fetches := cl.PollFetches(ctx)

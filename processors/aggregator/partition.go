@@ -26,6 +26,7 @@ type partitionTask struct {
 	dirty      map[string]struct{}
 	outbox     []*kgo.Record // records the changed states emitted (aggregates, moments, late)
 	pending    []func(error) // deferred commits, in processing order
+	order      writeOrder    // the flushes' batches reach Kafka in the order they were taken
 
 	// progress, for markers (eventtime.MarkerPolicy)
 	next           map[string]int64 // next offset to read per input topic; absent: the group's committed one

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,13 +29,6 @@ import (
 func TestAnInstanceGokaStopsIsRestartedInProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
-	}
-	if os.Getenv("TELEMETRA_KNOWN_LOSS") == "" {
-		// Under the whole suite it lost 1 to 22 events in 2 of 4 runs: every input record
-		// was applied once (no late, dead-lettered or duplicate outcome), yet the finals came
-		// short, so some states were lost while their records' offsets were committed. Not
-		// diagnosed yet; issue #16 stays open on it. TELEMETRA_KNOWN_LOSS=1 runs it.
-		t.Skip("known loss in the in-process restart (issue #16, closing note of session 6)")
 	}
 	b, err := kafka.StartEmbedded(kafka.WithAddr("127.0.0.1:0"), kafka.WithLogger(quiet()))
 	if err != nil {

@@ -50,8 +50,7 @@ type Config struct {
 	// (not again after a restart of the instance).
 	Ready func()
 	// FailoverGrace is how long markers wait after an input partition's leader changed
-	// (leaderWatch); zero, the default, turns the watch off. Off by default while the tests
-	// that failed with it on (finals of a run's last windows missing) are not explained.
+	// (leaderWatch); zero turns the watch off. telemetra process defaults it to 10 s.
 	FailoverGrace time.Duration
 	// RestartOnError starts an instance that goka stopped with an error again in this process
 	// (after a backoff between RestartMin and RestartMax, default 1 s and 30 s) instead of

@@ -128,6 +128,8 @@ type batch struct {
 	outbox, states []*kgo.Record
 	clock          *kgo.Record
 	pending        []func(error)
+	order          *writeOrder
+	turn           uint64
 }
 
 // take moves a partition's changes into a batch; the caller holds ps.mu.
@@ -153,15 +155,24 @@ func (w *writeBack) take(partition int32, ps *partitionTask) (batch, error) {
 	}
 	b.outbox, ps.outbox = ps.outbox, nil
 	b.pending, ps.pending = ps.pending, nil
+	b.order, b.turn = &ps.order, ps.order.take()
 	return b, nil
 }
 
 // write writes a batch in order and releases its commits, with the error if a write failed.
-func (w *writeBack) write(ctx context.Context, partition int32, b batch) error {
+// It waits for the partition's batches taken before it (writeOrder).
+func (w *writeBack) write(ctx context.Context, partition int32, b batch) (err error) {
+	if err := b.order.await(b.turn); err != nil {
+		err = fmt.Errorf("partition %d: an earlier flush failed: %w", partition, err)
+		for _, release := range b.pending {
+			release(err)
+		}
+		return err
+	}
+	defer func() { b.order.done(err) }()
 	// What the states caused is written before the states: a state that reached the changelog
 	// makes its inputs count as applied, so its emits must not be lost after a crash. The clock
 	// goes last: a clock written without its states would judge the records it covers anew.
-	var err error
 	if len(b.outbox) > 0 {
 		if err = w.sink.Produce(ctx, b.outbox...); err != nil {
 			err = fmt.Errorf("emit %d records for partition %d: %w", len(b.outbox), partition, err)
