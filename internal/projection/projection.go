@@ -183,3 +183,34 @@ func (t Table) OnConflictUpdate(alias string) string {
 	}
 	return "ON CONFLICT (" + strings.Join(t.Key, ", ") + ") DO UPDATE SET " + strings.Join(set, ", ")
 }
+
+// Stage is the name of t's staging table: a temporary table of the connection with t's Content
+// columns, which a set-based write fills with COPY and upserts from in one statement
+// (UpsertFromStage). It lives in pg_temp, so it is the same whatever schema t is written in.
+func (t Table) Stage() string { return "stage_" + t.Name }
+
+// CreateStage creates t's staging table unless the connection has it. Its rows last until the
+// transaction ends.
+func (t Table) CreateStage() string {
+	cols := t.Content()
+	defs := make([]string, len(cols))
+	for i, c := range cols {
+		defs[i] = c.Name + " " + c.Type
+	}
+	return "CREATE TEMP TABLE IF NOT EXISTS " + t.Stage() + " (" + strings.Join(defs, ", ") + ") ON COMMIT DELETE ROWS"
+}
+
+// UpsertFromStage is Upsert with the rows of t's staging table instead of one row of
+// parameters. The staged rows must have distinct keys: one statement cannot update a row
+// twice. The caller may append a WHERE clause as to Upsert.
+func (t Table) UpsertFromStage(alias string) string {
+	values := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		values[i] = c.Name
+		if c.Stamp {
+			values[i] = "now()"
+		}
+	}
+	return "INSERT INTO " + t.Name + " AS " + alias + " (" + List("", t.Columns) + ")\nSELECT " +
+		strings.Join(values, ", ") + " FROM pg_temp." + t.Stage() + "\n" + t.OnConflictUpdate(alias)
+}

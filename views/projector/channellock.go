@@ -11,7 +11,7 @@ import (
 
 // A channel's records are in a partition of each projected topic, and instances of the group
 // may hold the two. Their batches meet in the channel's stream sessions: an aggregates batch
-// recomputes a session whole (refreshSession, its moments count included) and a moments batch
+// recomputes a session whole (refreshSessions, its moments count included) and a moments batch
 // recounts a session's moments (recountSessionMoments). Each statement counts the moments
 // committed when it starts, so two such batches at once each miss the other's rows and the last
 // to commit leaves its count (a moment lost from the count, or a session never recounted). Every

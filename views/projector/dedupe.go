@@ -93,3 +93,22 @@ func lastSeen(a *pb.WindowAggregate) time.Time {
 	}
 	return time.Time{}
 }
+
+// distinctMoments keeps the last of the moments with the same (channel, id): moments are
+// immutable, so repeats (a re-emit after a crash) carry the same content, and one upsert
+// statement may not write a row twice.
+func distinctMoments(ms []*pb.Moment) []*pb.Moment {
+	type key struct{ channel, id string }
+	at := make(map[key]int, len(ms))
+	out := make([]*pb.Moment, 0, len(ms))
+	for _, m := range ms {
+		k := key{m.GetChannel(), m.GetId()}
+		if i, seen := at[k]; seen {
+			out[i] = m
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, m)
+	}
+	return out
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -307,6 +308,9 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, in decodedBatch)
 	if err := plan.addMovedSessions(ctx, tx); err != nil {
 		return err
 	}
+	if err := plan.stage(ctx, tx); err != nil {
+		return err
+	}
 	if err := sendBatch(ctx, tx, cfg, plan.queue(cfg.Consumer), len(in.records)); err != nil {
 		return err
 	}
@@ -322,12 +326,18 @@ func write(ctx context.Context, pool *pgxpool.Pool, cfg Config, in decodedBatch)
 func lockShared(ctx context.Context, tx pgx.Tx, schema string) error {
 	// The shared lock first, before any name is resolved: a replay swapping the schema waits
 	// for this batch, and this batch for the swap, which it then sees (names resolve after it).
-	if _, err := tx.Exec(ctx, fmt.Sprintf("SELECT pg_advisory_xact_lock_shared(%d); SET LOCAL search_path TO %s",
-		lockKey(schema), pgx.Identifier{schema}.Sanitize())); err != nil {
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SELECT pg_advisory_xact_lock_shared(%d); SET LOCAL search_path TO %s; %s",
+		lockKey(schema), pgx.Identifier{schema}.Sanitize(), createStages)); err != nil {
 		return fmt.Errorf("lock and set search_path: %w", err)
 	}
 	return nil
 }
+
+// createStages creates the connection's staging tables of the set-based upserts (rows.go) the
+// first time a transaction needs them.
+var createStages = strings.Join([]string{
+	momentUpsert.table.CreateStage(), windowUpsert.table.CreateStage(), channelUpsert.table.CreateStage(),
+}, "; ")
 
 // batchPlan is what a decoded batch writes: each window and channel once, with the version its
 // upserts would have ended with, the sessions to recompute and the offsets to store.
@@ -346,7 +356,7 @@ type batchPlan struct {
 func planBatch(in decodedBatch) *batchPlan {
 	p := &batchPlan{
 		next:      map[string]map[int32]int64{},
-		moments:   in.moments,
+		moments:   distinctMoments(in.moments),
 		momentsAt: map[sessionKey]time.Time{},
 		sessions:  map[sessionKey]struct{}{},
 	}
@@ -392,28 +402,44 @@ func (p *batchPlan) addMovedSessions(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-// queue returns the plan's statements: the generation check first, consumer's offsets last.
+// stage copies the plan's moments, windows and channel statuses into their staging tables, for
+// the set-based upserts that queue queues.
+func (p *batchPlan) stage(ctx context.Context, tx pgx.Tx) error {
+	if err := momentUpsert.stage(ctx, tx, p.moments); err != nil {
+		return err
+	}
+	if err := windowUpsert.stage(ctx, tx, p.windows); err != nil {
+		return err
+	}
+	return channelUpsert.stage(ctx, tx, p.statuses)
+}
+
+// queue returns the plan's statements, after stage: the generation check first, consumer's
+// offsets last. Each kind of row is one statement, so a batch costs about the same number of
+// statements whatever its size.
 func (p *batchPlan) queue(consumer string) *pgx.Batch {
 	b := &pgx.Batch{}
 	b.Queue("SELECT generation FROM projection_info")
-	for _, m := range p.moments {
-		momentUpsert.queue(b, m)
-	}
-	for _, a := range p.windows {
-		windowUpsert.queue(b, a)
-	}
+	momentUpsert.queueStaged(b, len(p.moments))
+	windowUpsert.queueStaged(b, len(p.windows))
 	for _, a := range p.corrections {
 		queueLateCorrection(b, a)
 	}
-	for _, a := range p.statuses {
-		channelUpsert.queue(b, a)
+	channelUpsert.queueStaged(b, len(p.statuses))
+	if len(p.sessions) > 0 {
+		channels, sessions := make([]string, 0, len(p.sessions)), make([]string, 0, len(p.sessions))
+		for k := range p.sessions {
+			channels, sessions = append(channels, k.channel), append(sessions, k.session)
+		}
+		b.Queue(refreshSessions, channels, sessions)
+		b.Queue(deleteEmptySessions, channels, sessions)
 	}
-	for k := range p.sessions {
-		b.Queue(refreshSession, k.channel, k.session)
-		b.Queue(deleteEmptySession, k.channel, k.session)
-	}
-	for k, at := range p.momentsAt {
-		b.Queue(recountSessionMoments, k.channel, at)
+	if len(p.momentsAt) > 0 {
+		channels, times := make([]string, 0, len(p.momentsAt)), make([]time.Time, 0, len(p.momentsAt))
+		for k, at := range p.momentsAt {
+			channels, times = append(channels, k.channel), append(times, at)
+		}
+		b.Queue(recountSessionMoments, channels, times)
 	}
 	for topic, parts := range p.next {
 		for part, off := range parts {

@@ -4,6 +4,7 @@
 package projector
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -14,10 +15,15 @@ import (
 )
 
 // upsert is an upsert built from a table's definition (internal/projection) with, for each
-// column it takes a value for, how that value is taken from a record R.
+// column it takes a value for, how that value is taken from a record R. It writes one row
+// (queue) or many in one statement: COPY into the table's staging table (stage), then one
+// upsert from it (queueStaged), which is what a batch does.
 type upsert[R any] struct {
-	sql    string
-	values []func(R) any // the statement's parameters, in order
+	table   projection.Table
+	sql     string // one row, from parameters
+	staged  string // every staged row
+	columns []string
+	values  []func(R) any // the statement's parameters and the staged columns, in order
 }
 
 // newUpsert pairs the table's Content columns with values by name, so a column and what fills
@@ -25,15 +31,44 @@ type upsert[R any] struct {
 // every conflicting row). A column without a value, or a value without a column, is a mistake in
 // this package: it panics when the package loads, so any of its tests finds it.
 func newUpsert[R any](t projection.Table, alias, where string, values map[string]func(R) any) upsert[R] {
-	return upsert[R]{sql: t.Upsert(alias) + where, values: inOrder(t.Name, t.Content(), values)}
+	content := t.Content()
+	columns := make([]string, len(content))
+	for i, c := range content {
+		columns[i] = c.Name
+	}
+	return upsert[R]{table: t, sql: t.Upsert(alias) + where, staged: t.UpsertFromStage(alias) + where,
+		columns: columns, values: inOrder(t.Name, content, values)}
 }
 
-func (u upsert[R]) queue(b *pgx.Batch, r R) {
+func (u upsert[R]) args(r R) []any {
 	args := make([]any, len(u.values))
 	for i, v := range u.values {
 		args[i] = v(r)
 	}
-	b.Queue(u.sql, args...)
+	return args
+}
+
+func (u upsert[R]) queue(b *pgx.Batch, r R) { b.Queue(u.sql, u.args(r)...) }
+
+// stage copies rows into the table's staging table in tx (created by createStages); their keys
+// must be distinct.
+func (u upsert[R]) stage(ctx context.Context, tx pgx.Tx, rows []R) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", u.table.Stage()}, u.columns,
+		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) { return u.args(rows[i]), nil }))
+	if err != nil {
+		return fmt.Errorf("copy %d rows into %s: %w", len(rows), u.table.Stage(), err)
+	}
+	return nil
+}
+
+// queueStaged queues the upsert of the staged rows, if there are any.
+func (u upsert[R]) queueStaged(b *pgx.Batch, rows int) {
+	if rows > 0 {
+		b.Queue(u.staged)
+	}
 }
 
 // inOrder returns byName's entries in the order of cols, panicking unless byName has exactly
@@ -205,14 +240,18 @@ func momentKind(k pb.MomentKind) string {
 	return strings.ToLower(strings.TrimPrefix(k.String(), "MOMENT_KIND_"))
 }
 
-// refreshSession recomputes a stream session's summary from its final windows. $1 channel,
-// $2 session id.
-var refreshSession = func() string {
+// refreshSessions recomputes stream sessions' summaries from their windows. $1 channels, $2
+// their session ids (arrays of the same length, each pair once).
+var refreshSessions = func() string {
 	sessions := projection.StreamSessions()
 	started := `to_timestamp(w.session_id::bigint)`
 	ended := `(SELECT ended_at FROM channels c WHERE c.channel = w.channel AND c.started_at = ` + started + `)`
+	// one summary per session, each from its own windows (window_aggregates_session_idx):
+	// joining the batch's sessions to the table in one go reads and sorts the whole table
 	return `
 INSERT INTO stream_sessions AS s (` + projection.List("", sessions.Columns) + `)
+SELECT r.* FROM unnest($1::text[], $2::text[]) AS k(channel, session_id)
+CROSS JOIN LATERAL (
 SELECT ` + selectList(sessions, map[string]string{
 		"channel":        `w.channel`,
 		"session_id":     `w.session_id`,
@@ -231,8 +270,8 @@ SELECT ` + selectList(sessions, map[string]string{
             AND m.at <= coalesce(` + ended + `, 'infinity'))`,
 	}) + `
 FROM window_aggregates w
-WHERE w.channel = $1 AND w.session_id = $2
-GROUP BY w.channel, w.session_id
+WHERE w.channel = k.channel AND w.session_id = k.session_id
+GROUP BY w.channel, w.session_id) AS r
 ` + sessions.OnConflictUpdate("s")
 }()
 
@@ -259,20 +298,24 @@ JOIN unnest($1::text[], $2::timestamptz[]) AS k(channel, window_start)
   ON w.channel = k.channel AND w.window_start = k.window_start
 WHERE w.session_id <> ''`
 
-// deleteEmptySession drops a session none of whose windows belongs to it any more.
-const deleteEmptySession = `
+// deleteEmptySessions drops, of the sessions given as refreshSessions takes them, those none of
+// whose windows belongs to them any more.
+const deleteEmptySessions = `
 DELETE FROM stream_sessions s
-WHERE s.channel = $1 AND s.session_id = $2
+USING unnest($1::text[], $2::text[]) AS k(channel, session_id)
+WHERE s.channel = k.channel AND s.session_id = k.session_id
   AND NOT EXISTS (SELECT 1 FROM window_aggregates w WHERE w.channel = s.channel AND w.session_id = s.session_id)`
 
-// recountSessionMoments counts the moments of the session that was on at a moment's time:
-// moments are projected apart from the windows that refresh their session.
+// recountSessionMoments counts the moments of each session that was on at one of the moments'
+// times ($1 channels, $2 times): moments are projected apart from the windows that refresh
+// their session.
 const recountSessionMoments = `
 UPDATE stream_sessions s SET
     moments = (SELECT count(*) FROM moments m
                WHERE m.channel = s.channel AND m.at >= s.started_at AND m.at <= coalesce(s.ended_at, 'infinity')),
     updated_at = now()
-WHERE s.channel = $1 AND s.started_at <= $2 AND coalesce(s.ended_at, 'infinity') >= $2`
+WHERE EXISTS (SELECT 1 FROM unnest($1::text[], $2::timestamptz[]) AS k(channel, at)
+              WHERE s.channel = k.channel AND s.started_at <= k.at AND coalesce(s.ended_at, 'infinity') >= k.at)`
 
 // offsetRow is the position a batch leaves a consumer at in a topic partition.
 type offsetRow struct {
