@@ -44,11 +44,7 @@ func (fakeLive) Get(channel string) (*pb.ChannelState, error) {
 	return &pb.ChannelState{Channel: "demo_stream", Status: &pb.StreamStatus{Live: true, StartedAt: timestamppb.New(time.Now().Add(-time.Hour))}}, nil
 }
 
-func (f fakeLive) Each(fn func(*pb.ChannelState) bool) error {
-	st, _ := f.Get("demo_stream")
-	fn(st)
-	return nil
-}
+func (fakeLive) Channels() ([]string, error) { return []string{"demo_stream"}, nil }
 
 func (fakeLive) Recovered() bool { return true }
 

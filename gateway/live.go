@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/lovoo/goka"
@@ -18,8 +19,9 @@ import (
 type LiveStates interface {
 	// Get returns a channel's state, nil if the channel is unknown.
 	Get(channel string) (*pb.ChannelState, error)
-	// Each calls fn for every channel's state until it returns false.
-	Each(fn func(*pb.ChannelState) bool) error
+	// Channels lists the channels the view holds, sorted, without decoding their states: a
+	// listing decodes only the states it serves.
+	Channels() ([]string, error)
 	// Recovered reports whether the view has caught up with the table once.
 	Recovered() bool
 }
@@ -108,24 +110,21 @@ func (v *View) Get(channel string) (*pb.ChannelState, error) {
 	return val.(*pb.ChannelState), nil
 }
 
-// Each visits every state in the view.
-func (v *View) Each(fn func(*pb.ChannelState) bool) error {
+// Channels lists the channels in the view, sorted. goka's iterator decodes a value only when
+// asked for it, so this reads keys only.
+func (v *View) Channels() ([]string, error) {
 	it, err := v.view.Iterator()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer it.Release()
+	var names []string
 	for it.Next() {
 		if table.IsClockKey(it.Key()) {
 			continue // a partition's arrival clock, not a channel
 		}
-		val, err := it.Value()
-		if err != nil {
-			return err
-		}
-		if st, ok := val.(*pb.ChannelState); ok && !fn(st) {
-			return nil
-		}
+		names = append(names, it.Key())
 	}
-	return nil
+	slices.Sort(names)
+	return names, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"time"
 
@@ -75,30 +76,43 @@ func (s *service) ListChannels(ctx context.Context, req *pb.ListChannelsRequest)
 	if err := s.liveReady(); err != nil {
 		return nil, err
 	}
-	var states []*pb.ChannelState
-	err = s.live.Each(func(st *pb.ChannelState) bool {
-		if after != nil && st.GetChannel() <= *after {
-			return true
-		}
-		live := st.GetStatus().GetLive()
-		if (filter == pb.LiveFilter_LIVE_FILTER_LIVE && !live) || (filter == pb.LiveFilter_LIVE_FILTER_OFFLINE && live) {
-			return true
-		}
-		states = append(states, st)
-		return ctx.Err() == nil
-	})
+	names, err := s.live.Channels()
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "read the live view: %v", err)
 	}
-	sort.Slice(states, func(i, j int) bool { return states[i].GetChannel() < states[j].GetChannel() })
+	if after != nil {
+		// the names are sorted: the page starts after the token's channel
+		from, _ := slices.BinarySearch(names, *after)
+		for from < len(names) && names[from] <= *after {
+			from++
+		}
+		names = names[from:]
+	}
+	// decode in order only until the page is full and one more channel shows there is a next
 	resp := &pb.ListChannelsResponse{}
 	now := s.now()
-	for k, st := range states {
-		if k == size {
-			resp.NextPageToken = encodePageToken(fp, states[k-1].GetChannel())
+	last := "" // the page's last channel
+	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return nil, status.FromContextError(err).Err()
+		}
+		st, err := s.live.Get(name)
+		if err != nil {
+			return nil, status.Errorf(codes.Unavailable, "read the live view: %v", err)
+		}
+		if st == nil {
+			continue // gone since the listing
+		}
+		live := st.GetStatus().GetLive()
+		if (filter == pb.LiveFilter_LIVE_FILTER_LIVE && !live) || (filter == pb.LiveFilter_LIVE_FILTER_OFFLINE && live) {
+			continue
+		}
+		if len(resp.Channels) == size {
+			resp.NextPageToken = encodePageToken(fp, last)
 			break
 		}
 		resp.Channels = append(resp.Channels, channelFromState(st, now, topEmotesDefault))
+		last = name
 	}
 	return resp, nil
 }
@@ -400,11 +414,11 @@ func (s *service) snapshot(f hub.Filter) []hub.Event {
 		}
 		return out
 	}
-	var all []*pb.ChannelState
-	_ = s.live.Each(func(st *pb.ChannelState) bool { all = append(all, st); return true })
-	sort.Slice(all, func(i, j int) bool { return all[i].GetChannel() < all[j].GetChannel() })
-	for _, st := range all {
-		add(st)
+	all, _ := s.live.Channels()
+	for _, c := range all {
+		if st, err := s.live.Get(c); err == nil && st != nil {
+			add(st)
+		}
 	}
 	return out
 }
