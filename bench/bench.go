@@ -86,6 +86,7 @@ type Report struct {
 	Capacity  []StageResult     `json:"capacity"`
 	Cluster   *ClusterResult    `json:"cluster,omitempty"`
 	GoBench   []GoBenchResult   `json:"go_bench,omitempty"`
+	Goals     []GoalResult      `json:"goals"` // issue #17's goals beside the figures above (goals.go)
 }
 
 // The phases, in the order they run.
@@ -122,6 +123,12 @@ func (c *Config) phases() (map[string]bool, error) {
 	}
 	return run, nil
 }
+
+// stageProcessor is the processor's stage in the pipeline and capacity phases.
+const stageProcessor = "processor"
+
+// brokerEmbedded is Report.Broker when the run started the embedded broker.
+const brokerEmbedded = "embedded (kfake, its own process)"
 
 // StageResult is one stage (or baseline) of a phase.
 type StageResult struct {
@@ -228,6 +235,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		rep.GoBench = ParseGoBench(string(raw))
 	}
+	rep.Goals = goalResults(rep)
 	if err := writeReport(cfg.Dir, rep); err != nil {
 		return nil, err
 	}
@@ -307,7 +315,7 @@ func (e *env) startBroker(ctx context.Context, rep *Report) error {
 			return err
 		}
 		e.brokers = []string{addr}
-		rep.Broker = "embedded (kfake, its own process)"
+		rep.Broker = brokerEmbedded
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...))
 	if err != nil {

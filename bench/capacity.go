@@ -41,7 +41,7 @@ func (e *env) capacity(ctx context.Context, rep *Report) error {
 	}); err != nil {
 		return err
 	}
-	rep.Capacity = append(rep.Capacity, StageResult{Stage: "processor", Records: p.value, PerSecond: p.rate(),
+	rep.Capacity = append(rep.Capacity, StageResult{Stage: stageProcessor, Records: p.value, PerSecond: p.rate(),
 		Seconds: p.done.Sub(p.first).Seconds(), Usage: proc.usage(), Baseline: base.PerSecond})
 	_ = proc.stop(30 * time.Second)
 
@@ -126,9 +126,14 @@ func (e *env) baseline(ctx context.Context, name string, topics []string) (Stage
 		return StageResult{}, fmt.Errorf("%s: %w", resultFile, err)
 	}
 	secs := res.LastRecord.Sub(res.FirstRecord).Seconds()
-	out := StageResult{Stage: "raw franz-go consumer (" + strings.Join(topics, ", ") + ")", Records: res.Records, Seconds: secs, Usage: r.usage()}
+	out := StageResult{Stage: rawConsumerStage(topics), Records: res.Records, Seconds: secs, Usage: r.usage()}
 	if secs > 0 {
 		out.PerSecond = float64(res.Records-res.FirstBatch) / secs
 	}
 	return out, nil
+}
+
+// rawConsumerStage is the stage name of the raw consumer of topics.
+func rawConsumerStage(topics []string) string {
+	return "raw franz-go consumer (" + strings.Join(topics, ", ") + ")"
 }

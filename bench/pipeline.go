@@ -201,7 +201,7 @@ func (e *env) pipeline(ctx context.Context, rep *Report) (*live, error) {
 	usages["projector"] = l.projector.usage()
 	rep.Pipeline = []StageResult{
 		{Stage: "producer (unthrottled)", Records: e.cfg.Events, PerSecond: prod.rate(), Seconds: prod.done.Sub(prod.first).Seconds(), Usage: producer.usage()},
-		{Stage: "processor", Records: e.cfg.Events, PerSecond: proc.rate(), Seconds: proc.done.Sub(proc.first).Seconds(), Usage: usages["processor"]},
+		{Stage: stageProcessor, Records: e.cfg.Events, PerSecond: proc.rate(), Seconds: proc.done.Sub(proc.first).Seconds(), Usage: usages["processor"]},
 		{Stage: "projector (output records)", Records: proj.value, PerSecond: proj.rate(), Seconds: proj.done.Sub(proj.first).Seconds(), Usage: usages["projector"]},
 	}
 	for _, r := range e.others() {

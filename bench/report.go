@@ -48,8 +48,8 @@ func ParseGoBench(out string) []GoBenchResult {
 	return res
 }
 
-// summary renders the report as the Markdown tables of summary.md; a phase that did not run
-// has no section.
+// summary renders the report as the Markdown tables of summary.md: the goals of issue #17
+// first, every one of them, then a section per phase that ran.
 func summary(rep *Report) string {
 	var b strings.Builder
 	w := &b
@@ -58,6 +58,7 @@ func summary(rep *Report) string {
 		broker = "broker: " + rep.Broker + "; "
 	}
 	fmt.Fprintf(w, "# telemetra bench\n\n%s; %s%s\n\n", rep.Machine, broker, rep.StartedAt.Format(time.RFC3339))
+	goalTable(w, goalResults(rep))
 	if len(rep.Pipeline) > 0 {
 		fmt.Fprintf(w, "## 1. Pipeline: %d events over %d channels, producer unthrottled, every role running\n\n", rep.Events, rep.Channels)
 		fmt.Fprintln(w, "| stage | records | seconds | records/s | CPU | CPU per 1M records | peak RSS |")

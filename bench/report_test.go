@@ -1,9 +1,12 @@
 package bench
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/telemetra/telemetra/internal/kafka"
 )
 
 func TestParseGoBench(t *testing.T) {
@@ -123,6 +126,147 @@ func TestPartitionList(t *testing.T) {
 	} {
 		if got := partitionList(tc.in); got != tc.want {
 			t.Errorf("partitionList(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// goalsGoBench is make bench's Go benchmark output, as go test prints it.
+const goalsGoBench = `BenchmarkThroughputByChannels/channels=10-2     	1	874000000 ns/op	    343173 events/s	 0.09 state-MB	 8952 bytes/channel
+BenchmarkThroughputByChannels/channels=1000-2   	1	1026000000 ns/op	    292319 events/s	 1.5 state-MB	 1466 bytes/channel
+BenchmarkThroughputByChannels/channels=100000-2 	1	1428000000 ns/op	    210000 events/s	 57 state-MB	 580 bytes/channel
+BenchmarkRecovery/channels=100-2                	1	610000000 ns/op	 0.61 recovery-s	 0.4 table-MB
+BenchmarkRecovery/channels=100000-2             	1	3200000000 ns/op	 3.2 recovery-s	 378 table-MB	 31000 states/s
+BenchmarkProjector/channels=5-2                 	1	763000000 ns/op	    131000 records/s
+BenchmarkProjector/channels=10000-2             	1	4808000000 ns/op	     20800 records/s
+BenchmarkGatewayQueries-2                       	1	61000000000 ns/op	 10000 grpc-GetChannel-req/s	 4.4 grpc-GetChannel-p99-ms	 13200 rest-GET-channel-req/s	 4.7 rest-GET-channel-p99-ms
+`
+
+// goalsRun is a full run on a real broker: every goal has its figure.
+func goalsRun() *Report {
+	return &Report{
+		Machine: "2 cores", Broker: "external: 127.0.0.1:19492", Events: 1_000_000, Channels: 100,
+		Pipeline: []StageResult{
+			{Stage: "producer (unthrottled)", Records: 1_000_000, PerSecond: 339_039},
+			{Stage: stageProcessor, Records: 1_000_000, PerSecond: 165_027, Usage: Usage{CPU: 6200 * time.Millisecond}},
+		},
+		EndToEnd: 154_000,
+		Capacity: []StageResult{
+			{Stage: rawConsumerStage(kafka.InputTopics()), Records: 2_000_000, PerSecond: 2_000_000, Usage: Usage{CPU: 1200 * time.Millisecond}},
+			// exactly at the CPU goal: at most 3 s per 1M events is met
+			{Stage: stageProcessor, Records: 2_000_000, PerSecond: 320_000, Usage: Usage{CPU: 6 * time.Second}, Baseline: 2_000_000},
+		},
+		Freshness: []FreshnessResult{
+			{Rate: 1_000, Rows: []LatencyRow{{Name: latSubscriber, Samples: 765, P99: 606 * time.Millisecond},
+				{Name: latFinalSub, Samples: 20, P99: 10_404 * time.Millisecond}}},
+			{Rate: 10_000, Rows: []LatencyRow{{Name: latSubscriber, Samples: 770, P99: 240 * time.Millisecond},
+				{Name: latRow, Samples: 770, P99: 995 * time.Millisecond},
+				// under 250 ms, and still not judged: it is timed from the latest event
+				{Name: latFinalSub, Samples: 20, P99: 200 * time.Millisecond}}},
+		},
+		Cluster: &ClusterResult{Channels: 100_000, State: TableState{Topic: "telemetra-windows-table", Channels: 100_000, ValueBytes: 460_800_000}},
+		GoBench: ParseGoBench(goalsGoBench),
+	}
+}
+
+func TestGoalResults(t *testing.T) {
+	type want struct {
+		id, caseName, met string
+		value, baseline   float64 // 0: none
+	}
+	notMeasured := func(id, caseName string) want { return want{id: id, caseName: caseName, met: metNotMeasured} }
+	nothing := []want{
+		notMeasured("processor_throughput", ""), notMeasured("processor_cpu", ""), notMeasured("processor_startup", ""),
+		notMeasured("channels_throughput", ""), notMeasured("channels_state", "Go benchmark, a few events per channel"),
+		notMeasured("channels_state", "cluster phase"), notMeasured("channels_recovery", ""),
+		notMeasured("projector", "5 channels"), notMeasured("projector", "10,000 channels"), notMeasured("end_to_end", ""),
+		notMeasured("freshness_provisional", ""), notMeasured("freshness_final", ""),
+		notMeasured("gateway_grpc", ""), notMeasured("gateway_rest", ""),
+	}
+	smaller := goalsRun()
+	smaller.Broker, smaller.Events, smaller.Channels = brokerEmbedded, 100_000, 10
+	smaller.Capacity, smaller.Freshness = nil, nil
+	smaller.Cluster.Channels = 10_000
+	smaller.GoBench = ParseGoBench("BenchmarkRecovery/channels=100-2  1  610000000 ns/op  0.61 recovery-s\n")
+	for _, tc := range []struct {
+		name string
+		rep  *Report
+		want []want
+	}{
+		{"nothing ran: every goal is there, not measured", &Report{}, nothing},
+		{"a full run on a real broker", goalsRun(), []want{
+			{"processor_throughput", "", metYes, 320_000, 2_000_000},
+			{"processor_cpu", "", metYes, 3, 0.6},
+			notMeasured("processor_startup", ""),
+			{"channels_throughput", "", metYes, 210_000, 343_173}, // against 10 channels
+			{"channels_state", "Go benchmark, a few events per channel", metYes, 580, 0},
+			{"channels_state", "cluster phase", metNo, 4_608, 0},
+			{"channels_recovery", "", metNo, 3.2, 0.61},
+			{"projector", "5 channels", metYes, 131_000, 0},
+			{"projector", "10,000 channels", metNo, 20_800, 0},
+			{"end_to_end", "", metNo, 154_000, 0},
+			{"freshness_provisional", "", metYes, 240, 606}, // against 1,000 events/s
+			{"freshness_final", "", metNotComparable, 200, 10_404},
+			{"gateway_grpc", "", metNo, 10_000, 0},
+			{"gateway_rest", "", metNo, 13_200, 0},
+		}},
+		{"a smaller run on the embedded broker, pipeline phase only", smaller, []want{
+			{"processor_throughput", "", metNotComparable, 165_027, 0},
+			{"processor_cpu", "", metNotComparable, 6.2, 0},
+			notMeasured("processor_startup", ""),
+			notMeasured("channels_throughput", ""),
+			notMeasured("channels_state", "Go benchmark, a few events per channel"),
+			{"channels_state", "cluster phase", metNotComparable, 4_608, 0},
+			notMeasured("channels_recovery", ""), // only its 100 channels ran
+			notMeasured("projector", "5 channels"), notMeasured("projector", "10,000 channels"),
+			{"end_to_end", "", metNotComparable, 154_000, 0},
+			notMeasured("freshness_provisional", ""), notMeasured("freshness_final", ""),
+			notMeasured("gateway_grpc", ""), notMeasured("gateway_rest", ""),
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := goalResults(tc.rep)
+			if len(got) != len(tc.want) {
+				t.Fatalf("%d rows, want %d: %+v", len(got), len(tc.want), got)
+			}
+			for i, w := range tc.want {
+				g := got[i]
+				if g.ID != w.id || g.Case != w.caseName || g.Met != w.met || !near(g.Value, w.value) || !near(g.BaselineValue, w.baseline) {
+					t.Errorf("row %d: got %s %q %s value %v baseline %v (%s), want %s %q %s value %v baseline %v",
+						i, g.ID, g.Case, g.Met, g.Value, g.BaselineValue, g.Source, w.id, w.caseName, w.met, w.value, w.baseline)
+				}
+				if g.Met == metNotMeasured && (g.Source == "" || g.Value != 0 || g.Baseline != "") {
+					t.Errorf("row %d: not measured without a reason, or with a figure: %+v", i, g)
+				}
+				if g.Met == metNotComparable && g.Note == "" {
+					t.Errorf("row %d: not comparable without saying why: %+v", i, g)
+				}
+			}
+		})
+	}
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+
+func TestSummaryStartsWithTheGoals(t *testing.T) {
+	out := summary(goalsRun())
+	if first := strings.Index(out, "\n## "); first < 0 || !strings.HasPrefix(out[first+1:], "## Goals (issue #17)\n") {
+		t.Fatalf("the goals are not the first section:\n%s", out)
+	}
+	for _, want := range []string{
+		"| what | goal | measured in this run | baseline in the same run (ratio) | met? |",
+		"| processor throughput: 1M events over 100 channels on a real broker | ≥ 300,000 events/s | 320,000 events/s (capacity phase: alone on the backlog, 2,000,000 events) | raw franz-go consumer of the same topics: 2,000,000 events/s (0.16) | yes |",
+		"| processor CPU: 1M events over 100 channels | ≤ 3 CPU-s per 1M events | 3.00 CPU-s per 1M events (capacity phase: alone on the backlog, 2,000,000 events) | raw franz-go consumer of the same topics: 0.60 CPU-s per 1M events (5.00) | yes |",
+		"| processor start-up on a fresh broker, before the first event | ≤ 1 s | – (the bench does not time a processor's start-up on a fresh broker) |  | not measured |",
+		"| throughput at 100k channels | ≥ 200,000 events/s | 210,000 events/s (BenchmarkThroughputByChannels/channels=100000, events/s) | BenchmarkThroughputByChannels/channels=10: 343,173 events/s (0.61) | yes |",
+		"| state per channel at 100k channels: cluster phase | ≤ 4,000 bytes | 4,608 bytes (cluster phase: telemetra-windows-table, the current value of each of 100,000 channel keys) |  | no |",
+		"| recovery of 100k channels | ≤ 3 s | 3.20 s (BenchmarkRecovery/channels=100000, recovery-s) | BenchmarkRecovery/channels=100: 0.61 s (5.25) | no |",
+		"| projector alone (judged on records/s): 5 channels | ≥ 100,000 records/s | 131,000 records/s",
+		`| freshness: a provisional update at a subscriber, p99 at 10k events/s | ≤ 250 ms | 240 ms (freshness phase: "provisional update at a subscriber", 770 samples) | the same at 1,000 events/s: 606 ms (0.40) | yes |`,
+		"| 200 ms (freshness phase: \"final window at a subscriber\", 20 samples) | the same at 1,000 events/s: 10,404 ms (0.02) | not comparable: measured from the window's latest event, not from the watermark passing the window |",
+		"| gateway GetChannel over REST | ≥ 30,000 req/s | 13,200 req/s (BenchmarkGatewayQueries, rest-GET-channel-req/s) |  | no |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
 	}
 }
