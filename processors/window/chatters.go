@@ -18,6 +18,10 @@ const (
 	// seenRotation is how many chatters a filter takes before it becomes the previous one: at
 	// 16 bits per name, a full filter says "known" of an unknown name about 0.07% of the time.
 	seenRotation = 2048
+	// seenExactMax is how many chatters the current memory keeps as exact hashes before it
+	// becomes a filter: 512 hashes of 8 bytes take the filter's bytes, so a channel with few
+	// chatters never carries a 4 KB filter that is mostly zeros.
+	seenExactMax = seenFilterBytes / 8
 )
 
 // firstTime reports whether the chatter with hash h is new to the channel, and makes it known.
@@ -29,18 +33,29 @@ func firstTime(st *pb.ChannelState, h uint64) bool {
 		seen = &pb.SeenChatters{}
 		st.SeenChatters = seen
 	}
-	if filterHas(seen.Current, h) {
+	k, exact := slices.BinarySearch(seen.CurrentHashes, h)
+	if exact || filterHas(seen.Current, h) {
 		return false
 	}
 	known := filterHas(seen.Previous, h)
 	if seen.CurrentChatters >= seenRotation {
 		seen.Previous, seen.Current, seen.CurrentChatters = seen.Current, nil, 0
+		k = 0
 	}
-	if len(seen.Current) == 0 {
-		seen.Current = make([]byte, seenFilterBytes)
-	}
-	filterAdd(seen.Current, h)
 	seen.CurrentChatters++
+	switch {
+	case len(seen.Current) > 0:
+		filterAdd(seen.Current, h)
+	case len(seen.CurrentHashes) < seenExactMax:
+		seen.CurrentHashes = slices.Insert(seen.CurrentHashes, k, h)
+	default: // the exact memory is full: it becomes the filter
+		seen.Current = make([]byte, seenFilterBytes)
+		for _, known := range seen.CurrentHashes {
+			filterAdd(seen.Current, known)
+		}
+		filterAdd(seen.Current, h)
+		seen.CurrentHashes = nil
+	}
 	return !known
 }
 

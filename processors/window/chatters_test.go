@@ -32,7 +32,7 @@ func TestSeenChattersStayBoundedAndRememberActiveChatters(t *testing.T) {
 		t.Errorf("%d of %d new chatters missed (%.3f%%)", missed, n, 100*rate)
 	}
 	seen := st.SeenChatters
-	if size := len(seen.Current) + len(seen.Previous); size > 2*seenFilterBytes {
+	if size := len(seen.Current) + len(seen.Previous) + 8*len(seen.CurrentHashes); size > 2*seenFilterBytes {
 		t.Errorf("the memory holds %d bytes, want at most %d", size, 2*seenFilterBytes)
 	}
 	if seen.CurrentChatters > seenRotation {
@@ -67,4 +67,49 @@ func TestFirstTimeMessagesCountAWindowsNewChatters(t *testing.T) {
 			t.Errorf("window %d: first-time chatters/messages %s, want %s", i+1, got, want)
 		}
 	}
+}
+
+// TestAFewChattersAreKeptExactlyThenInAFilter: up to 512 chatters the memory is their sorted
+// hashes (8 bytes each, not a 4 KB filter), and knows each exactly; the 513th turns it into
+// the filter, which still knows every one of them.
+func TestAFewChattersAreKeptExactlyThenInAFilter(t *testing.T) {
+	st := &pb.ChannelState{}
+	name := func(i int) uint64 { return chatterHash(fmt.Sprintf("viewer_%d", i)) }
+	for i := range seenExactMax {
+		if !firstTime(st, name(i)) {
+			t.Fatalf("chatter %d is not new", i)
+		}
+		if firstTime(st, name(i)) || (i > 0 && firstTime(st, name(i/2))) {
+			t.Fatalf("after %d chatters, a known one is new again", i+1)
+		}
+	}
+	seen := st.SeenChatters
+	if len(seen.Current) != 0 || len(seen.CurrentHashes) != seenExactMax || seen.CurrentChatters != seenExactMax {
+		t.Fatalf("after %d chatters: filter of %d bytes, %d hashes, count %d; want no filter, %d hashes",
+			seenExactMax, len(seen.Current), len(seen.CurrentHashes), seen.CurrentChatters, seenExactMax)
+	}
+	if !strictlyIncreasing(seen.CurrentHashes) {
+		t.Fatal("the hashes are not sorted, each once")
+	}
+	if !firstTime(st, name(seenExactMax)) {
+		t.Fatal("the 513th chatter is not new")
+	}
+	if len(seen.Current) != seenFilterBytes || len(seen.CurrentHashes) != 0 || seen.CurrentChatters != seenExactMax+1 {
+		t.Fatalf("after the 513th chatter: filter of %d bytes, %d hashes, count %d; want a filter only",
+			len(seen.Current), len(seen.CurrentHashes), seen.CurrentChatters)
+	}
+	for i := range seenExactMax + 1 {
+		if firstTime(st, name(i)) {
+			t.Fatalf("chatter %d is new again once the memory is a filter", i)
+		}
+	}
+}
+
+func strictlyIncreasing(hs []uint64) bool {
+	for i := 1; i < len(hs); i++ {
+		if hs[i-1] >= hs[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -1696,7 +1696,11 @@ func (x *ChannelState) GetSeenChatters() *SeenChatters {
 
 // SeenChatters remembers which chatters a channel has had, in bounded space:
 // two Bloom filters of chatter names, the current one and the one before it.
-// A chatter is known when either filter has it; a chatter known only to the
+// Until the current one holds 512 chatters it is kept exactly instead, as the
+// sorted hashes of their names (current_hashes, current empty): 512 hashes
+// take the filter's 4 KiB, so a small channel's state stays small; the 513th
+// chatter turns the hashes into the filter. A chatter is known when either
+// filter (or the hashes) has it; a chatter known only to the
 // previous one is added to the current one again, so active chatters are
 // never forgotten. When current_chatters reaches the rotation size (2,048),
 // current becomes previous and a new, empty current begins: a chatter is
@@ -1716,8 +1720,12 @@ type SeenChatters struct {
 	Previous []byte `protobuf:"bytes,2,opt,name=previous,proto3" json:"previous,omitempty"`
 	// Chatters added to current since the last rotation.
 	CurrentChatters uint32 `protobuf:"varint,3,opt,name=current_chatters,json=currentChatters,proto3" json:"current_chatters,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The chatters added since the last rotation, while they are 512 or fewer:
+	// the FNV-1a 64 hashes of their names, sorted, each once. Empty once current
+	// is a filter.
+	CurrentHashes []uint64 `protobuf:"fixed64,4,rep,packed,name=current_hashes,json=currentHashes,proto3" json:"current_hashes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SeenChatters) Reset() {
@@ -1769,6 +1777,13 @@ func (x *SeenChatters) GetCurrentChatters() uint32 {
 		return x.CurrentChatters
 	}
 	return 0
+}
+
+func (x *SeenChatters) GetCurrentHashes() []uint64 {
+	if x != nil {
+		return x.CurrentHashes
+	}
+	return nil
 }
 
 // WindowLateCount is the late-event count of one closed window.
@@ -2528,11 +2543,12 @@ const file_telemetra_v1_records_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05value:\x028\x01\x1a?\n" +
 	"\x11InputOffsetsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"o\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x96\x01\n" +
 	"\fSeenChatters\x12\x18\n" +
 	"\acurrent\x18\x01 \x01(\fR\acurrent\x12\x1a\n" +
 	"\bprevious\x18\x02 \x01(\fR\bprevious\x12)\n" +
-	"\x10current_chatters\x18\x03 \x01(\rR\x0fcurrentChatters\"^\n" +
+	"\x10current_chatters\x18\x03 \x01(\rR\x0fcurrentChatters\x12%\n" +
+	"\x0ecurrent_hashes\x18\x04 \x03(\x06R\rcurrentHashes\"^\n" +
 	"\x0fWindowLateCount\x12*\n" +
 	"\x11window_start_unix\x18\x01 \x01(\x03R\x0fwindowStartUnix\x12\x1f\n" +
 	"\vlate_events\x18\x02 \x01(\x03R\n" +
