@@ -139,6 +139,9 @@ type StageResult struct {
 	Usage     Usage   `json:"usage"`
 	// Baseline is the raw consumer's rate on the same records (capacity phase), 0 if none.
 	Baseline float64 `json:"baseline_per_second,omitempty"`
+	// StartupSeconds is from the process's launch to its first input record processed
+	// (the processor alone on the backlog), 0 if not timed.
+	StartupSeconds float64 `json:"startup_seconds,omitempty"`
 }
 
 // CPUPerMillion is the CPU the stage spent per million records.

@@ -29,6 +29,7 @@ func (e *env) capacity(ctx context.Context, rep *Report) error {
 	rep.Capacity = append(rep.Capacity, base)
 
 	// a new generation reads every input from the start into a state table of its own
+	launched := time.Now()
 	proc, metrics, err := e.startProcessor(ctx, "processor-alone", "--generation", "2")
 	if err != nil {
 		return err
@@ -42,7 +43,8 @@ func (e *env) capacity(ctx context.Context, rep *Report) error {
 		return err
 	}
 	rep.Capacity = append(rep.Capacity, StageResult{Stage: stageProcessor, Records: p.value, PerSecond: p.rate(),
-		Seconds: p.done.Sub(p.first).Seconds(), Usage: proc.usage(), Baseline: base.PerSecond})
+		Seconds: p.done.Sub(p.first).Seconds(), Usage: proc.usage(), Baseline: base.PerSecond,
+		StartupSeconds: p.first.Sub(launched).Seconds()})
 	_ = proc.stop(30 * time.Second)
 
 	outputs := []string{kafka.TopicAggregates, kafka.TopicMoments}

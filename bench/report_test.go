@@ -153,7 +153,8 @@ func goalsRun() *Report {
 		Capacity: []StageResult{
 			{Stage: rawConsumerStage(kafka.InputTopics()), Records: 2_000_000, PerSecond: 2_000_000, Usage: Usage{CPU: 1200 * time.Millisecond}},
 			// exactly at the CPU goal: at most 3 s per 1M events is met
-			{Stage: stageProcessor, Records: 2_000_000, PerSecond: 320_000, Usage: Usage{CPU: 6 * time.Second}, Baseline: 2_000_000},
+			{Stage: stageProcessor, Records: 2_000_000, PerSecond: 320_000, Usage: Usage{CPU: 6 * time.Second}, Baseline: 2_000_000,
+				StartupSeconds: 0.8},
 		},
 		Freshness: []FreshnessResult{
 			{Rate: 1_000, Rows: []LatencyRow{{Name: latSubscriber, Samples: 765, P99: 606 * time.Millisecond},
@@ -196,7 +197,8 @@ func TestGoalResults(t *testing.T) {
 		{"a full run on a real broker", goalsRun(), []want{
 			{"processor_throughput", "", metYes, 320_000, 2_000_000},
 			{"processor_cpu", "", metYes, 3, 0.6},
-			notMeasured("processor_startup", ""),
+			// timed on a warm broker: shown, never judged against a fresh broker's goal
+			{"processor_startup", "", metNotComparable, 0.8, 0},
 			{"channels_throughput", "", metYes, 210_000, 343_173}, // against 10 channels
 			{"channels_state", "Go benchmark, a few events per channel", metYes, 580, 0},
 			{"channels_state", "cluster phase", metNo, 4_608, 0},
@@ -256,7 +258,7 @@ func TestSummaryStartsWithTheGoals(t *testing.T) {
 		"| what | goal | measured in this run | baseline in the same run (ratio) | met? |",
 		"| processor throughput: 1M events over 100 channels on a real broker | ≥ 300,000 events/s | 320,000 events/s (capacity phase: alone on the backlog, 2,000,000 events) | raw franz-go consumer of the same topics: 2,000,000 events/s (0.16) | yes |",
 		"| processor CPU: 1M events over 100 channels | ≤ 3 CPU-s per 1M events | 3.00 CPU-s per 1M events (capacity phase: alone on the backlog, 2,000,000 events) | raw franz-go consumer of the same topics: 0.60 CPU-s per 1M events (5.00) | yes |",
-		"| processor start-up on a fresh broker, before the first event | ≤ 1 s | – (the bench does not time a processor's start-up on a fresh broker) |  | not measured |",
+		"| processor start-up on a fresh broker, before the first event | ≤ 1 s | 0.80 s (capacity phase: process launched → first input record processed (polled every 50 ms)) |  | not comparable: a new group on a warm broker with its topics: a lower bound of a start on a fresh broker |",
 		"| throughput at 100k channels | ≥ 200,000 events/s | 210,000 events/s (BenchmarkThroughputByChannels/channels=100000, events/s) | BenchmarkThroughputByChannels/channels=10: 343,173 events/s (0.61) | yes |",
 		"| state per channel at 100k channels: cluster phase | ≤ 4,000 bytes | 4,608 bytes (cluster phase: telemetra-windows-table, the current value of each of 100,000 channel keys) |  | no |",
 		"| recovery of 100k channels | ≤ 3 s | 3.20 s (BenchmarkRecovery/channels=100000, recovery-s) | BenchmarkRecovery/channels=100: 0.61 s (5.25) | no |",
