@@ -24,7 +24,7 @@ out=${BENCH_DIR:-artifacts/bench}
 mkdir -p "$out"
 scripts/tools.sh >/dev/null # grpcurl, ghz into bin/
 export PATH=$PWD/bin:$PATH
-command -v wrk >/dev/null || echo "bench: wrk not installed (apt-get install wrk): the REST query figures are skipped" >&2
+command -v wrk >/dev/null || echo "bench: wrk not installed (apt-get install wrk): BenchmarkGatewayQueries fails, so its gRPC and REST query figures are both missing" >&2
 
 echo "== 1/2 Go benchmarks (output: $out/go-bench.txt)"
 {
