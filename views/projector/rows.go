@@ -308,14 +308,19 @@ WHERE s.channel = k.channel AND s.session_id = k.session_id
 
 // recountSessionMoments counts the moments of each session that was on at one of the moments'
 // times ($1 channels, $2 times): moments are projected apart from the windows that refresh
-// their session.
+// their session. The sessions are found from the moments, each through the index on
+// (channel, started_at), so a batch never reads the whole table.
 const recountSessionMoments = `
 UPDATE stream_sessions s SET
     moments = (SELECT count(*) FROM moments m
                WHERE m.channel = s.channel AND m.at >= s.started_at AND m.at <= coalesce(s.ended_at, 'infinity')),
     updated_at = now()
-WHERE EXISTS (SELECT 1 FROM unnest($1::text[], $2::timestamptz[]) AS k(channel, at)
-              WHERE s.channel = k.channel AND s.started_at <= k.at AND coalesce(s.ended_at, 'infinity') >= k.at)`
+FROM (SELECT DISTINCT x.channel, x.session_id
+      FROM unnest($1::text[], $2::timestamptz[]) AS k(channel, at)
+      CROSS JOIN LATERAL (SELECT o.channel, o.session_id FROM stream_sessions o
+                          WHERE o.channel = k.channel AND o.started_at <= k.at
+                            AND coalesce(o.ended_at, 'infinity') >= k.at) AS x) AS hit
+WHERE s.channel = hit.channel AND s.session_id = hit.session_id`
 
 // offsetRow is the position a batch leaves a consumer at in a topic partition.
 type offsetRow struct {
