@@ -82,8 +82,8 @@ func (s *service) ListChannels(ctx context.Context, req *pb.ListChannelsRequest)
 	}
 	if after != nil {
 		// the names are sorted: the page starts after the token's channel
-		from, _ := slices.BinarySearch(names, *after)
-		for from < len(names) && names[from] <= *after {
+		from, found := slices.BinarySearch(names, *after)
+		if found {
 			from++
 		}
 		names = names[from:]

@@ -52,8 +52,28 @@ func shortfall(addr string, got, want map[string]Totals) string {
 	return b.String()
 }
 
-// setAside reads topic to its end and describes the records keyed by one of the channels.
+// setAside describes the records of topic keyed by one of the channels: where the processor
+// read each, why it set it aside, and when it wrote the copy.
 func setAside(addr, topic string, channels map[string]bool) ([]string, error) {
+	records, err := ReadTopic(addr, topic)
+	var out []string
+	for _, r := range records {
+		if !channels[string(r.Key)] {
+			continue
+		}
+		h := map[string]string{}
+		for _, x := range r.Headers {
+			h[x.Key] = string(x.Value)
+		}
+		out = append(out, fmt.Sprintf("%s/%s@%s %s: %s (copied at %s)", h[kafka.HeaderSourceTopic], h[kafka.HeaderSourcePartition],
+			h[kafka.HeaderSourceOffset], h[kafka.HeaderReason], h[kafka.HeaderError], r.Timestamp.UTC().Format(time.RFC3339Nano)))
+	}
+	return out, err
+}
+
+// ReadTopic reads a topic from its start to its end offsets as listed when it begins, within
+// 30 seconds; on an error it returns what it read so far.
+func ReadTopic(addr, topic string) ([]*kgo.Record, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(Brokers(addr)...), kgo.ConsumeTopics(topic),
@@ -64,7 +84,7 @@ func setAside(addr, topic string, channels map[string]bool) ([]string, error) {
 	defer cl.Close()
 	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list the end offsets of %s: %w", topic, err)
 	}
 	remaining := map[int32]int64{}
 	ends.Each(func(o kadm.ListedOffset) {
@@ -72,25 +92,17 @@ func setAside(addr, topic string, channels map[string]bool) ([]string, error) {
 			remaining[o.Partition] = o.Offset
 		}
 	})
-	var out []string
+	var out []*kgo.Record
 	for len(remaining) > 0 {
 		fetches := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			return out, fmt.Errorf("%d partitions not read to their end: %w", len(remaining), err)
+			return out, fmt.Errorf("read %s: %d partitions not read to their end: %w", topic, len(remaining), err)
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
-			if r.Offset+1 >= remaining[r.Partition] {
+			out = append(out, r)
+			if end, ok := remaining[r.Partition]; ok && r.Offset+1 >= end {
 				delete(remaining, r.Partition)
 			}
-			if !channels[string(r.Key)] {
-				return
-			}
-			h := map[string]string{}
-			for _, x := range r.Headers {
-				h[x.Key] = string(x.Value)
-			}
-			out = append(out, fmt.Sprintf("%s/%s@%s %s: %s (stamped %s)", h[kafka.HeaderSourceTopic], h[kafka.HeaderSourcePartition],
-				h[kafka.HeaderSourceOffset], h[kafka.HeaderReason], h[kafka.HeaderError], r.Timestamp.UTC().Format(time.RFC3339Nano)))
 		})
 	}
 	return out, nil
