@@ -47,6 +47,10 @@ const (
 	latRow        = "window row queryable in PostgreSQL"
 	latFinalSub   = "final window at a subscriber"
 	latFinalRow   = "final window row in PostgreSQL"
+	// A window closes at the arrival that moves its partition's frontier past the window's
+	// close point (docs/processors.md), and its final record's emitted_at is that moment: the
+	// watermark passing the window.
+	latFinalClosed = "final window at a subscriber, from the watermark passing the window"
 )
 
 // emitKey identifies one emit of a window: versions increase with every emit of a channel.
@@ -110,6 +114,7 @@ func (e *env) freshnessAt(ctx context.Context, l *live, client pb.TelemetraServi
 
 	var mu sync.Mutex
 	eventTimes := map[emitKey]time.Time{} // from the aggregates topic
+	closedAt := map[emitKey]time.Time{}   // the finals' emitted_at, from the aggregates topic
 	type sighting struct {
 		key   emitKey
 		final bool
@@ -145,6 +150,9 @@ func (e *env) freshnessAt(ctx context.Context, l *live, client pb.TelemetraServi
 				}
 				mu.Lock()
 				eventTimes[emitKey{agg.Channel, agg.Version}] = agg.LastEventTime.AsTime()
+				if agg.Final && agg.EmittedAt != nil {
+					closedAt[emitKey{agg.Channel, agg.Version}] = agg.EmittedAt.AsTime()
+				}
 				mu.Unlock()
 			})
 		}
@@ -245,7 +253,7 @@ func (e *env) freshnessAt(ctx context.Context, l *live, client pb.TelemetraServi
 	cancel()
 	wg.Wait()
 
-	var sub, row, subFinal, rowFinal Latencies
+	var sub, row, subFinal, rowFinal, subClosed Latencies
 	mu.Lock()
 	defer mu.Unlock()
 	for _, s := range subSeen {
@@ -255,6 +263,9 @@ func (e *env) freshnessAt(ctx context.Context, l *live, client pb.TelemetraServi
 		}
 		if s.final {
 			subFinal.Add(s.at.Sub(t))
+			if closed, ok := closedAt[s.key]; ok {
+				subClosed.Add(s.at.Sub(closed))
+			}
 		} else {
 			sub.Add(s.at.Sub(t))
 		}
@@ -267,7 +278,7 @@ func (e *env) freshnessAt(ctx context.Context, l *live, client pb.TelemetraServi
 		}
 	}
 	res.Rows = []LatencyRow{latencyRow(latSubscriber, &sub), latencyRow(latRow, &row),
-		latencyRow(latFinalSub, &subFinal), latencyRow(latFinalRow, &rowFinal)}
+		latencyRow(latFinalSub, &subFinal), latencyRow(latFinalRow, &rowFinal), latencyRow(latFinalClosed, &subClosed)}
 	if sub.Len() == 0 || row.Len() == 0 || subFinal.Len() == 0 {
 		return res, fmt.Errorf("no samples: %d subscriber updates, %d rows, %d finals (see the logs in %s)", sub.Len(), row.Len(), subFinal.Len(), e.logDir)
 	}

@@ -158,11 +158,13 @@ func goalsRun() *Report {
 		},
 		Freshness: []FreshnessResult{
 			{Rate: 1_000, Rows: []LatencyRow{{Name: latSubscriber, Samples: 765, P99: 606 * time.Millisecond},
-				{Name: latFinalSub, Samples: 20, P99: 10_404 * time.Millisecond}}},
+				{Name: latFinalSub, Samples: 20, P99: 10_404 * time.Millisecond},
+				{Name: latFinalClosed, Samples: 20, P99: 300 * time.Millisecond}}},
 			{Rate: 10_000, Rows: []LatencyRow{{Name: latSubscriber, Samples: 770, P99: 240 * time.Millisecond},
 				{Name: latRow, Samples: 770, P99: 995 * time.Millisecond},
-				// under 250 ms, and still not judged: it is timed from the latest event
-				{Name: latFinalSub, Samples: 20, P99: 200 * time.Millisecond}}},
+				// the goal is judged on the final's latency from the watermark, not this one
+				{Name: latFinalSub, Samples: 20, P99: 10_373 * time.Millisecond},
+				{Name: latFinalClosed, Samples: 20, P99: 200 * time.Millisecond}}},
 		},
 		Cluster: &ClusterResult{Channels: 100_000, State: TableState{Topic: "telemetra-windows-table", Channels: 100_000, ValueBytes: 460_800_000}},
 		GoBench: ParseGoBench(goalsGoBench),
@@ -207,7 +209,7 @@ func TestGoalResults(t *testing.T) {
 			{"projector", "10,000 channels", metNo, 20_800, 0},
 			{"end_to_end", "", metNo, 154_000, 0},
 			{"freshness_provisional", "", metYes, 240, 606}, // against 1,000 events/s
-			{"freshness_final", "", metNotComparable, 200, 10_404},
+			{"freshness_final", "", metYes, 200, 300},
 			{"gateway_grpc", "", metNo, 10_000, 0},
 			{"gateway_rest", "", metNo, 13_200, 0},
 		}},
@@ -264,7 +266,7 @@ func TestSummaryStartsWithTheGoals(t *testing.T) {
 		"| recovery of 100k channels | ≤ 3 s | 3.20 s (BenchmarkRecovery/channels=100000, recovery-s) | BenchmarkRecovery/channels=100: 0.61 s (5.25) | no |",
 		"| projector alone (judged on records/s): 5 channels | ≥ 100,000 records/s | 131,000 records/s",
 		`| freshness: a provisional update at a subscriber, p99 at 10k events/s | ≤ 250 ms | 240 ms (freshness phase: "provisional update at a subscriber", 770 samples) | the same at 1,000 events/s: 606 ms (0.40) | yes |`,
-		"| 200 ms (freshness phase: \"final window at a subscriber\", 20 samples) | the same at 1,000 events/s: 10,404 ms (0.02) | not comparable: measured from the window's latest event, not from the watermark passing the window |",
+		`| 200 ms (freshness phase: "final window at a subscriber, from the watermark passing the window", 20 samples) | the same at 1,000 events/s: 300 ms (0.67) | yes |`,
 		"| gateway GetChannel over REST | ≥ 30,000 req/s | 13,200 req/s (BenchmarkGatewayQueries, rest-GET-channel-req/s) |  | no |",
 	} {
 		if !strings.Contains(out, want) {

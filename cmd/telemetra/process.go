@@ -25,14 +25,15 @@ type processCmd struct {
 	MetricsAddr    string        `name:"metrics-addr" env:"TELEMETRA_PROCESSOR_METRICS_ADDR" default:"127.0.0.1:9101" help:"Serve Prometheus metrics here (empty: off)."`
 	RestartOnError bool          `name:"restart-on-error" help:"When goka stops the processor with an error (its group's coordinator lost with a broker, a failed state write), start it again in this process instead of exiting. Experimental: a rare loss in this path is not diagnosed yet (docs/operations.md); by default the process exits and its supervisor restarts it."`
 	FailoverGrace  time.Duration `name:"failover-grace" default:"10s" help:"After an input partition's leader changes (a broker lost), markers wait this long before they may claim the partition quiet, so the records producers retried through the failover land first; 0 turns it off (docs/operations.md)."`
-	FlushEvery     time.Duration `name:"flush-interval" default:"200ms" help:"How often changed states are written to the table (each at most once per flush) and the inputs they cover committed; provisional updates that are due and markers go out at the same ticks. Longer: fewer state writes per busy channel (docs/operations.md, capacity), more input read again after a crash."`
+	EmitEvery      time.Duration `name:"emit-interval" default:"25ms" help:"How often provisional updates that are due, finals and moments are written between flushes: the longest an emit waits in the processor. Shorter: fresher dashboards, more produce requests."`
+	FlushEvery     time.Duration `name:"flush-interval" default:"200ms" help:"How often changed states are written to the table (each at most once per flush) and the inputs they cover committed; markers go out at the same ticks. Longer: fewer state writes per busy channel (docs/operations.md, capacity), more input read again after a crash."`
 }
 
 // windowFlags tune the windowing; shared by process and dev.
 type windowFlags struct {
 	Window          time.Duration `name:"window" default:"1m" help:"Tumbling window size (event time)."`
 	AllowedLateness time.Duration `name:"allowed-lateness" default:"10s" help:"An event may reach Kafka (its record's timestamp) up to this long after its window's end; later ones go to telemetra.late."`
-	Provisional     time.Duration `name:"provisional-interval" default:"1s" help:"Least time between provisional updates of a channel."`
+	Provisional     time.Duration `name:"provisional-interval" default:"250ms" help:"Least time between provisional updates of a channel."`
 	MaxFutureSkew   time.Duration `name:"max-future-skew" default:"5m" help:"Dead-letter events timestamped further than this after their record's Kafka timestamp."`
 	MaxPastSkew     time.Duration `name:"max-past-skew" default:"168h" help:"Dead-letter events timestamped further than this before their record's Kafka timestamp (not believable, rather than late)."`
 	ProducerDelay   time.Duration `name:"producer-delay" default:"2s" help:"How long producers may take to get a record into Kafka; a marker that lets a silent input's windows close waits this long."`
@@ -56,6 +57,9 @@ func (p *processCmd) Run(ctx context.Context, g *globals) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if p.EmitEvery <= 0 {
+		return fmt.Errorf("--emit-interval %v: must be positive", p.EmitEvery)
+	}
 	if p.FlushEvery <= 0 {
 		return fmt.Errorf("--flush-interval %v: must be positive", p.FlushEvery)
 	}
@@ -75,7 +79,7 @@ func (p *processCmd) Run(ctx context.Context, g *globals) error {
 	}
 	return ignoreStop(ctx, aggregator.Run(ctx, aggregator.Config{
 		Brokers: p.Brokers, Generation: p.Generation, Group: goka.Group(p.Group), Window: cfg,
-		HotStandby: p.HotStandby, StorageDir: p.StorageDir, ClientID: clientID, SweepEvery: p.FlushEvery, FailoverGrace: p.FailoverGrace, RestartOnError: p.RestartOnError,
+		HotStandby: p.HotStandby, StorageDir: p.StorageDir, ClientID: clientID, SweepEvery: p.FlushEvery, EmitEvery: p.EmitEvery, FailoverGrace: p.FailoverGrace, RestartOnError: p.RestartOnError,
 		StartupTimeout: p.timeout(), Logger: g.logger.With("role", "processor"), Metrics: aggregator.NewMetrics(reg),
 	}))
 }

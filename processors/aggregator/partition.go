@@ -26,7 +26,10 @@ type partitionTask struct {
 	dirty      map[string]struct{}
 	outbox     []*kgo.Record // records the changed states emitted (aggregates, moments, late)
 	pending    []func(error) // deferred commits, in processing order
-	order      writeOrder    // the flushes' batches reach Kafka in the order they were taken
+	// due is when each channel with a provisional update pending has it due (window.Engine's
+	// NextDue), so ticks skip every other channel without decoding its state
+	due   map[string]time.Time
+	order writeOrder // the flushes' batches reach Kafka in the order they were taken
 
 	// progress, for markers (eventtime.MarkerPolicy)
 	next           map[string]int64 // next offset to read per input topic; absent: the group's committed one
@@ -41,7 +44,7 @@ type partitionTask struct {
 // from before (a restarted instance knows nothing of the gap before it).
 func newPartitionTask(ctx context.Context, part *window.Partition, now time.Time) *partitionTask {
 	return &partitionTask{
-		ctx: ctx, part: part, dirty: map[string]struct{}{}, lastRead: now,
+		ctx: ctx, part: part, dirty: map[string]struct{}{}, due: map[string]time.Time{}, lastRead: now,
 		next: map[string]int64{}, pendingMarkers: map[string]time.Time{}, markerWritten: map[string]time.Time{},
 	}
 }

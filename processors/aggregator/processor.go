@@ -44,7 +44,6 @@ type Logic struct {
 	now        func() time.Time
 	logger     *slog.Logger
 	metrics    *Metrics
-	schedule   *schedule
 	markers    eventtime.MarkerPolicy
 	wb         *writeBack
 	out        kafka.Outputs
@@ -96,7 +95,7 @@ func NewLogic(cfg LogicConfig) (*Logic, error) {
 	}
 	l := &Logic{
 		group: cfg.Group, engine: engine, partitions: cfg.Partitions, inputs: kafka.InputTopics(), now: cfg.Now,
-		logger: cfg.Logger, metrics: cfg.Metrics, schedule: newSchedule(), out: cfg.Outputs,
+		logger: cfg.Logger, metrics: cfg.Metrics, out: cfg.Outputs,
 		markers: engine.Config().Markers(),
 	}
 	newPart := func() *window.Partition { return engine.NewPartition(l.inputs) }
@@ -276,8 +275,24 @@ func (l *Logic) tickPartition(p int32, ps *partitionTask, now time.Time, ends, c
 	if ps.closed {
 		return nil
 	}
-	for key, st := range ps.part.Channels() {
-		if !l.schedule.isDue(key, now) {
+	l.emitProvisionals(ps, now)
+	l.closeDue(ps, now)
+	if f := ps.part.Clock().Frontier(); !f.IsZero() {
+		l.metrics.frontierLag.WithLabelValues(strconv.Itoa(int(p))).Set(now.Sub(f).Seconds())
+	}
+	return l.markers.Due(ps.progress(l.inputs, ends, committed, now, l.markers.ProducerDelay), now)
+}
+
+// emitProvisionals queues the provisional updates due at now on a partition; the caller holds
+// ps.mu. Only channels with an update pending are looked at (partitionTask.due).
+func (l *Logic) emitProvisionals(ps *partitionTask, now time.Time) {
+	for key, due := range ps.due {
+		if now.Before(due) {
+			continue
+		}
+		st, ok := ps.part.State(key)
+		if !ok {
+			delete(ps.due, key)
 			continue
 		}
 		if res := l.engine.Tick(st, now); len(res.Aggregates) > 0 {
@@ -286,11 +301,39 @@ func (l *Logic) tickPartition(p int32, ps *partitionTask, now time.Time, ends, c
 		}
 		l.reschedule(key, ps)
 	}
-	l.closeDue(ps, now)
-	if f := ps.part.Clock().Frontier(); !f.IsZero() {
-		l.metrics.frontierLag.WithLabelValues(strconv.Itoa(int(p))).Set(now.Sub(f).Seconds())
+}
+
+// emitDue queues the provisional updates due at now and writes every partition's queued emits
+// (aggregates, moments, late events) without waiting for the next flush, which still writes
+// the states and releases the commits. So an emit waits at most the emit interval, not the
+// flush interval. Emits written ahead of their states are safe: a crash before the states are
+// written replays their inputs and emits the same versions again, which consumers already
+// handle (the projector keeps the newest version); a state written before its emits is what
+// could lose them, and the flush still writes the states after every emit taken before them
+// (writeOrder).
+func (l *Logic) emitDue(ctx context.Context, now time.Time) error {
+	type partitionBatch struct {
+		partition int32
+		batch     batch
 	}
-	return l.markers.Due(ps.progress(l.inputs, ends, committed, now, l.markers.ProducerDelay), now)
+	var batches []partitionBatch
+	for p, ps := range l.wb.tasks() {
+		ps.mu.Lock()
+		if !ps.closed {
+			l.emitProvisionals(ps, now)
+			if len(ps.outbox) > 0 {
+				batches = append(batches, partitionBatch{p, l.wb.takeEmits(ps)})
+			}
+		}
+		ps.mu.Unlock()
+	}
+	errs := make([]error, len(batches))
+	var wg sync.WaitGroup
+	for i, b := range batches {
+		wg.Go(func() { errs[i] = l.wb.write(ctx, b.partition, b.batch) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // sweep runs one round of ticks over every partition held, writes the markers due, and
@@ -353,10 +396,14 @@ func (l *Logic) load(ctx goka.Context, ps *partitionTask, channel string) {
 	l.reschedule(channel, ps)
 }
 
+// reschedule records when a channel next has a provisional update due; the caller holds ps.mu.
 func (l *Logic) reschedule(channel string, ps *partitionTask) {
 	st, _ := ps.part.State(channel)
-	due, ok := l.engine.NextDue(st)
-	l.schedule.set(channel, due, ok)
+	if due, ok := l.engine.NextDue(st); ok {
+		ps.due[channel] = due
+	} else {
+		delete(ps.due, channel)
+	}
 }
 
 // emit queues what a state change produced in the partition's outbox, written before the state
@@ -424,30 +471,4 @@ func sourceHeaders(topic string, partition int32, offset int64, reason, detail s
 
 func (l *Logic) count(topic, outcome string) {
 	l.metrics.events.WithLabelValues(topic, outcome).Inc()
-}
-
-// schedule remembers, per channel, the processing time at which a tick has work to do, so a
-// sweep can skip every other channel without decoding its state.
-type schedule struct {
-	mu  sync.Mutex
-	due map[string]time.Time
-}
-
-func newSchedule() *schedule { return &schedule{due: make(map[string]time.Time)} }
-
-func (s *schedule) set(channel string, due time.Time, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ok {
-		s.due[channel] = due
-	} else {
-		delete(s.due, channel)
-	}
-}
-
-func (s *schedule) isDue(channel string, now time.Time) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	due, ok := s.due[channel]
-	return ok && !now.Before(due)
 }

@@ -122,7 +122,9 @@ func startHarness(t *testing.T, tt *tester.Tester, configure ...func(*LogicConfi
 		t.Fatal(err)
 	}
 	sink := &testerSink{tt: tt, producer: producer, read: map[string]int64{}}
-	cfg := LogicConfig{Window: window.DefaultConfig(), Partitions: 1, Sink: sink, Now: clock.Now}
+	wcfg := window.DefaultConfig()
+	wcfg.ProvisionalInterval = time.Second // the scenarios' arrivals are spaced against a second
+	cfg := LogicConfig{Window: wcfg, Partitions: 1, Sink: sink, Now: clock.Now}
 	for _, c := range configure {
 		c(&cfg)
 	}

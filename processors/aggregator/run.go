@@ -29,6 +29,9 @@ type Config struct {
 	// SweepEvery is how often ticks look for due channels (provisional updates), markers are
 	// written and the changed states are flushed.
 	SweepEvery time.Duration
+	// EmitEvery is how often the provisional updates that are due and every queued emit are
+	// written between flushes: the longest an emit waits in the processor.
+	EmitEvery time.Duration
 	// FullSweepEvery loads every channel of the assigned partitions into memory: after a
 	// restart or a rebalance, this finds the channels with open windows to close.
 	FullSweepEvery time.Duration
@@ -67,6 +70,9 @@ func (c *Config) defaults() {
 	}
 	if c.SweepEvery <= 0 {
 		c.SweepEvery = 200 * time.Millisecond
+	}
+	if c.EmitEvery <= 0 {
+		c.EmitEvery = 25 * time.Millisecond
 	}
 	if c.FullSweepEvery <= 0 {
 		c.FullSweepEvery = 15 * time.Second
@@ -252,6 +258,11 @@ func runInstance(ctx context.Context, cfg Config, outputs kafka.Outputs, partiti
 		if cfg.Ready != nil {
 			cfg.Ready()
 		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			emitLoop(runCtx, logic, cfg)
+		}()
 		sweep(runCtx, proc, guard, logic, offsets, cfg)
 	}()
 	cfg.Logger.Info("processor starting", "group", cfg.Group, "brokers", cfg.Brokers, "partitions", partitions,
@@ -283,6 +294,37 @@ func ensureTopics(ctx context.Context, cfg Config, outputs kafka.Outputs, opts [
 		return 0, fmt.Errorf("processor %s refuses to start: %w", cfg.Group, err)
 	}
 	return n, nil
+}
+
+// writeBound bounds a write of emits, markers or states that a stop of the instance does not
+// cancel, as the final flush of a stopped partition is bounded (writeBack.watch).
+const writeBound = 30 * time.Second
+
+// writeContext is the context of a write that began before ctx ended: it runs to its end, as a
+// write canceled half-way would fail the partition's later writes (writeOrder), its final flush
+// among them, and turn a clean stop into inputs read again.
+func writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), writeBound)
+}
+
+// emitLoop writes the due provisional updates and the queued emits every EmitEvery, until ctx
+// ends. A failed write fails the partition's next flush (writeOrder), which stops goka.
+func emitLoop(ctx context.Context, logic *Logic, cfg Config) {
+	ticker := time.NewTicker(cfg.EmitEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		write, cancel := writeContext(ctx)
+		err := logic.emitDue(write, cfg.Now())
+		cancel()
+		if err != nil {
+			cfg.Logger.Error("writing emits failed", "err", err)
+		}
+	}
 }
 
 // sweep runs the ticks (provisional updates, closes of channels loaded late), writes the
@@ -317,7 +359,10 @@ func sweep(ctx context.Context, proc *goka.Processor, guard *visitGuard, logic *
 				lastFull = now
 			}
 		}
-		if err := logic.sweep(ctx, now, ends, committed); err != nil && ctx.Err() == nil {
+		write, cancel := writeContext(ctx)
+		err = logic.sweep(write, now, ends, committed)
+		cancel()
+		if err != nil {
 			// the deferred commits were released with the error: goka stops the processor, and
 			// the inputs are redelivered to the restarted one
 			cfg.Logger.Error("state flush failed", "err", err)

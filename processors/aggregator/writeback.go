@@ -159,6 +159,16 @@ func (w *writeBack) take(partition int32, ps *partitionTask) (batch, error) {
 	return b, nil
 }
 
+// takeEmits moves only a partition's queued emits into a batch, written ahead of the next
+// flush (Logic.emitDue); the caller holds ps.mu. The states and the deferred commits stay for
+// the flush.
+func (w *writeBack) takeEmits(ps *partitionTask) batch {
+	var b batch
+	b.outbox, ps.outbox = ps.outbox, nil
+	b.order, b.turn = &ps.order, ps.order.take()
+	return b
+}
+
 // write writes a batch in order and releases its commits, with the error if a write failed.
 // It waits for the partition's batches taken before it (writeOrder).
 func (w *writeBack) write(ctx context.Context, partition int32, b batch) (err error) {

@@ -19,6 +19,7 @@ import (
 type recordingSink struct {
 	mu      sync.Mutex
 	written []string
+	topics  []string // of the records written, in order
 	hold    string
 	held    chan struct{} // closed when the held write arrives
 	release chan struct{}
@@ -38,8 +39,15 @@ func (s *recordingSink) Produce(_ context.Context, records ...*kgo.Record) error
 	defer s.mu.Unlock()
 	for _, r := range records {
 		s.written = append(s.written, string(r.Value))
+		s.topics = append(s.topics, r.Topic)
 	}
 	return failed
+}
+
+func (s *recordingSink) topicsWritten() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.topics)
 }
 
 func (s *recordingSink) values() []string {

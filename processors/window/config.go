@@ -54,7 +54,7 @@ func DefaultConfig() Config {
 	return Config{
 		Size:                time.Minute,
 		AllowedLateness:     10 * time.Second,
-		ProvisionalInterval: time.Second,
+		ProvisionalInterval: 250 * time.Millisecond,
 		MaxFutureSkew:       5 * time.Minute,
 		MaxPastSkew:         7 * 24 * time.Hour,
 		ProducerDelay:       2 * time.Second,

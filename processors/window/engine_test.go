@@ -134,13 +134,14 @@ func TestProvisionalUpdatesAtMostOncePerInterval(t *testing.T) {
 	if _, ok := e.NextDue(st); ok {
 		t.Fatal("emitted: nothing due")
 	}
-	if res := apply(chat(at("10.2s"), "a", "hi"), now.Add(200*time.Millisecond)); len(res.Aggregates) != 0 {
+	interval := e.Config().ProvisionalInterval
+	if res := apply(chat(at("10.2s"), "a", "hi"), now.Add(interval/5)); len(res.Aggregates) != 0 {
 		t.Fatalf("within the interval: %v", res.Aggregates)
 	}
-	if due, _ := e.NextDue(st); !due.Equal(now.Add(time.Second)) {
+	if due, _ := e.NextDue(st); !due.Equal(now.Add(interval)) {
 		t.Fatalf("due %s, want the next provisional emit", due)
 	}
-	if res := e.Tick(st, now.Add(time.Second)); len(res.Aggregates) != 1 || res.Aggregates[0].Chat.Messages != 2 {
+	if res := e.Tick(st, now.Add(interval)); len(res.Aggregates) != 1 || res.Aggregates[0].Chat.Messages != 2 {
 		t.Fatalf("tick: %v", res.Aggregates)
 	}
 }
