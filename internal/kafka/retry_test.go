@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -75,14 +76,22 @@ func TestBackoffDoublesFrom100msUpTo5sWithJitter(t *testing.T) {
 }
 
 // fakeClock makes the retry loop's sleeps advance a fake clock instead of waiting.
+// Safe for concurrent use: EnsureTopics creates its topics at once.
 type fakeClock struct {
+	mu     sync.Mutex
 	now    time.Time
 	sleeps []time.Duration
 }
 
 func (f *fakeClock) applyAdmin(c *adminConfig) {
-	c.now = func() time.Time { return f.now }
+	c.now = func() time.Time {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.now
+	}
 	c.sleep = func(ctx context.Context, d time.Duration) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
 		f.sleeps = append(f.sleeps, d)
 		f.now = f.now.Add(d)
 		return ctx.Err()

@@ -281,11 +281,8 @@ func runInstance(ctx context.Context, cfg Config, outputs kafka.Outputs, partiti
 // count that they all share. Topics with different counts fail it: goka would only find out at
 // the first rebalance, in a message that does not say which topics.
 func ensureTopics(ctx context.Context, cfg Config, outputs kafka.Outputs, opts []kafka.AdminOption) (int, error) {
-	if err := kafka.EnsureTopics(ctx, cfg.Brokers, append(kafka.AllTopics(), outputs.Specs()...), opts...); err != nil {
-		return 0, err
-	}
 	tableSpec := table.TopicSpec(cfg.Group, kafka.DefaultPartitions) // the count of the inputs, by the option
-	if err := kafka.EnsureTopics(ctx, cfg.Brokers, []kafka.TopicSpec{tableSpec}, opts...); err != nil {
+	if err := kafka.EnsureTopics(ctx, cfg.Brokers, append(append(kafka.AllTopics(), outputs.Specs()...), tableSpec), opts...); err != nil {
 		return 0, err
 	}
 	joined := append(append(kafka.InputTopics(), outputs.Written()...), tableSpec.Name)

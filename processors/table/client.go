@@ -1,6 +1,8 @@
 package table
 
 import (
+	"time"
+
 	"fmt"
 	"log/slog"
 
@@ -20,6 +22,16 @@ func SaramaConfig(clientID string) *sarama.Config {
 	// processor's first run is skipped
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	// On a fresh cluster the group's coordinator is not there until the broker has created
+	// __consumer_offsets, a fraction of a second; Sarama's 250 ms between lookups made a start
+	// wait up to half a second more. The same patience (3 × 250 ms) in shorter steps.
+	cfg.Metadata.Retry.Backoff = 25 * time.Millisecond
+	cfg.Metadata.Retry.Max = 30
+	// Then the group's first join is refused while the coordinator loads its partition of
+	// __consumer_offsets, and Sarama tried again after 2 s; the same patience (4 × 2 s) in
+	// 100 ms steps.
+	cfg.Consumer.Group.Rebalance.Retry.Backoff = 100 * time.Millisecond
+	cfg.Consumer.Group.Rebalance.Retry.Max = 80
 	return cfg
 }
 
