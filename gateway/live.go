@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/codec"
 	"github.com/lovoo/goka/storage"
 
 	"github.com/telemetra/telemetra/internal/kafka"
@@ -17,7 +18,8 @@ import (
 
 // LiveStates is what the live reads need from the processor's state.
 type LiveStates interface {
-	// Get returns a channel's state, nil if the channel is unknown.
+	// Get returns a channel's state, nil if the channel is unknown. The state may be shared
+	// with other readers (stateCache): it must not be changed.
 	Get(channel string) (*pb.ChannelState, error)
 	// Channels lists the channels the view holds, sorted, without decoding their states: a
 	// listing decodes only the states it serves.
@@ -29,7 +31,8 @@ type LiveStates interface {
 // View is a goka View of the processor's group table: every gateway holds the whole table in
 // memory and follows its changes (the processor flushes states every 200 ms).
 type View struct {
-	view *goka.View
+	view   *goka.View
+	states *stateCache
 	// mu keeps Recovered from reading the goka View while it closes: goka's close and its
 	// Recovered touch the same field unguarded (a data race the health poller met at shutdown).
 	mu        sync.RWMutex
@@ -55,7 +58,8 @@ func NewView(ctx context.Context, brokers []string, generation int, clientID str
 		return nil, err
 	}
 	scfg := table.SaramaConfig(clientID)
-	v, err := goka.NewView(brokers, topic, table.Codec{},
+	// values stay bytes in the view: Get decodes them through the cache
+	v, err := goka.NewView(brokers, topic, new(codec.Bytes),
 		goka.WithViewStorageBuilder(storage.MemoryBuilder()),
 		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(scfg)),
 		goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(scfg, table.TopicManagerConfig())),
@@ -65,8 +69,11 @@ func NewView(ctx context.Context, brokers []string, generation int, clientID str
 	if err != nil {
 		return nil, fmt.Errorf("view of %s: %w", topic, err)
 	}
-	return &View{view: v}, nil
+	return &View{view: v, states: newStateCache(cachedStates)}, nil
 }
+
+// cachedStates bounds the decoded states a gateway keeps (stateCache): a few kilobytes each.
+const cachedStates = 20_000
 
 // Run follows the table until ctx ends.
 func (v *View) Run(ctx context.Context) error {
@@ -107,7 +114,7 @@ func (v *View) Get(channel string) (*pb.ChannelState, error) {
 	if err != nil || val == nil {
 		return nil, err
 	}
-	return val.(*pb.ChannelState), nil
+	return v.states.get(channel, val.([]byte))
 }
 
 // Channels lists the channels in the view, sorted. goka's iterator decodes a value only when
