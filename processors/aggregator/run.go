@@ -26,8 +26,8 @@ type Config struct {
 	Generation int
 	Group      goka.Group
 	Window     window.Config
-	// SweepEvery is how often ticks look for due channels (provisional updates), markers are
-	// written and the changed states are flushed.
+	// SweepEvery is how often markers are written, the channels loaded late are closed, and the
+	// changed states are flushed and their commits released.
 	SweepEvery time.Duration
 	// EmitEvery is how often the provisional updates that are due and every queued emit are
 	// written between flushes: the longest an emit waits in the processor.
