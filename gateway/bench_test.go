@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -232,4 +233,45 @@ func fanout(b *testing.B, subscribers int) {
 	b.ReportMetric(float64(pct(0.99).Microseconds())/1000, "p99-ms")
 	b.Logf("%d subscribers: %d held to the end, %d of %d deliveries (%s/s), delivery p50 %s p99 %s max %s",
 		subscribers, subscribers-dropped, len(latencies), want, strconv.Itoa(len(latencies)/seconds), pct(0.5), pct(0.99), pct(1))
+}
+
+// BenchmarkGetChannelInProcess serves GetChannel to 16 in-process gRPC clients over 4
+// connections for 10 s, on the gateway tests' small pipeline: the gateway's own cost, without
+// ghz's (which decodes every response by reflection on the same cores). Run with -benchtime 1x
+// and -cpuprofile for the profile in docs/api.md.
+func BenchmarkGetChannelInProcess(b *testing.B) {
+	start := time.Now().Add(-2 * time.Hour).Truncate(time.Hour)
+	p := startPipelineWith(b, producer.RunConfig{
+		Sim:   producer.Config{Channels: []string{"demo_stream", "gaming", "cozy_cafe"}, Seed: 31},
+		Count: 15_000, StartTime: start, TimeStep: 20 * time.Millisecond, Logger: kafkatest.Quiet(),
+	}, time.Hour)
+	var clients []pb.TelemetraServiceClient
+	for range 4 {
+		cc, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = cc.Close() })
+		clients = append(clients, pb.NewTelemetraServiceClient(cc))
+	}
+	const span = 10 * time.Second
+	b.ResetTimer()
+	for range b.N {
+		var served atomic.Int64
+		deadline := time.Now().Add(span)
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Go(func() {
+				for time.Now().Before(deadline) {
+					if _, err := clients[i%len(clients)].GetChannel(ctx, &pb.GetChannelRequest{Name: "channels/demo_stream"}); err != nil {
+						b.Error(err)
+						return
+					}
+					served.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		b.ReportMetric(float64(served.Load())/span.Seconds(), "req/s")
+	}
 }

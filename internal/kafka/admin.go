@@ -39,6 +39,8 @@ func CreateMissingTopics(ctx context.Context, brokers []string, specs []TopicSpe
 			return nil, err
 		}
 	}
+	// a role's list may name a topic twice (the inputs and outputs it shares with the others)
+	specs = distinctTopics(specs)
 	// one request per topic, all at once: on a fresh cluster the processor creates about ten
 	// topics before it starts, and one after the other they took a quarter of a second
 	made := make([]bool, len(specs))
@@ -72,6 +74,19 @@ func CreateMissingTopics(ctx context.Context, brokers []string, specs []TopicSpe
 		return created, err
 	}
 	return created, awaitTopics(ctx, adm, specs)
+}
+
+// distinctTopics is specs without the later specs of a name already listed.
+func distinctTopics(specs []TopicSpec) []TopicSpec {
+	seen := make(map[string]bool, len(specs))
+	out := make([]TopicSpec, 0, len(specs))
+	for _, s := range specs {
+		if !seen[s.Name] {
+			seen[s.Name] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // topicConfig is the configuration a topic is created with.

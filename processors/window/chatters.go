@@ -50,8 +50,8 @@ func firstTime(st *pb.ChannelState, h uint64) bool {
 		seen.CurrentHashes = slices.Insert(seen.CurrentHashes, k, h)
 	default: // the exact memory is full: it becomes the filter
 		seen.Current = make([]byte, seenFilterBytes)
-		for _, known := range seen.CurrentHashes {
-			filterAdd(seen.Current, known)
+		for _, held := range seen.CurrentHashes {
+			filterAdd(seen.Current, held)
 		}
 		filterAdd(seen.Current, h)
 		seen.CurrentHashes = nil
