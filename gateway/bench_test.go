@@ -36,8 +36,8 @@ func BenchmarkGatewayQueries(b *testing.B) {
 	start := end.Add(-24 * time.Hour)
 	p := startPipelineWith(b, producer.RunConfig{
 		Sim:   producer.Config{Channels: []string{"demo_stream", "gaming", "cozy_cafe"}, Seed: 41},
-		Count: 432_000, StartTime: start, TimeStep: 200 * time.Millisecond, Logger: kafkatest.Quiet(),
-	}, 24*time.Hour)
+		Count: 432_000, StartTime: start, TimeStep: 200 * time.Millisecond, MarkEvery: time.Minute, Logger: kafkatest.Quiet(),
+	}, 24*time.Hour, time.Minute)
 	rangeJSON := p.rangeJSON()
 	q := fmt.Sprintf("start_time=%s&end_time=%s", start.Format(time.RFC3339), end.Format(time.RFC3339))
 	b.ResetTimer()
@@ -244,7 +244,7 @@ func BenchmarkGetChannelInProcess(b *testing.B) {
 	p := startPipelineWith(b, producer.RunConfig{
 		Sim:   producer.Config{Channels: []string{"demo_stream", "gaming", "cozy_cafe"}, Seed: 31},
 		Count: 15_000, StartTime: start, TimeStep: 20 * time.Millisecond, Logger: kafkatest.Quiet(),
-	}, time.Hour)
+	}, time.Hour, shortWindows)
 	var clients []pb.TelemetraServiceClient
 	for range 4 {
 		cc, err := grpc.NewClient(p.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))

@@ -67,12 +67,16 @@ func startPipeline(t *testing.T) *pipeline {
 	return startPipelineWith(t, producer.RunConfig{
 		Sim:   producer.Config{Channels: []string{"demo_stream", "gaming", "cozy_cafe"}, Seed: 31},
 		Count: 15_000, StartTime: start, TimeStep: 20 * time.Millisecond, Logger: kafkatest.Quiet(),
-	}, time.Hour)
+	}, time.Hour, shortWindows)
 }
 
-// startPipelineWith runs the pipeline over a seeded producer run; the pipeline's range is span
-// from the run's start.
-func startPipelineWith(t testing.TB, run producer.RunConfig, span time.Duration) *pipeline {
+// shortWindows are the tests' windows: a short run spans several, and its last ones close soon
+// after it (the markers wait window + lateness + delay).
+const shortWindows = 5 * time.Second
+
+// startPipelineWith runs the pipeline, with windows of windowSize, over a seeded producer run;
+// the pipeline's range is span from the run's start.
+func startPipelineWith(t testing.TB, run producer.RunConfig, span, windowSize time.Duration) *pipeline {
 	t.Helper()
 	addr := kafkatest.StartBroker(t)
 	dbURL := pgtest.Database(t)
@@ -82,8 +86,7 @@ func startPipelineWith(t testing.TB, run producer.RunConfig, span time.Duration)
 		t.Fatal(err)
 	}
 	wcfg := window.DefaultConfig()
-	// the run's last windows close soon after it (markers wait window + lateness + delay)
-	wcfg.Size, wcfg.AllowedLateness = 5*time.Second, 2*time.Second
+	wcfg.Size, wcfg.AllowedLateness = windowSize, 2*time.Second
 	background(t, func(ctx context.Context) error {
 		return aggregator.Run(ctx, aggregator.Config{Brokers: []string{addr}, Window: wcfg, Logger: kafkatest.Quiet()})
 	})

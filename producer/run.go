@@ -30,6 +30,10 @@ type RunConfig struct {
 	StartTime time.Time
 	// TimeStep spaces simulated events; default 1s/Rate, or 1ms when unthrottled.
 	TimeStep time.Duration
+	// MarkEvery, with StartTime, writes a marker every MarkEvery of event time into each input
+	// partition the run wrote nothing to over that span (quietMarks), so that a run faster than
+	// real time does not hold the processor's windows open behind a quiet input. 0: none.
+	MarkEvery time.Duration
 	// LogEvery is how often the actual rate is logged; default 10s.
 	LogEvery time.Duration
 	// FlushTimeout bounds the final flush on shutdown; default 30s.
@@ -44,6 +48,7 @@ type RunConfig struct {
 // Stats summarizes a run.
 type Stats struct {
 	Produced int64            // acknowledged by the broker
+	Markers  int64            // markers acknowledged (RunConfig.MarkEvery); not counted in Produced
 	Failed   int64            // given up on by the client
 	PerTopic map[string]int64 // acknowledged, per topic
 	Elapsed  time.Duration
@@ -125,6 +130,15 @@ func Run(ctx context.Context, cfg RunConfig) (Stats, error) {
 		}
 	}
 
+	var marks *quietMarks
+	if cfg.MarkEvery > 0 && !cfg.StartTime.IsZero() {
+		parts, err := inputPartitions(ctx, cfg.Brokers)
+		if err != nil {
+			return Stats{}, err
+		}
+		marks = newQuietMarks(cfg.MarkEvery, cfg.StartTime, parts)
+	}
+
 	var generated int64
 	nextLog := start.Add(cfg.LogEvery)
 	// Records are produced with a context that shutdown does not cancel, so nothing generated
@@ -161,6 +175,12 @@ func Run(ctx context.Context, cfg RunConfig) (Stats, error) {
 			}
 			rec := gen.Next(at)
 			generated++
+			if marks != nil {
+				for _, m := range marks.due(at) {
+					cl.Produce(produceCtx, m, p.markerPromise)
+				}
+				marks.wrote(rec.Topic, rec.Key, at)
+			}
 			// The record's timestamp is when the event reaches Kafka: now, or in simulated time
 			// the event's own moment. The processor judges lateness by it (processors/eventtime).
 			cl.Produce(produceCtx, &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value, Timestamp: at}, p.promise)
@@ -176,6 +196,10 @@ func Run(ctx context.Context, cfg RunConfig) (Stats, error) {
 	if flushErr != nil {
 		return stats, fmt.Errorf("flush %d buffered events: %w", generated-stats.Produced-stats.Failed, flushErr)
 	}
+	if n := p.markersFailed.Load(); n > 0 {
+		// a lost marker loses no event: the processor's own markers move the input later
+		cfg.Logger.Warn("some markers were not written", "failed", n, "err", p.firstError())
+	}
 	if stats.Failed > 0 {
 		return stats, fmt.Errorf("%d of %d events were not delivered: %w", stats.Failed, generated, p.firstError())
 	}
@@ -184,12 +208,15 @@ func Run(ctx context.Context, cfg RunConfig) (Stats, error) {
 
 // progress counts acknowledgements (from the client's goroutines) and logs the actual rate.
 type progress struct {
-	cfg      RunConfig
-	topics   []string
-	acked    []atomic.Int64 // per topic, indexed like topics
-	failed   atomic.Int64
-	firstErr atomic.Pointer[error]
-	last     struct {
+	cfg     RunConfig
+	topics  []string
+	acked   []atomic.Int64 // per topic, indexed like topics
+	failed  atomic.Int64
+	markers atomic.Int64
+	// markersFailed counts markers given up on; they are no events, so the run does not fail
+	markersFailed atomic.Int64
+	firstErr      atomic.Pointer[error]
+	last          struct {
 		at    time.Time
 		acked int64
 	}
@@ -218,6 +245,15 @@ func (p *progress) promise(r *kgo.Record, err error) {
 	p.cfg.Metrics.events.WithLabelValues(r.Topic).Inc()
 }
 
+func (p *progress) markerPromise(_ *kgo.Record, err error) {
+	if err != nil {
+		p.markersFailed.Add(1)
+		p.firstErr.CompareAndSwap(nil, &err)
+		return
+	}
+	p.markers.Add(1)
+}
+
 func (p *progress) firstError() error {
 	if e := p.firstErr.Load(); e != nil {
 		return *e
@@ -234,7 +270,7 @@ func (p *progress) total() int64 {
 }
 
 func (p *progress) stats(elapsed time.Duration) Stats {
-	s := Stats{Failed: p.failed.Load(), PerTopic: make(map[string]int64, len(p.topics)), Elapsed: elapsed}
+	s := Stats{Failed: p.failed.Load(), Markers: p.markers.Load(), PerTopic: make(map[string]int64, len(p.topics)), Elapsed: elapsed}
 	for k, t := range p.topics {
 		n := p.acked[k].Load()
 		s.PerTopic[t] = n
@@ -253,4 +289,20 @@ func (p *progress) log(now time.Time) {
 	p.last.at, p.last.acked = now, acked
 	p.cfg.Logger.Info("producer progress", "acked", acked, "failed", p.failed.Load(),
 		"actual_rate_per_sec", int64(rate), "target_rate_per_sec", p.cfg.Rate)
+}
+
+// inputPartitions returns the partition count of each input topic.
+func inputPartitions(ctx context.Context, brokers []string) (map[string]int, error) {
+	infos, err := kafka.DescribeTopics(ctx, brokers, kafka.InputTopics())
+	if err != nil {
+		return nil, fmt.Errorf("partitions of the input topics, for markers: %w", err)
+	}
+	out := map[string]int{}
+	for _, t := range infos {
+		if !t.Exists {
+			return nil, fmt.Errorf("input topic %s does not exist: the producer writes markers to each of its partitions", t.Name)
+		}
+		out[t.Name] = t.Partitions
+	}
+	return out, nil
 }

@@ -17,8 +17,9 @@ const (
 	// HeaderError is the detail, for a person: the field, the time gap, the partition it belongs on.
 	HeaderError = "telemetra-error"
 	// HeaderMarker marks a record of an input topic that carries no event, only its Kafka
-	// timestamp: a marker the processor writes into a quiet input (see eventtime.MarkerPolicy).
-	// Its value is "1".
+	// timestamp: a marker the processor writes into a quiet input (see eventtime.MarkerPolicy),
+	// or one a simulated run of the producer writes into the partitions it left quiet
+	// (producer.RunConfig.MarkEvery). Its value is "1" (MarkerRecord).
 	HeaderMarker = "telemetra-marker"
 )
 

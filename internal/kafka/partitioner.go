@@ -30,3 +30,19 @@ func GokaPartitioner() kgo.Partitioner {
 		return func(r *kgo.Record, n int) int { return PartitionForKey(r.Key, n) }
 	})
 }
+
+// KeyPerPartition returns, for each of partitions, the first of name(0), name(1), … that
+// PartitionForKey puts on it: a key to address one partition through the key partitioner
+// (a partition's arrival clock in the processor's table, and the markers written to it).
+func KeyPerPartition(partitions int, name func(n int) string) []string {
+	keys := make([]string, partitions)
+	found := 0
+	for n := 0; found < partitions; n++ {
+		key := name(n)
+		if p := PartitionForKey([]byte(key), partitions); keys[p] == "" {
+			keys[p] = key
+			found++
+		}
+	}
+	return keys
+}

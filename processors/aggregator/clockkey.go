@@ -12,16 +12,7 @@ import (
 type clockKeys []string
 
 func newClockKeys(partitions int) clockKeys {
-	keys := make(clockKeys, partitions)
-	found := 0
-	for n := 0; found < partitions; n++ {
-		key := table.ClockKey(n)
-		if p := kafka.PartitionForKey([]byte(key), partitions); keys[p] == "" {
-			keys[p] = key
-			found++
-		}
-	}
-	return keys
+	return kafka.KeyPerPartition(partitions, table.ClockKey)
 }
 
 func (k clockKeys) key(partition int32) string { return k[partition] }

@@ -347,8 +347,7 @@ func (l *Logic) sweep(ctx context.Context, now time.Time, ends, committed offset
 		}
 		records := make([]*kgo.Record, len(due))
 		for k, m := range due {
-			records[k] = &kgo.Record{Topic: m.Topic, Partition: p, Key: []byte(l.wb.keys.key(p)), Value: []byte{},
-				Timestamp: m.Timestamp, Headers: []kgo.RecordHeader{{Key: kafka.HeaderMarker, Value: []byte("1")}}}
+			records[k] = kafka.MarkerRecord(m.Topic, p, l.wb.keys.key(p), m.Timestamp)
 		}
 		if err := l.wb.sink.Produce(ctx, records...); err != nil {
 			// nothing depends on a marker: the next sweep tries again

@@ -136,7 +136,7 @@ func uncoveredCommits(t *testing.T, addr, tableTopic string) []string {
 	for _, topic := range kafka.InputTopics() {
 		markers[topic] = map[int32]map[int64]bool{}
 		for _, r := range readAll(t, addr, topic) {
-			if slices.ContainsFunc(r.Headers, func(h kgo.RecordHeader) bool { return h.Key == kafka.HeaderMarker }) {
+			if kafka.IsMarker(r.Headers) {
 				if markers[topic][r.Partition] == nil {
 					markers[topic][r.Partition] = map[int64]bool{}
 				}
