@@ -147,8 +147,11 @@ func fanout(b *testing.B, subscribers int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// a few connections, as many streams as subscribers (HTTP/2 multiplexes them)
-	conns := make([]pb.TelemetraServiceClient, 4)
+	// a few connections, as many streams as subscribers (HTTP/2 multiplexes them), within the
+	// gateway's streams per connection (Limits.GRPCMaxConcurrentStreams): a subscriber over it
+	// would wait for a stream forever
+	perConn := int(gateway.DefaultLimits().GRPCMaxConcurrentStreams) / 2
+	conns := make([]pb.TelemetraServiceClient, max(4, (subscribers+perConn-1)/perConn))
 	for k := range conns {
 		c, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
