@@ -293,15 +293,26 @@ func ensureTopics(ctx context.Context, cfg Config, outputs kafka.Outputs, opts [
 	return n, nil
 }
 
-// writeBound bounds a write of emits, markers or states that a stop of the instance does not
-// cancel, as the final flush of a stopped partition is bounded (writeBack.watch).
+// writeBound is how long a write of emits, markers or states may go on after the instance
+// began to stop, as the final flush of a stopped partition is bounded (writeBack.watch).
 const writeBound = 30 * time.Second
 
-// writeContext is the context of a write that began before ctx ended: it runs to its end, as a
-// write canceled half-way would fail the partition's later writes (writeOrder), its final flush
-// among them, and turn a clean stop into inputs read again.
-func writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), writeBound)
+// writeContext is the context of a write that began before ctx ended. A stop does not cancel
+// it: a write canceled half-way would fail the partition's later writes (writeOrder), its final
+// flush among them, and turn a clean stop into inputs read again. It ends bound after ctx does.
+// While ctx lives a write takes as long as Kafka takes: a loaded cluster held a batch for over
+// 30 s (three brokers and three processors on two cores), and giving up then stopped the
+// processor for nothing.
+func writeContext(ctx context.Context, bound time.Duration) (context.Context, context.CancelFunc) {
+	write, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stopWatching := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(bound, cancel)
+		context.AfterFunc(write, func() { t.Stop() })
+	})
+	return write, func() {
+		stopWatching()
+		cancel()
+	}
 }
 
 // emitLoop writes the due provisional updates and the queued emits every EmitEvery, until ctx
@@ -315,7 +326,7 @@ func emitLoop(ctx context.Context, logic *Logic, cfg Config) {
 			return
 		case <-ticker.C:
 		}
-		write, cancel := writeContext(ctx)
+		write, cancel := writeContext(ctx, writeBound)
 		err := logic.emitDue(write, cfg.Now())
 		cancel()
 		if err != nil {
@@ -356,7 +367,7 @@ func sweep(ctx context.Context, proc *goka.Processor, guard *visitGuard, logic *
 				lastFull = now
 			}
 		}
-		write, cancel := writeContext(ctx)
+		write, cancel := writeContext(ctx, writeBound)
 		err = logic.sweep(write, now, ends, committed)
 		cancel()
 		if err != nil {
