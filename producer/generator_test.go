@@ -85,26 +85,28 @@ func TestChannelNamesFollowTheSchema(t *testing.T) {
 	if err := CheckChannels(valid); err != nil {
 		t.Errorf("CheckChannels(%q): %v", valid, err)
 	}
-	for _, name := range append(GeneratedChannels(1000), raiders...) {
+	for _, name := range GeneratedChannels(1000) {
 		if reason := schemas.CheckChannel(name); reason != "" {
 			t.Errorf("%q: %s", name, reason)
 		}
 	}
 }
 
+// TestGeneratorEventMix: between the events with a time of their own (lifecycle, transactions),
+// a fifth are viewer samples and the rest chat.
 func TestGeneratorEventMix(t *testing.T) {
 	recs := generate(t, Config{Channels: GeneratedChannels(20), Seed: 1}, 200_000, 10*time.Millisecond)
 	counts := map[string]int{}
 	for _, r := range recs {
 		counts[r.Topic]++
 	}
-	for topic, want := range map[string]float64{
-		kafka.TopicChat: 0.70, kafka.TopicViewer: 0.20, kafka.TopicTransactions: 0.05, kafka.TopicStreamMeta: 0.05,
-	} {
-		got := float64(counts[topic]) / float64(len(recs))
-		// bursts shift a little chat to transactions; the seed's shares are approximate
-		if math.Abs(got-want) > 0.02 {
-			t.Errorf("%s share = %.3f, want %.2f ± 0.02", topic, got, want)
+	if got := float64(counts[kafka.TopicViewer]) / float64(counts[kafka.TopicViewer]+counts[kafka.TopicChat]); math.Abs(got-shareViewer) > 0.01 {
+		t.Errorf("viewer samples are %.3f of viewer samples and chat, want %.2f ± 0.01", got, shareViewer)
+	}
+	// 2,000 s of 20 channels: transactions and lifecycle events are rare next to chat
+	for _, topic := range []string{kafka.TopicTransactions, kafka.TopicStreamMeta} {
+		if counts[topic] == 0 || counts[topic] > len(recs)/100 {
+			t.Errorf("%d %s events of %d", counts[topic], topic, len(recs))
 		}
 	}
 }
@@ -113,7 +115,7 @@ func TestGeneratorEventMix(t *testing.T) {
 // happens between a stream_start and a stream_end, raids bring viewers, values stay in range.
 func TestGeneratorLifecycle(t *testing.T) {
 	cfg := Config{Channels: []string{"demo_stream", "gaming", "cozy_cafe"}, Seed: 3,
-		MinStreamDuration: 2 * time.Minute, MinOfflineDuration: 30 * time.Second}
+		MinStreamDuration: 2 * time.Minute, MinOfflineDuration: 30 * time.Second, MeanStream: 10 * time.Minute, MeanOffline: 3 * time.Minute}
 	recs := generate(t, cfg, 100_000, 50*time.Millisecond)
 
 	type state struct {
@@ -168,15 +170,15 @@ func TestGeneratorLifecycle(t *testing.T) {
 		switch r.Topic {
 		case kafka.TopicViewer:
 			v, c := m["viewer_count"].(float64), m["chatter_count"].(float64)
-			if v < minViewers || v > maxViewers {
+			if v < 1 || v > 5*maxChannelSize {
 				t.Fatalf("event %d: viewers %v out of range", k, v)
 			}
 			if c < math.Floor(v*0.05) || c > math.Ceil(v*0.20) {
 				t.Fatalf("event %d: chatters %v not 5-20%% of %v", k, c, v)
 			}
 			if st.raid > 0 {
-				// raiders arrive with the next sample (unless the ceiling clips them)
-				if want := min(st.lastViewers+st.raid, maxViewers); st.lastViewers > 0 && v < want*0.99 {
+				// raiders arrive with the next sample (on an audience that may have drifted)
+				if want := st.raid + 0.4*st.lastViewers; st.lastViewers > 0 && v < want {
 					t.Fatalf("event %d: after a raid of %v viewers on %v, got %v", k, st.raid, st.lastViewers, v)
 				}
 				raidsChecked++

@@ -80,6 +80,3 @@ var (
 	nameAdjectives = []string{"happy", "dark", "swift", "lazy", "crazy", "silent", "mighty", "tiny", "epic", "salty", "cozy", "based"}
 	nameNouns      = []string{"gamer", "wolf", "ninja", "potato", "panda", "knight", "fox", "pixel", "dragon", "noob", "viking", "owl"}
 )
-
-// Raiders are channels outside the simulation that may raid a simulated one.
-var raiders = []string{"big_streamer", "speedrun_sam", "cozy_corner", "pro_player_x", "night_owl_tv", "retro_rick"}
