@@ -7,9 +7,9 @@ GO_FILES = $(shell find . -name '*.go' -not -path './.cache/*' -not -path '*/nod
 
 .PHONY: run test build tools dashboard generate check-generated fmt lint vet unit e2e fuzz bench kafka kafka-stop kafka-cluster kafka-cluster-stop clean
 
-## run: the whole pipeline on embedded defaults (in-process Kafka, producer, ...).
+## run: the whole pipeline on embedded defaults (in-process Kafka, producer, ...); flags in ARGS, e.g. ARGS="--fresh --history 24h".
 run:
-	$(GO) run ./cmd/telemetra dev
+	GO=$(GO) scripts/run.sh $(ARGS)
 
 ## test: everything CI runs: generated code and lint checks, unit tests, the real-Kafka suite on one broker and on a three-broker cluster.
 test:

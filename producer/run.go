@@ -30,7 +30,12 @@ type RunConfig struct {
 	StartTime time.Time
 	// TimeStep spaces simulated events; default 1s/Rate, or 1ms when unthrottled.
 	TimeStep time.Duration
-	// MarkEvery, with StartTime, writes a marker every MarkEvery of event time into each input
+	// History, without StartTime, first writes this much past event time (from now − History to
+	// now, as fast as the broker takes it, spaced like the live events), then goes live with
+	// the same channels: a fresh pipeline has a day to show. Count and Duration apply to the
+	// live part. It writes markers like a simulated run (MarkEvery, default 1m).
+	History time.Duration
+	// MarkEvery, with StartTime or History, writes a marker every MarkEvery of event time into each input
 	// partition the run wrote nothing to over that span (quietMarks), so that a run faster than
 	// real time does not hold the processor's windows open behind a quiet input. 0: none.
 	MarkEvery time.Duration
@@ -131,6 +136,24 @@ func Run(ctx context.Context, cfg RunConfig) (Stats, error) {
 	}
 
 	var marks *quietMarks
+	if cfg.History > 0 && cfg.StartTime.IsZero() {
+		if cfg.MarkEvery <= 0 {
+			cfg.MarkEvery = time.Minute
+		}
+		parts, err := inputPartitions(ctx, cfg.Brokers)
+		if err != nil {
+			return Stats{}, err
+		}
+		now := cfg.Now()
+		histMarks := newQuietMarks(cfg.MarkEvery, now.Add(-cfg.History), parts)
+		n := writeHistory(ctx, cfg, cl, gen, histMarks, now.Add(-cfg.History), step, p)
+		cfg.Logger.Info("history written; going live", "events", n, "from", now.Add(-cfg.History).Format(time.RFC3339),
+			"took", cfg.Now().Sub(now).Round(time.Millisecond))
+		start = cfg.Now()
+		if cfg.Duration > 0 {
+			deadline = start.Add(cfg.Duration)
+		}
+	}
 	if cfg.MarkEvery > 0 && !cfg.StartTime.IsZero() {
 		parts, err := inputPartitions(ctx, cfg.Brokers)
 		if err != nil {
@@ -204,6 +227,30 @@ func Run(ctx context.Context, cfg RunConfig) (Stats, error) {
 		return stats, fmt.Errorf("%d of %d events were not delivered: %w", stats.Failed, generated, p.firstError())
 	}
 	return stats, nil
+}
+
+// writeHistory writes the events from from until it catches up with the clock, step apart, with
+// their markers, and returns how many it wrote, logging its progress. Catching up, not stopping
+// at the start, leaves no gap before the live events. It stops early when ctx ends.
+func writeHistory(ctx context.Context, cfg RunConfig, cl *kgo.Client, gen *Generator, marks *quietMarks, from time.Time, step time.Duration, p *progress) int64 {
+	produceCtx := context.WithoutCancel(ctx) // what is generated is flushed, as in the live loop
+	nextLog := cfg.Now().Add(cfg.LogEvery)
+	var n int64
+	for at := from; at.Before(cfg.Now()) && ctx.Err() == nil; at = at.Add(step) {
+		rec := gen.Next(at)
+		n++
+		for _, m := range marks.due(at) {
+			cl.Produce(produceCtx, m, p.markerPromise)
+		}
+		marks.wrote(rec.Topic, rec.Key, at)
+		cl.Produce(produceCtx, &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value, Timestamp: at}, p.promise)
+		if n%10_000 == 0 && cfg.Now().After(nextLog) {
+			cfg.Logger.Info("writing history", "events", n, "at", at.Format(time.RFC3339),
+				"behind_clock", cfg.Now().Sub(at).Round(time.Second))
+			nextLog = cfg.Now().Add(cfg.LogEvery)
+		}
+	}
+	return n
 }
 
 // progress counts acknowledgements (from the client's goroutines) and logs the actual rate.

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -31,7 +31,11 @@ type devCmd struct {
 	CompactEvery time.Duration `name:"compact-every" default:"1m" help:"Compact the embedded broker's compacted topics this often (0: never)."`
 	GRPCAddr     string        `name:"grpc-addr" env:"TELEMETRA_GRPC_ADDR" default:"127.0.0.1:9090" help:"gRPC listen address of the gateway."`
 	HTTPAddr     string        `name:"http-addr" env:"TELEMETRA_HTTP_ADDR" default:"127.0.0.1:8080" help:"REST listen address of the gateway."`
-	DatabaseURL  string        `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL for the projection (default: a private throwaway cluster from the system's PostgreSQL binaries)."`
+	DatabaseURL  string        `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL for the projection (default: a private cluster from the system's PostgreSQL binaries, kept in --data-dir)."`
+	DataDir      string        `name:"data-dir" env:"TELEMETRA_DATA_DIR" default:".cache/telemetra-dev" help:"Keep the broker's log and the PostgreSQL projection here, so the history survives restarts (empty: in memory, gone at exit)."`
+	Fresh        bool          `name:"fresh" help:"Delete --data-dir first and start clean."`
+	History      time.Duration `name:"history" default:"24h" help:"On a fresh start (a new data dir), first write this much past event time before going live, so the dashboard has a day to show (0: none)."`
+	Retention    time.Duration `name:"retention" default:"5m" help:"Drop stream records older than this that every consumer group has read, so memory stays flat (0: keep everything); the history lives in PostgreSQL."`
 	AuthToken    string        `name:"auth-token" env:"TELEMETRA_AUTH_TOKEN" help:"Require \"authorization: Bearer <token>\" on every RPC of the gateway except health checks (the dashboard asks for it)."`
 }
 
@@ -74,7 +78,15 @@ func (d *devCmd) Run(ctx context.Context, g *globals) error {
 	if d.Rate <= 0 {
 		return fmt.Errorf("--rate %v: must be positive in dev mode", d.Rate)
 	}
-	broker, err := kafka.StartEmbedded(kafka.WithAddr(d.BrokerAddr), kafka.WithLogger(g.logger))
+	fresh, err := d.prepareDataDir()
+	if err != nil {
+		return err
+	}
+	brokerOpts := []kafka.EmbeddedOption{kafka.WithAddr(d.BrokerAddr), kafka.WithLogger(g.logger)}
+	if d.DataDir != "" {
+		brokerOpts = append(brokerOpts, kafka.WithDataDir(filepath.Join(d.DataDir, "kafka")))
+	}
+	broker, err := kafka.StartEmbedded(brokerOpts...)
 	if err != nil {
 		return err
 	}
@@ -89,7 +101,7 @@ func (d *devCmd) Run(ctx context.Context, g *globals) error {
 
 	dbURL := d.DatabaseURL
 	if dbURL == "" {
-		cluster, err := pgcluster.Start(ctx, "telemetra")
+		cluster, err := d.startPostgres(ctx, g.logger)
 		switch {
 		case errors.Is(err, pgcluster.ErrNoBinaries):
 			g.logger.Warn("running without the PostgreSQL projection", "reason", err)
@@ -101,9 +113,9 @@ func (d *devCmd) Run(ctx context.Context, g *globals) error {
 		}
 	}
 
-	seed := d.Seed
-	if seed == 0 {
-		seed = rand.Uint64()
+	seed, err := d.simulationSeed()
+	if err != nil {
+		return err
 	}
 	if dbURL != "" {
 		if _, err := fmt.Fprintf(g.stdout, "\n  PostgreSQL:       psql '%s'\n", dbURL); err != nil {
@@ -120,6 +132,7 @@ func (d *devCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
+	grpcurl, grpcurlHint := grpcurlCommand()
 	banner := fmt.Sprintf(`
 Telemetra dev pipeline is up (Ctrl-C stops everything).
   Dashboard:        http://%[6]s/dashboard/
@@ -130,12 +143,16 @@ Telemetra dev pipeline is up (Ctrl-C stops everything).
 Try:
   curl -s http://%[6]s/v1/channels/demo_stream
   curl -sN 'http://%[6]s/v1/events:subscribe?channels=demo_stream'
-  grpcurl -plaintext -d '{"name":"channels/demo_stream"}' %[7]s telemetra.v1.TelemetraService/GetChannel
-  grpcurl -plaintext -d '{"channels":["demo_stream"]}' %[7]s telemetra.v1.TelemetraService/SubscribeChannelEvents
+  %[8]s -plaintext -d '{"name":"channels/demo_stream"}' %[7]s telemetra.v1.TelemetraService/GetChannel
+  %[8]s -plaintext -d '{"channels":["demo_stream"]}' %[7]s telemetra.v1.TelemetraService/SubscribeChannelEvents%[9]s
   kcat -b %[1]s -t %[3]s -C -o end
   go run ./cmd/telemetra tail %[4]s 5 --brokers %[1]s --from end
   go run ./cmd/telemetra tail %[5]s 5 --brokers %[1]s --timeout 5m
-`, broker.Addr(), ms.URL(), kafka.TopicChat, kafka.TopicAggregates, kafka.TopicMoments, srv.HTTPAddr(), srv.GRPCAddr())
+`, broker.Addr(), ms.URL(), kafka.TopicChat, kafka.TopicAggregates, kafka.TopicMoments, srv.HTTPAddr(), srv.GRPCAddr(),
+		grpcurl, grpcurlHint)
+	if d.DataDir != "" {
+		banner += fmt.Sprintf("History is kept in %s (--fresh starts clean).\n", d.DataDir)
+	}
 	if d.AuthToken != "" {
 		// the token itself stays off the terminal: it may be recorded or shared
 		banner += `  With --auth-token, add -H "Authorization: Bearer <token>" to curl and grpcurl; the dashboard asks for the token.
@@ -145,6 +162,11 @@ Try:
 		return err
 	}
 
+	history := d.History
+	if history > 0 && !fresh {
+		g.logger.Info("the data dir holds the history of an earlier run: --history is not written again (--fresh starts clean)", "data_dir", d.DataDir)
+		history = 0
+	}
 	grp, gctx := errgroup.WithContext(ctx)
 	ready := make(chan struct{})
 	grp.Go(func() error {
@@ -155,6 +177,7 @@ Try:
 		})
 	})
 	grp.Go(func() error { compactPeriodically(gctx, broker, ready, d.CompactEvery); return nil })
+	grp.Go(func() error { trimPeriodically(gctx, broker, dbURL, d.Retention, g.logger); return nil })
 	if dbURL != "" {
 		grp.Go(func() error {
 			return projector.Run(gctx, projector.Config{
@@ -167,7 +190,7 @@ Try:
 		_, err := producer.Run(gctx, producer.RunConfig{
 			Brokers: []string{broker.Addr()},
 			Sim:     producer.Config{Channels: d.Channels, Seed: seed},
-			Rate:    d.Rate, LogEvery: 30 * time.Second,
+			Rate:    d.Rate, History: history, LogEvery: 30 * time.Second,
 			Logger: g.logger.With("role", "producer"), Metrics: producer.NewMetrics(reg),
 		})
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -62,8 +63,9 @@ func startDev(t *testing.T, extra ...string) *devPipeline {
 		defer l.Close()
 		return l.Addr().String()
 	}
+	// in memory and without history unless a test asks (later flags win)
 	args := []string{"dev", "--broker-addr", free(), "--grpc-addr", free(), "--http-addr", free(),
-		"--metrics-addr", free(), "--rate", "100", "--log-level", "warn"}
+		"--metrics-addr", free(), "--rate", "100", "--log-level", "warn", "--data-dir=", "--history=0"}
 	cmd := exec.Command(bin, append(args, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -180,6 +182,51 @@ func TestDashboardInChromium(t *testing.T) {
 			"SCREENSHOT="+filepath.Join(artifacts, "dashboard-logged-in.png"),
 			"REJECTED_SCREENSHOT="+filepath.Join(artifacts, "dashboard-token-rejected.png"))
 	})
+}
+
+// TestDashboardShowsADayOfHistory: a fresh `telemetra dev --history 24h` fills the dashboard's
+// 24-hour view (web/test/history.test.mjs, screenshot artifacts/dashboard-24h.png). At 20
+// events/s the day is 1.7M events, written and processed in a minute or two.
+func TestDashboardShowsADayOfHistory(t *testing.T) {
+	if os.Getenv("TELEMETRA_BROWSER_TEST") == "" {
+		t.Skip("TELEMETRA_BROWSER_TEST not set (make test sets it after installing web/'s npm packages)")
+	}
+	artifacts, err := filepath.Abs("../../artifacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := startDev(t, "--history", "24h", "--rate", "20")
+	// the day is in once some channel has final windows from 22–24 hours ago and some has one
+	// from the last 10 minutes: each was live for part of the day only, and the processor
+	// reads the history's partitions at their own paces
+	windowsBetween := func(from, to time.Time) bool {
+		for _, ch := range []string{"demo_stream", "gaming", "speedrun_hub", "cozy_cafe", "esports_arena"} {
+			out, _ := exec.Command("curl", "-sS", fmt.Sprintf("%s/v1/channels/%s/metrics?start_time=%s&end_time=%s",
+				d.base, ch, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))).Output()
+			if strings.Contains(string(out), `"windowStart"`) {
+				return true
+			}
+		}
+		return false
+	}
+	testkit.WaitFor(t, "the day's final windows in PostgreSQL", 5*time.Minute, func() error {
+		now := time.Now()
+		if !windowsBetween(now.Add(-24*time.Hour), now.Add(-22*time.Hour)) || !windowsBetween(now.Add(-10*time.Minute), now) {
+			return errors.New("no final windows from 22–24 hours ago and from the last 10 minutes yet")
+		}
+		return nil
+	})
+	test := exec.Command("node", "test/history.test.mjs")
+	test.Dir = "../../web"
+	test.Env = append(os.Environ(), "DASHBOARD_URL="+d.base+"/dashboard/", "SCREENSHOT="+filepath.Join(artifacts, "dashboard-24h.png"))
+	out, err := test.CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("history browser test against %s/dashboard/: %v", d.base, err)
+	}
 }
 
 // runDashboardTest waits for live data in d, then runs web/test/dashboard.test.mjs against its

@@ -23,7 +23,8 @@ type produceCmd struct {
 	Seed         uint64        `name:"seed" env:"PRODUCER_SEED" help:"Random seed for a reproducible run (0: random)."`
 	StartTime    time.Time     `name:"start-time" format:"2006-01-02T15:04:05Z07:00" help:"Simulate event time from this instant (RFC 3339) instead of the wall clock; with --seed the run is byte-for-byte reproducible."`
 	TimeStep     time.Duration `name:"time-step" help:"Event-time spacing with --start-time (default 1s/rate, 1ms unthrottled)."`
-	MarkEvery    time.Duration `name:"mark-every" default:"1m" help:"With --start-time: every this much event time, write a marker into each input partition the run left quiet, so a run faster than real time does not hold the processor's windows open behind a quiet input (0: none)."`
+	History      time.Duration `name:"history" help:"Without --start-time: first write this much past event time (e.g. 24h), as fast as the broker takes it, then go live."`
+	MarkEvery    time.Duration `name:"mark-every" default:"1m" help:"With --start-time or --history: every this much event time, write a marker into each input partition the run left quiet, so a run faster than real time does not hold the processor's windows open behind a quiet input (0: none)."`
 	Jitter       time.Duration `name:"jitter" help:"Move timestamps back by up to this much, so events arrive out of order."`
 	MinStream    time.Duration `name:"min-stream-duration" default:"10m" help:"Shortest stream before a channel may go offline (event time)."`
 	MinOffline   time.Duration `name:"min-offline-duration" default:"2m" help:"Shortest offline gap before a channel may go live again (event time)."`
@@ -45,6 +46,9 @@ func (p *produceCmd) channels() []string {
 func (p *produceCmd) Validate() error {
 	if err := producer.CheckChannels(p.channels()); err != nil {
 		return fmt.Errorf("--channels: %w", err)
+	}
+	if p.History > 0 && !p.StartTime.IsZero() {
+		return fmt.Errorf("--history %v: not with --start-time, whose run is all simulated time already", p.History)
 	}
 	return nil
 }
@@ -84,7 +88,7 @@ func (p *produceCmd) Run(ctx context.Context, g *globals) error {
 			MinStreamDuration: p.MinStream, MinOfflineDuration: p.MinOffline,
 		},
 		Rate: rate, Count: p.Count, Duration: p.Duration,
-		StartTime: p.StartTime, TimeStep: p.TimeStep, MarkEvery: p.MarkEvery, LogEvery: p.LogEvery,
+		StartTime: p.StartTime, TimeStep: p.TimeStep, History: p.History, MarkEvery: p.MarkEvery, LogEvery: p.LogEvery,
 		Logger: g.logger, Metrics: metrics,
 	})
 	g.logger.Info("producer done", "produced", stats.Produced, "failed", stats.Failed, "markers", stats.Markers,

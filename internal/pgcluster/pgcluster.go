@@ -17,36 +17,53 @@ import (
 	"time"
 )
 
-// Cluster is a running private cluster. Stop removes it and its data.
+// Cluster is a running private cluster. Stop stops it, and removes a throwaway one with its data.
 type Cluster struct {
-	dir    string
-	binDir string
-	port   int
-	runAs  string // OS user the server runs as ("" = the current one)
+	dir        string
+	binDir     string
+	port       int
+	runAs      string // OS user the server runs as ("" = the current one)
+	persistent bool   // Open's: kept on disk, and durable
 }
 
 // ErrNoBinaries means no PostgreSQL server binaries were found on this machine.
 var ErrNoBinaries = errors.New("no PostgreSQL server binaries (initdb, pg_ctl) found: install PostgreSQL (Debian: apt-get install postgresql) or set DATABASE_URL")
 
-// Start creates and starts a cluster with a database named database, owned by user telemetra
-// with trust authentication, listening on 127.0.0.1 on a free port. Durability is off (fsync):
-// the cluster is for tests and development.
+// Start creates and starts a throwaway cluster with a database named database, owned by user
+// telemetra with trust authentication, listening on 127.0.0.1 on a free port. Durability is
+// off (fsync): the cluster is for tests, and Stop deletes it.
 func Start(ctx context.Context, database string) (*Cluster, error) {
-	binDir, err := findBinaries()
-	if err != nil {
-		return nil, err
-	}
 	dir, err := os.MkdirTemp("", "telemetra-pg-")
 	if err != nil {
 		return nil, fmt.Errorf("create cluster dir: %w", err)
 	}
-	c := &Cluster{dir: dir, binDir: binDir}
-	ok := false
-	defer func() {
-		if !ok {
-			_ = os.RemoveAll(dir)
-		}
-	}()
+	c, err := start(ctx, dir, database, false)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+	}
+	return c, err
+}
+
+// Open starts the cluster kept in dir, creating it (and its database) on first use, like Start
+// but durable: its data survives Stop and a crash, for `telemetra dev`'s history. It listens on
+// a free port each time.
+func Open(ctx context.Context, dir, database string) (*Cluster, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil { // its parents must let user postgres in (below)
+		return nil, fmt.Errorf("create cluster dir: %w", err)
+	}
+	return start(ctx, abs, database, true)
+}
+
+func start(ctx context.Context, dir, database string, persistent bool) (*Cluster, error) {
+	binDir, err := findBinaries()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{dir: dir, binDir: binDir, persistent: persistent}
 	// PostgreSQL refuses to run as root; run it as the postgres system user then.
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
@@ -60,20 +77,32 @@ func Start(ctx context.Context, database string) (*Cluster, error) {
 		}
 		c.runAs = "postgres"
 	}
-	if out, err := c.run(ctx, "initdb", "-D", c.dataDir(), "-U", "telemetra", "--auth=trust", "-E", "UTF8",
-		"--locale=C", "--no-sync"); err != nil {
-		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
+	_, statErr := os.Stat(filepath.Join(c.dataDir(), "PG_VERSION"))
+	created := errors.Is(statErr, os.ErrNotExist)
+	if created {
+		if out, err := c.run(ctx, "initdb", "-D", c.dataDir(), "-U", "telemetra", "--auth=trust", "-E", "UTF8",
+			"--locale=C", "--no-sync"); err != nil {
+			if c.runAs != "" {
+				// the usual cause for a kept cluster: a parent directory postgres cannot enter
+				return nil, fmt.Errorf("initdb in %s as user postgres (every parent directory must let it in): %w\n%s", dir, err, out)
+			}
+			return nil, fmt.Errorf("initdb: %w\n%s", err, out)
+		}
 	}
 	if c.port, err = freePort(); err != nil {
 		return nil, err
 	}
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", c.port, dir)
+	durability := "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	if persistent {
+		// kept data must survive a crash; losing the last commits of one is fine in development
+		durability = "-c synchronous_commit=off"
+	}
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 %s -c max_connections=200", c.port, dir, durability)
 	if out, err := c.run(ctx, "pg_ctl", "-D", c.dataDir(), "-o", opts, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "start"); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
 		return nil, fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, log)
 	}
-	ok = true
-	if database != "" && database != "postgres" {
+	if created && database != "" && database != "postgres" {
 		if out, err := c.run(ctx, "createdb", "-h", "127.0.0.1", "-p", strconv.Itoa(c.port), "-U", "telemetra", database); err != nil {
 			c.Stop()
 			return nil, fmt.Errorf("createdb %s: %w\n%s", database, err, out)
@@ -95,10 +124,15 @@ func (c *Cluster) Restart(ctx context.Context) error {
 	return nil
 }
 
-// Stop shuts the server down and deletes the cluster.
+// Stop shuts the server down: a kept cluster (Open) cleanly, a throwaway one at once, and then
+// deletes it.
 func (c *Cluster) Stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if c.persistent {
+		_, _ = c.run(ctx, "pg_ctl", "-D", c.dataDir(), "-m", "fast", "-w", "stop")
+		return
+	}
 	_, _ = c.run(ctx, "pg_ctl", "-D", c.dataDir(), "-m", "immediate", "-w", "stop")
 	_ = os.RemoveAll(c.dir)
 }
