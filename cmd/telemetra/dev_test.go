@@ -166,13 +166,7 @@ func TestDashboardInChromium(t *testing.T) {
 	if os.Getenv("TELEMETRA_BROWSER_TEST") == "" {
 		t.Skip("TELEMETRA_BROWSER_TEST not set (make test sets it after installing web/'s npm packages)")
 	}
-	artifacts, err := filepath.Abs("../../artifacts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(artifacts, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	artifacts := artifactsDir(t)
 	t.Run("without a token", func(t *testing.T) {
 		runDashboardTest(t, startDev(t), "SCREENSHOT="+filepath.Join(artifacts, "dashboard.png"))
 	})
@@ -191,13 +185,7 @@ func TestDashboardShowsADayOfHistory(t *testing.T) {
 	if os.Getenv("TELEMETRA_BROWSER_TEST") == "" {
 		t.Skip("TELEMETRA_BROWSER_TEST not set (make test sets it after installing web/'s npm packages)")
 	}
-	artifacts, err := filepath.Abs("../../artifacts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(artifacts, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	artifacts := artifactsDir(t)
 	d := startDev(t, "--history", "24h", "--rate", "20")
 	// the day is in once some channel has final windows from 22–24 hours ago and some has one
 	// from the last 10 minutes: each was live for part of the day only, and the processor
@@ -227,6 +215,19 @@ func TestDashboardShowsADayOfHistory(t *testing.T) {
 	if err != nil {
 		t.Fatalf("history browser test against %s/dashboard/: %v", d.base, err)
 	}
+}
+
+// artifactsDir is the repository's artifacts/, where the browser tests leave their screenshots.
+func artifactsDir(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("../../artifacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // runDashboardTest waits for live data in d, then runs web/test/dashboard.test.mjs against its

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -38,16 +37,7 @@ func TestDevKeepsItsHistoryAcrossRestarts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole pipeline twice")
 	}
-	parent, err := os.MkdirTemp("", "telemetra-devdata-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(parent) })
-	// as root, PostgreSQL runs as user postgres, who must be able to enter the data dir
-	if err := os.Chmod(parent, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(parent, "data")
+	dir := filepath.Join(testkit.EnterableTempDir(t), "data")
 	cut := time.Now().Add(-2 * time.Minute) // well inside the history
 
 	d := startDev(t, "--data-dir", dir, "--history", "10m")

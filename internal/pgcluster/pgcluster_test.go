@@ -8,22 +8,15 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/telemetra/telemetra/internal/testkit"
 )
 
 // TestOpenKeepsItsDataAcrossRestarts: what Open created and was written survives Stop, and a
 // second Open starts the same data (on another port) without creating the database again.
 func TestOpenKeepsItsDataAcrossRestarts(t *testing.T) {
 	ctx := context.Background()
-	parent, err := os.MkdirTemp("", "telemetra-pgopen-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(parent) })
-	// the server may run as another user (as root: postgres), who must be able to enter it
-	if err := os.Chmod(parent, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(parent, "kept", "postgres")
+	dir := filepath.Join(testkit.EnterableTempDir(t), "kept", "postgres")
 
 	c, err := Open(ctx, dir, "telemetra")
 	if errors.Is(err, ErrNoBinaries) {
