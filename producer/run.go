@@ -35,9 +35,10 @@ type RunConfig struct {
 	// the same channels: a fresh pipeline has a day to show. Count and Duration apply to the
 	// live part. It writes markers like a simulated run (MarkEvery, default 1m).
 	History time.Duration
-	// MarkEvery, with StartTime or History, writes a marker every MarkEvery of event time into each input
-	// partition the run wrote nothing to over that span (quietMarks), so that a run faster than
-	// real time does not hold the processor's windows open behind a quiet input. 0: none.
+	// MarkEvery, with StartTime or History, writes a marker every MarkEvery of event time into
+	// each input partition the run wrote nothing to over that span (quietMarks), so that a run
+	// faster than real time does not hold the processor's windows open behind a quiet input.
+	// 0: none.
 	MarkEvery time.Duration
 	// LogEvery is how often the actual rate is logged; default 10s.
 	LogEvery time.Duration
@@ -196,17 +197,8 @@ func Run(ctx context.Context, cfg RunConfig) (Stats, error) {
 			if !cfg.StartTime.IsZero() {
 				at = cfg.StartTime.Add(time.Duration(generated) * step)
 			}
-			rec := gen.Next(at)
 			generated++
-			if marks != nil {
-				for _, m := range marks.due(at) {
-					cl.Produce(produceCtx, m, p.markerPromise)
-				}
-				marks.wrote(rec.Topic, rec.Key, at)
-			}
-			// The record's timestamp is when the event reaches Kafka: now, or in simulated time
-			// the event's own moment. The processor judges lateness by it (processors/eventtime).
-			cl.Produce(produceCtx, &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value, Timestamp: at}, p.promise)
+			produceEvent(produceCtx, cl, p, marks, gen.Next(at), at)
 		}
 	}
 
@@ -221,12 +213,25 @@ func Run(ctx context.Context, cfg RunConfig) (Stats, error) {
 	}
 	if n := p.markersFailed.Load(); n > 0 {
 		// a lost marker loses no event: the processor's own markers move the input later
-		cfg.Logger.Warn("some markers were not written", "failed", n, "err", p.firstError())
+		cfg.Logger.Warn("some markers were not written", "failed", n, "err", *p.markerErr.Load())
 	}
 	if stats.Failed > 0 {
 		return stats, fmt.Errorf("%d of %d events were not delivered: %w", stats.Failed, generated, p.firstError())
 	}
 	return stats, nil
+}
+
+// produceEvent writes an event generated at at, after the markers due before it (marks: nil
+// for none). The record's timestamp is when the event reaches Kafka: now, or in simulated time
+// the event's own moment. The processor judges lateness by it (processors/eventtime).
+func produceEvent(ctx context.Context, cl *kgo.Client, p *progress, marks *quietMarks, rec Record, at time.Time) {
+	if marks != nil {
+		for _, m := range marks.due(at) {
+			cl.Produce(ctx, m, p.markerPromise)
+		}
+		marks.wrote(rec.Topic, rec.Key, at)
+	}
+	cl.Produce(ctx, &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value, Timestamp: at}, p.promise)
 }
 
 // writeHistory writes the events from from until it catches up with the clock, step apart, with
@@ -237,13 +242,8 @@ func writeHistory(ctx context.Context, cfg RunConfig, cl *kgo.Client, gen *Gener
 	nextLog := cfg.Now().Add(cfg.LogEvery)
 	var n int64
 	for at := from; at.Before(cfg.Now()) && ctx.Err() == nil; at = at.Add(step) {
-		rec := gen.Next(at)
 		n++
-		for _, m := range marks.due(at) {
-			cl.Produce(produceCtx, m, p.markerPromise)
-		}
-		marks.wrote(rec.Topic, rec.Key, at)
-		cl.Produce(produceCtx, &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value, Timestamp: at}, p.promise)
+		produceEvent(produceCtx, cl, p, marks, gen.Next(at), at)
 		if n%10_000 == 0 && cfg.Now().After(nextLog) {
 			cfg.Logger.Info("writing history", "events", n, "at", at.Format(time.RFC3339),
 				"behind_clock", cfg.Now().Sub(at).Round(time.Second))
@@ -262,6 +262,7 @@ type progress struct {
 	markers atomic.Int64
 	// markersFailed counts markers given up on; they are no events, so the run does not fail
 	markersFailed atomic.Int64
+	markerErr     atomic.Pointer[error] // the first
 	firstErr      atomic.Pointer[error]
 	last          struct {
 		at    time.Time
@@ -295,7 +296,7 @@ func (p *progress) promise(r *kgo.Record, err error) {
 func (p *progress) markerPromise(_ *kgo.Record, err error) {
 	if err != nil {
 		p.markersFailed.Add(1)
-		p.firstErr.CompareAndSwap(nil, &err)
+		p.markerErr.CompareAndSwap(nil, &err)
 		return
 	}
 	p.markers.Add(1)
