@@ -26,6 +26,10 @@ type Record struct {
 type Config struct {
 	Channels []string
 	Seed     uint64
+	// Run tells apart the runs of one simulation: the channels (their sizes) come from Seed
+	// alone, the events from Seed and Run, so a restarted run goes on with the same channels
+	// but writes no event id again. 0: the events of Seed alone, as every earlier run wrote.
+	Run uint64
 	// MinStreamDuration keeps a stream live at least this long (event time) before it may end.
 	MinStreamDuration time.Duration
 	// MinOfflineDuration keeps a channel offline at least this long before it may start again.
@@ -175,6 +179,9 @@ func NewGenerator(cfg Config) (*Generator, error) {
 		size := math.Exp(math.Log(minChannelSize) + g.rng.Float64()*math.Log(maxChannelSize/minChannelSize))
 		g.channels = append(g.channels, &channelSim{name: name, key: []byte(name), size: size})
 		g.offline.add(i)
+	}
+	if cfg.Run != 0 {
+		g.rng = rand.New(rand.NewPCG(cfg.Seed^cfg.Run, cfg.Run^0x7e1e3e7a))
 	}
 	return g, nil
 }

@@ -53,6 +53,30 @@ func TestGeneratorIsReproducible(t *testing.T) {
 	}
 }
 
+// TestAnotherRunHasTheSameChannelsAndNewEvents: Run keeps the channels' sizes (from Seed) and
+// changes the events, so a restarted simulation writes no event id of the earlier run again.
+func TestAnotherRunHasTheSameChannelsAndNewEvents(t *testing.T) {
+	cfg := Config{Channels: GeneratedChannels(5), Seed: 7}
+	first, err := NewGenerator(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Run = 12345
+	again, err := NewGenerator(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range first.channels {
+		if first.channels[k].size != again.channels[k].size {
+			t.Errorf("channel %d: size %.0f, then %.0f in another run", k, first.channels[k].size, again.channels[k].size)
+		}
+	}
+	a, b := first.Next(testStart), again.Next(testStart)
+	if bytes.Equal(a.Value, b.Value) {
+		t.Errorf("another run wrote the same first event: %s", a.Value)
+	}
+}
+
 func TestGeneratorRejectsBadConfig(t *testing.T) {
 	for name, tc := range map[string]struct {
 		cfg  Config

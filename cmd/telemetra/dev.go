@@ -26,7 +26,7 @@ type devCmd struct {
 	BrokerAddr   string        `name:"broker-addr" env:"TELEMETRA_BROKER_ADDR" default:"127.0.0.1:9092" help:"Listen address of the embedded Kafka broker."`
 	Channels     []string      `name:"channels" env:"CHANNELS" default:"demo_stream,gaming,speedrun_hub,cozy_cafe,esports_arena" sep:"," help:"Channels to simulate."`
 	Rate         float64       `name:"rate" env:"RATE_PER_SEC" default:"50" help:"Producer events per second."`
-	Seed         uint64        `name:"seed" env:"PRODUCER_SEED" help:"Producer random seed (0: random)."`
+	Seed         uint64        `name:"seed" env:"PRODUCER_SEED" help:"Producer random seed (0: the one kept in --data-dir, else random)."`
 	MetricsAddr  string        `name:"metrics-addr" env:"TELEMETRA_METRICS_ADDR" default:"127.0.0.1:9100" help:"Serve Prometheus metrics here."`
 	CompactEvery time.Duration `name:"compact-every" default:"1m" help:"Compact the embedded broker's compacted topics this often (0: never)."`
 	GRPCAddr     string        `name:"grpc-addr" env:"TELEMETRA_GRPC_ADDR" default:"127.0.0.1:9090" help:"gRPC listen address of the gateway."`
@@ -113,7 +113,7 @@ func (d *devCmd) Run(ctx context.Context, g *globals) error {
 		}
 	}
 
-	seed, err := d.simulationSeed()
+	seed, run, err := d.simulation(time.Now())
 	if err != nil {
 		return err
 	}
@@ -189,7 +189,7 @@ Try:
 	grp.Go(func() error {
 		_, err := producer.Run(gctx, producer.RunConfig{
 			Brokers: []string{broker.Addr()},
-			Sim:     producer.Config{Channels: d.Channels, Seed: seed},
+			Sim:     producer.Config{Channels: d.Channels, Seed: seed, Run: run},
 			Rate:    d.Rate, History: history, LogEvery: 30 * time.Second,
 			Logger: g.logger.With("role", "producer"), Metrics: producer.NewMetrics(reg),
 		})

@@ -41,27 +41,28 @@ func (d *devCmd) prepareDataDir() (fresh bool, err error) {
 	return fresh, nil
 }
 
-// simulationSeed is --seed, or else the seed kept in the data dir, or else a new one (kept
-// there): a restart simulates the same channels, with the same sizes, as the history it
-// continues.
-func (d *devCmd) simulationSeed() (uint64, error) {
+// simulation is the simulation's seed and run: --seed, or else the seed kept in the data dir,
+// or else a new one (kept there). A restart on a kept seed simulates the same channels, with
+// the same sizes, as the history it continues, in a run of its own (producer.Config.Run), so
+// no event id of the earlier run comes again. --seed, or no data dir, is run 0.
+func (d *devCmd) simulation(now time.Time) (seed, run uint64, err error) {
 	if d.Seed != 0 {
-		return d.Seed, nil
+		return d.Seed, 0, nil
 	}
 	if d.DataDir == "" {
-		return rand.Uint64(), nil
+		return rand.Uint64(), 0, nil
 	}
 	path := filepath.Join(d.DataDir, "seed")
 	if b, err := os.ReadFile(path); err == nil {
 		if seed, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && seed != 0 {
-			return seed, nil
+			return seed, uint64(now.UnixNano()) | 1, nil
 		}
 	}
-	seed := rand.Uint64() | 1 // never 0, which means "none"
+	seed = rand.Uint64() | 1 // never 0, which means "none"
 	if err := os.WriteFile(path, []byte(strconv.FormatUint(seed, 10)+"\n"), 0o644); err != nil {
-		return 0, fmt.Errorf("keep the simulation's seed in the data dir: %w", err)
+		return 0, 0, fmt.Errorf("keep the simulation's seed in the data dir: %w", err)
 	}
-	return seed, nil
+	return seed, 0, nil
 }
 
 // startPostgres starts the private PostgreSQL: kept in the data dir when there is one. A kept
