@@ -291,6 +291,134 @@ func (StatusChangeReason) EnumDescriptor() ([]byte, []int) {
 	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{3}
 }
 
+// RankingMetric is what RankChannels ranks by.
+type RankingMetric int32
+
+const (
+	// Not a metric: INVALID_ARGUMENT.
+	RankingMetric_RANKING_METRIC_UNSPECIFIED RankingMetric = 0
+	// Viewers: now, the current viewer count; over a range, the average
+	// viewer count of the windows with samples.
+	RankingMetric_RANKING_METRIC_VIEWERS RankingMetric = 1
+	// Chat messages per minute: now, of the last final window; over a range,
+	// of the range's final windows.
+	RankingMetric_RANKING_METRIC_CHAT_RATE RankingMetric = 2
+	// Distinct chatters (HyperLogLog estimate): now, of the last final
+	// window; over a range, of the merged windows.
+	RankingMetric_RANKING_METRIC_UNIQUE_CHATTERS RankingMetric = 3
+	// Revenue in US cents: now, of the last final window; over a range, the
+	// sum.
+	RankingMetric_RANKING_METRIC_REVENUE RankingMetric = 4
+	// Average lexicon sentiment (-1 .. 1) of the scored messages: now, of the
+	// last final window; over a range, of all its scored messages.
+	RankingMetric_RANKING_METRIC_SENTIMENT RankingMetric = 5
+	// Moments detected: now, in the last hour; over a range, in the range.
+	RankingMetric_RANKING_METRIC_MOMENTS RankingMetric = 6
+)
+
+// Enum value maps for RankingMetric.
+var (
+	RankingMetric_name = map[int32]string{
+		0: "RANKING_METRIC_UNSPECIFIED",
+		1: "RANKING_METRIC_VIEWERS",
+		2: "RANKING_METRIC_CHAT_RATE",
+		3: "RANKING_METRIC_UNIQUE_CHATTERS",
+		4: "RANKING_METRIC_REVENUE",
+		5: "RANKING_METRIC_SENTIMENT",
+		6: "RANKING_METRIC_MOMENTS",
+	}
+	RankingMetric_value = map[string]int32{
+		"RANKING_METRIC_UNSPECIFIED":     0,
+		"RANKING_METRIC_VIEWERS":         1,
+		"RANKING_METRIC_CHAT_RATE":       2,
+		"RANKING_METRIC_UNIQUE_CHATTERS": 3,
+		"RANKING_METRIC_REVENUE":         4,
+		"RANKING_METRIC_SENTIMENT":       5,
+		"RANKING_METRIC_MOMENTS":         6,
+	}
+)
+
+func (x RankingMetric) Enum() *RankingMetric {
+	p := new(RankingMetric)
+	*p = x
+	return p
+}
+
+func (x RankingMetric) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RankingMetric) Descriptor() protoreflect.EnumDescriptor {
+	return file_telemetra_v1_service_proto_enumTypes[4].Descriptor()
+}
+
+func (RankingMetric) Type() protoreflect.EnumType {
+	return &file_telemetra_v1_service_proto_enumTypes[4]
+}
+
+func (x RankingMetric) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RankingMetric.Descriptor instead.
+func (RankingMetric) EnumDescriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{4}
+}
+
+// RankingScope says what a ranking is computed over.
+type RankingScope int32
+
+const (
+	// Same as RANKING_SCOPE_NOW.
+	RankingScope_RANKING_SCOPE_UNSPECIFIED RankingScope = 0
+	// The live state: live channels only, their latest figures.
+	RankingScope_RANKING_SCOPE_NOW RankingScope = 1
+	// The final windows of [start_time, end_time) in PostgreSQL: every
+	// channel with a window in the range.
+	RankingScope_RANKING_SCOPE_RANGE RankingScope = 2
+)
+
+// Enum value maps for RankingScope.
+var (
+	RankingScope_name = map[int32]string{
+		0: "RANKING_SCOPE_UNSPECIFIED",
+		1: "RANKING_SCOPE_NOW",
+		2: "RANKING_SCOPE_RANGE",
+	}
+	RankingScope_value = map[string]int32{
+		"RANKING_SCOPE_UNSPECIFIED": 0,
+		"RANKING_SCOPE_NOW":         1,
+		"RANKING_SCOPE_RANGE":       2,
+	}
+)
+
+func (x RankingScope) Enum() *RankingScope {
+	p := new(RankingScope)
+	*p = x
+	return p
+}
+
+func (x RankingScope) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RankingScope) Descriptor() protoreflect.EnumDescriptor {
+	return file_telemetra_v1_service_proto_enumTypes[5].Descriptor()
+}
+
+func (RankingScope) Type() protoreflect.EnumType {
+	return &file_telemetra_v1_service_proto_enumTypes[5]
+}
+
+func (x RankingScope) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RankingScope.Descriptor instead.
+func (RankingScope) EnumDescriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{5}
+}
+
 // Request for ListChannels.
 type ListChannelsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2079,6 +2207,1339 @@ func (x *Heartbeat) GetDroppedEvents() int64 {
 	return 0
 }
 
+// Request for RankChannels.
+type RankChannelsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What to rank by; required.
+	Metric RankingMetric `protobuf:"varint,1,opt,name=metric,proto3,enum=telemetra.v1.RankingMetric" json:"metric,omitempty"`
+	// Now (default) or a range.
+	Scope RankingScope `protobuf:"varint,2,opt,name=scope,proto3,enum=telemetra.v1.RankingScope" json:"scope,omitempty"`
+	// Start of the range (RANKING_SCOPE_RANGE only; unset: end_time minus
+	// one hour).
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// End of the range (RANKING_SCOPE_RANGE only; unset: now).
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Only channels in this category (exact match); empty means all.
+	Category string `protobuf:"bytes,5,opt,name=category,proto3" json:"category,omitempty"`
+	// Maximum number of entries; default 50, maximum 1000.
+	PageSize int32 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from a previous RankChannels response.
+	PageToken     string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RankChannelsRequest) Reset() {
+	*x = RankChannelsRequest{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RankChannelsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RankChannelsRequest) ProtoMessage() {}
+
+func (x *RankChannelsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RankChannelsRequest.ProtoReflect.Descriptor instead.
+func (*RankChannelsRequest) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RankChannelsRequest) GetMetric() RankingMetric {
+	if x != nil {
+		return x.Metric
+	}
+	return RankingMetric_RANKING_METRIC_UNSPECIFIED
+}
+
+func (x *RankChannelsRequest) GetScope() RankingScope {
+	if x != nil {
+		return x.Scope
+	}
+	return RankingScope_RANKING_SCOPE_UNSPECIFIED
+}
+
+func (x *RankChannelsRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *RankChannelsRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *RankChannelsRequest) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *RankChannelsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *RankChannelsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of RankChannels.
+type RankChannelsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entries, by rank ascending.
+	Rankings []*ChannelRank `protobuf:"bytes,1,rep,name=rankings,proto3" json:"rankings,omitempty"`
+	// Token for the next page; empty when this is the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Number of channels ranked (over all pages).
+	TotalSize int64 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// When the ranking was computed (now) or the range's end (range).
+	AsOf *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// The metric ranked by.
+	Metric RankingMetric `protobuf:"varint,5,opt,name=metric,proto3,enum=telemetra.v1.RankingMetric" json:"metric,omitempty"`
+	// The scope ranked over.
+	Scope RankingScope `protobuf:"varint,6,opt,name=scope,proto3,enum=telemetra.v1.RankingScope" json:"scope,omitempty"`
+	// The range ranked over (RANKING_SCOPE_RANGE only).
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// The range ranked over (RANKING_SCOPE_RANGE only).
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RankChannelsResponse) Reset() {
+	*x = RankChannelsResponse{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RankChannelsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RankChannelsResponse) ProtoMessage() {}
+
+func (x *RankChannelsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RankChannelsResponse.ProtoReflect.Descriptor instead.
+func (*RankChannelsResponse) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RankChannelsResponse) GetRankings() []*ChannelRank {
+	if x != nil {
+		return x.Rankings
+	}
+	return nil
+}
+
+func (x *RankChannelsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *RankChannelsResponse) GetTotalSize() int64 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+func (x *RankChannelsResponse) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *RankChannelsResponse) GetMetric() RankingMetric {
+	if x != nil {
+		return x.Metric
+	}
+	return RankingMetric_RANKING_METRIC_UNSPECIFIED
+}
+
+func (x *RankChannelsResponse) GetScope() RankingScope {
+	if x != nil {
+		return x.Scope
+	}
+	return RankingScope_RANKING_SCOPE_UNSPECIFIED
+}
+
+func (x *RankChannelsResponse) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *RankChannelsResponse) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+// ChannelRank is one channel's place in a ranking, with its figures for
+// every metric (so a client can show them all).
+type ChannelRank struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 for the first channel.
+	Rank int64 `protobuf:"varint,1,opt,name=rank,proto3" json:"rank,omitempty"`
+	// Channel key.
+	Channel string `protobuf:"bytes,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	// The value ranked by (see RankingMetric).
+	Value float64 `protobuf:"fixed64,3,opt,name=value,proto3" json:"value,omitempty"`
+	// Whether the channel is live now.
+	Live bool `protobuf:"varint,4,opt,name=live,proto3" json:"live,omitempty"`
+	// Category (now: current; range: at the end of the range).
+	Category string `protobuf:"bytes,5,opt,name=category,proto3" json:"category,omitempty"`
+	// Title (now: current; range: at the end of the range).
+	Title string `protobuf:"bytes,6,opt,name=title,proto3" json:"title,omitempty"`
+	// Viewers (RANKING_METRIC_VIEWERS' value).
+	Viewers float64 `protobuf:"fixed64,7,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	// Chat messages per minute.
+	MessagesPerMinute float64 `protobuf:"fixed64,8,opt,name=messages_per_minute,json=messagesPerMinute,proto3" json:"messages_per_minute,omitempty"`
+	// Distinct chatters.
+	UniqueChatters int64 `protobuf:"varint,9,opt,name=unique_chatters,json=uniqueChatters,proto3" json:"unique_chatters,omitempty"`
+	// Revenue, in US cents.
+	RevenueCents int64 `protobuf:"varint,10,opt,name=revenue_cents,json=revenueCents,proto3" json:"revenue_cents,omitempty"`
+	// Average sentiment.
+	Sentiment float64 `protobuf:"fixed64,11,opt,name=sentiment,proto3" json:"sentiment,omitempty"`
+	// Moments.
+	Moments       int64 `protobuf:"varint,12,opt,name=moments,proto3" json:"moments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChannelRank) Reset() {
+	*x = ChannelRank{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChannelRank) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChannelRank) ProtoMessage() {}
+
+func (x *ChannelRank) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChannelRank.ProtoReflect.Descriptor instead.
+func (*ChannelRank) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ChannelRank) GetRank() int64 {
+	if x != nil {
+		return x.Rank
+	}
+	return 0
+}
+
+func (x *ChannelRank) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *ChannelRank) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *ChannelRank) GetLive() bool {
+	if x != nil {
+		return x.Live
+	}
+	return false
+}
+
+func (x *ChannelRank) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *ChannelRank) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *ChannelRank) GetViewers() float64 {
+	if x != nil {
+		return x.Viewers
+	}
+	return 0
+}
+
+func (x *ChannelRank) GetMessagesPerMinute() float64 {
+	if x != nil {
+		return x.MessagesPerMinute
+	}
+	return 0
+}
+
+func (x *ChannelRank) GetUniqueChatters() int64 {
+	if x != nil {
+		return x.UniqueChatters
+	}
+	return 0
+}
+
+func (x *ChannelRank) GetRevenueCents() int64 {
+	if x != nil {
+		return x.RevenueCents
+	}
+	return 0
+}
+
+func (x *ChannelRank) GetSentiment() float64 {
+	if x != nil {
+		return x.Sentiment
+	}
+	return 0
+}
+
+func (x *ChannelRank) GetMoments() int64 {
+	if x != nil {
+		return x.Moments
+	}
+	return 0
+}
+
+// Request for ListTrending.
+type ListTrendingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Now (default: the last 10 minutes of final windows) or a range.
+	Scope RankingScope `protobuf:"varint,1,opt,name=scope,proto3,enum=telemetra.v1.RankingScope" json:"scope,omitempty"`
+	// Start of the range (RANKING_SCOPE_RANGE only; unset: end_time minus
+	// one hour).
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// End of the range (RANKING_SCOPE_RANGE only; unset: now).
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Maximum number of emotes and of categories; default 10, maximum 100.
+	Limit         int32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTrendingRequest) Reset() {
+	*x = ListTrendingRequest{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTrendingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTrendingRequest) ProtoMessage() {}
+
+func (x *ListTrendingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTrendingRequest.ProtoReflect.Descriptor instead.
+func (*ListTrendingRequest) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListTrendingRequest) GetScope() RankingScope {
+	if x != nil {
+		return x.Scope
+	}
+	return RankingScope_RANKING_SCOPE_UNSPECIFIED
+}
+
+func (x *ListTrendingRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ListTrendingRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *ListTrendingRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// Response of ListTrending.
+type ListTrendingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The period looked at.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// The period looked at.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Most used emotes, by uses descending then emote ascending.
+	Emotes []*TrendingEmote `protobuf:"bytes,3,rep,name=emotes,proto3" json:"emotes,omitempty"`
+	// Categories by viewers descending then category ascending.
+	Categories    []*TrendingCategory `protobuf:"bytes,4,rep,name=categories,proto3" json:"categories,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTrendingResponse) Reset() {
+	*x = ListTrendingResponse{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTrendingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTrendingResponse) ProtoMessage() {}
+
+func (x *ListTrendingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTrendingResponse.ProtoReflect.Descriptor instead.
+func (*ListTrendingResponse) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListTrendingResponse) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ListTrendingResponse) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *ListTrendingResponse) GetEmotes() []*TrendingEmote {
+	if x != nil {
+		return x.Emotes
+	}
+	return nil
+}
+
+func (x *ListTrendingResponse) GetCategories() []*TrendingCategory {
+	if x != nil {
+		return x.Categories
+	}
+	return nil
+}
+
+// TrendingEmote is an emote's use across channels.
+type TrendingEmote struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Emote name.
+	Emote string `protobuf:"bytes,1,opt,name=emote,proto3" json:"emote,omitempty"`
+	// Uses in the period (sums of the windows' top emotes).
+	Uses int64 `protobuf:"varint,2,opt,name=uses,proto3" json:"uses,omitempty"`
+	// Uses in the period of the same length just before.
+	PreviousUses int64 `protobuf:"varint,3,opt,name=previous_uses,json=previousUses,proto3" json:"previous_uses,omitempty"`
+	// Channels that used it in the period.
+	Channels      int64 `protobuf:"varint,4,opt,name=channels,proto3" json:"channels,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrendingEmote) Reset() {
+	*x = TrendingEmote{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrendingEmote) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrendingEmote) ProtoMessage() {}
+
+func (x *TrendingEmote) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrendingEmote.ProtoReflect.Descriptor instead.
+func (*TrendingEmote) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *TrendingEmote) GetEmote() string {
+	if x != nil {
+		return x.Emote
+	}
+	return ""
+}
+
+func (x *TrendingEmote) GetUses() int64 {
+	if x != nil {
+		return x.Uses
+	}
+	return 0
+}
+
+func (x *TrendingEmote) GetPreviousUses() int64 {
+	if x != nil {
+		return x.PreviousUses
+	}
+	return 0
+}
+
+func (x *TrendingEmote) GetChannels() int64 {
+	if x != nil {
+		return x.Channels
+	}
+	return 0
+}
+
+// TrendingCategory is a category's audience across channels.
+type TrendingCategory struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Category name.
+	Category string `protobuf:"bytes,1,opt,name=category,proto3" json:"category,omitempty"`
+	// Average viewers of its channels in the period, summed over channels.
+	Viewers float64 `protobuf:"fixed64,2,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	// The same in the period of the same length just before.
+	PreviousViewers float64 `protobuf:"fixed64,3,opt,name=previous_viewers,json=previousViewers,proto3" json:"previous_viewers,omitempty"`
+	// Channels in the category in the period.
+	Channels int64 `protobuf:"varint,4,opt,name=channels,proto3" json:"channels,omitempty"`
+	// Chat messages in the period.
+	ChatMessages  int64 `protobuf:"varint,5,opt,name=chat_messages,json=chatMessages,proto3" json:"chat_messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrendingCategory) Reset() {
+	*x = TrendingCategory{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrendingCategory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrendingCategory) ProtoMessage() {}
+
+func (x *TrendingCategory) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrendingCategory.ProtoReflect.Descriptor instead.
+func (*TrendingCategory) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *TrendingCategory) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *TrendingCategory) GetViewers() float64 {
+	if x != nil {
+		return x.Viewers
+	}
+	return 0
+}
+
+func (x *TrendingCategory) GetPreviousViewers() float64 {
+	if x != nil {
+		return x.PreviousViewers
+	}
+	return 0
+}
+
+func (x *TrendingCategory) GetChannels() int64 {
+	if x != nil {
+		return x.Channels
+	}
+	return 0
+}
+
+func (x *TrendingCategory) GetChatMessages() int64 {
+	if x != nil {
+		return x.ChatMessages
+	}
+	return 0
+}
+
+// Request for SubscribeRankings.
+type SubscribeRankingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What to rank by; required.
+	Metric RankingMetric `protobuf:"varint,1,opt,name=metric,proto3,enum=telemetra.v1.RankingMetric" json:"metric,omitempty"`
+	// Size of the top followed; default 10, maximum 100.
+	Top int32 `protobuf:"varint,2,opt,name=top,proto3" json:"top,omitempty"`
+	// Only channels in this category; empty means all.
+	Category      string `protobuf:"bytes,3,opt,name=category,proto3" json:"category,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeRankingsRequest) Reset() {
+	*x = SubscribeRankingsRequest{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeRankingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeRankingsRequest) ProtoMessage() {}
+
+func (x *SubscribeRankingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeRankingsRequest.ProtoReflect.Descriptor instead.
+func (*SubscribeRankingsRequest) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *SubscribeRankingsRequest) GetMetric() RankingMetric {
+	if x != nil {
+		return x.Metric
+	}
+	return RankingMetric_RANKING_METRIC_UNSPECIFIED
+}
+
+func (x *SubscribeRankingsRequest) GetTop() int32 {
+	if x != nil {
+		return x.Top
+	}
+	return 0
+}
+
+func (x *SubscribeRankingsRequest) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+// RankingUpdate is one message of a SubscribeRankings stream: the whole top
+// as it is now, and how it changed since the previous message.
+type RankingUpdate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Position in this subscription's stream, from 1.
+	Sequence uint64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// When the ranking was computed.
+	AsOf *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// The top entries, by rank ascending.
+	Rankings []*ChannelRank `protobuf:"bytes,3,rep,name=rankings,proto3" json:"rankings,omitempty"`
+	// Changes since the previous update; empty in the first one.
+	Changes       []*RankChange `protobuf:"bytes,4,rep,name=changes,proto3" json:"changes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RankingUpdate) Reset() {
+	*x = RankingUpdate{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RankingUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RankingUpdate) ProtoMessage() {}
+
+func (x *RankingUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RankingUpdate.ProtoReflect.Descriptor instead.
+func (*RankingUpdate) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RankingUpdate) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *RankingUpdate) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *RankingUpdate) GetRankings() []*ChannelRank {
+	if x != nil {
+		return x.Rankings
+	}
+	return nil
+}
+
+func (x *RankingUpdate) GetChanges() []*RankChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+// RankChange is a channel's move in a ranking's top.
+type RankChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Channel key.
+	Channel string `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	// Rank in the previous update; 0 if it was not in the top.
+	PreviousRank int64 `protobuf:"varint,2,opt,name=previous_rank,json=previousRank,proto3" json:"previous_rank,omitempty"`
+	// Rank now; 0 if it left the top.
+	Rank          int64 `protobuf:"varint,3,opt,name=rank,proto3" json:"rank,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RankChange) Reset() {
+	*x = RankChange{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RankChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RankChange) ProtoMessage() {}
+
+func (x *RankChange) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RankChange.ProtoReflect.Descriptor instead.
+func (*RankChange) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *RankChange) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *RankChange) GetPreviousRank() int64 {
+	if x != nil {
+		return x.PreviousRank
+	}
+	return 0
+}
+
+func (x *RankChange) GetRank() int64 {
+	if x != nil {
+		return x.Rank
+	}
+	return 0
+}
+
+// Request for GetStreamReport.
+type GetStreamReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The session: "channels/{channel}/sessions/{session}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Maximum number of top emotes; default 10, maximum 100.
+	TopEmotesLimit int32 `protobuf:"varint,2,opt,name=top_emotes_limit,json=topEmotesLimit,proto3" json:"top_emotes_limit,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetStreamReportRequest) Reset() {
+	*x = GetStreamReportRequest{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStreamReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStreamReportRequest) ProtoMessage() {}
+
+func (x *GetStreamReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStreamReportRequest.ProtoReflect.Descriptor instead.
+func (*GetStreamReportRequest) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetStreamReportRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetStreamReportRequest) GetTopEmotesLimit() int32 {
+	if x != nil {
+		return x.TopEmotesLimit
+	}
+	return 0
+}
+
+// StreamReport is the report of one stream session, computed from its final
+// windows (and, while the session is live, its provisional ones).
+type StreamReport struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name: "channels/{channel}/sessions/{session}/report".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The session (start, end, duration, title, category, peaks).
+	Session *StreamSession `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	// Windows the report is computed from.
+	Windows int64 `protobuf:"varint,3,opt,name=windows,proto3" json:"windows,omitempty"`
+	// Average viewers over the windows with samples.
+	AvgViewers float64 `protobuf:"fixed64,4,opt,name=avg_viewers,json=avgViewers,proto3" json:"avg_viewers,omitempty"`
+	// Highest viewer count sampled.
+	PeakViewers int64 `protobuf:"varint,5,opt,name=peak_viewers,json=peakViewers,proto3" json:"peak_viewers,omitempty"`
+	// Hours watched: the sum over the windows of average viewers times the
+	// window's length in hours.
+	HoursWatched float64 `protobuf:"fixed64,6,opt,name=hours_watched,json=hoursWatched,proto3" json:"hours_watched,omitempty"`
+	// Chat: messages, distinct chatters (merged sketches), messages per
+	// chatter, top emotes, sentiment, first-time chatters.
+	Chat *ChatMetrics `protobuf:"bytes,7,opt,name=chat,proto3" json:"chat,omitempty"`
+	// Revenue by type, in US cents.
+	Transactions *TransactionStats `protobuf:"bytes,8,opt,name=transactions,proto3" json:"transactions,omitempty"`
+	// The session's moments, oldest first.
+	Moments []*Moment `protobuf:"bytes,9,rep,name=moments,proto3" json:"moments,omitempty"`
+	// The title and category at the start and at each change, oldest first.
+	Changes []*StreamChange `protobuf:"bytes,10,rep,name=changes,proto3" json:"changes,omitempty"`
+	// True while the session is live (the report is provisional).
+	Live          bool `protobuf:"varint,11,opt,name=live,proto3" json:"live,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamReport) Reset() {
+	*x = StreamReport{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamReport) ProtoMessage() {}
+
+func (x *StreamReport) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamReport.ProtoReflect.Descriptor instead.
+func (*StreamReport) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *StreamReport) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *StreamReport) GetSession() *StreamSession {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+func (x *StreamReport) GetWindows() int64 {
+	if x != nil {
+		return x.Windows
+	}
+	return 0
+}
+
+func (x *StreamReport) GetAvgViewers() float64 {
+	if x != nil {
+		return x.AvgViewers
+	}
+	return 0
+}
+
+func (x *StreamReport) GetPeakViewers() int64 {
+	if x != nil {
+		return x.PeakViewers
+	}
+	return 0
+}
+
+func (x *StreamReport) GetHoursWatched() float64 {
+	if x != nil {
+		return x.HoursWatched
+	}
+	return 0
+}
+
+func (x *StreamReport) GetChat() *ChatMetrics {
+	if x != nil {
+		return x.Chat
+	}
+	return nil
+}
+
+func (x *StreamReport) GetTransactions() *TransactionStats {
+	if x != nil {
+		return x.Transactions
+	}
+	return nil
+}
+
+func (x *StreamReport) GetMoments() []*Moment {
+	if x != nil {
+		return x.Moments
+	}
+	return nil
+}
+
+func (x *StreamReport) GetChanges() []*StreamChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *StreamReport) GetLive() bool {
+	if x != nil {
+		return x.Live
+	}
+	return false
+}
+
+// StreamChange is the title and category from a point of a session on.
+type StreamChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Start of the first window with this title and category.
+	At *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=at,proto3" json:"at,omitempty"`
+	// Title.
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// Category.
+	Category      string `protobuf:"bytes,3,opt,name=category,proto3" json:"category,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamChange) Reset() {
+	*x = StreamChange{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamChange) ProtoMessage() {}
+
+func (x *StreamChange) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamChange.ProtoReflect.Descriptor instead.
+func (*StreamChange) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *StreamChange) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *StreamChange) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *StreamChange) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+// Request for GetPipelineHealth.
+type GetPipelineHealthRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPipelineHealthRequest) Reset() {
+	*x = GetPipelineHealthRequest{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPipelineHealthRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPipelineHealthRequest) ProtoMessage() {}
+
+func (x *GetPipelineHealthRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPipelineHealthRequest.ProtoReflect.Descriptor instead.
+func (*GetPipelineHealthRequest) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{33}
+}
+
+// PipelineHealth is the pipeline's state, seen from the gateway.
+type PipelineHealth struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When the figures were taken.
+	AsOf *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// Lag of each reader of the input and output topics.
+	Consumers []*ConsumerLag `protobuf:"bytes,2,rep,name=consumers,proto3" json:"consumers,omitempty"`
+	// Server time minus the update time of the newest channel state in the
+	// live view.
+	LiveFreshness *durationpb.Duration `protobuf:"bytes,3,opt,name=live_freshness,json=liveFreshness,proto3" json:"live_freshness,omitempty"`
+	// Server time minus the emit time of the newest window projected into
+	// PostgreSQL; unset without history.
+	ProjectionFreshness *durationpb.Duration `protobuf:"bytes,4,opt,name=projection_freshness,json=projectionFreshness,proto3" json:"projection_freshness,omitempty"`
+	// Records written to the dead-letter topic per minute, over the last
+	// five minutes.
+	DeadLettersPerMinute float64 `protobuf:"fixed64,5,opt,name=dead_letters_per_minute,json=deadLettersPerMinute,proto3" json:"dead_letters_per_minute,omitempty"`
+	// Dead-letter records, ever.
+	DeadLettersTotal int64 `protobuf:"varint,6,opt,name=dead_letters_total,json=deadLettersTotal,proto3" json:"dead_letters_total,omitempty"`
+	// Late records (for windows already final) per minute, over the last
+	// five minutes.
+	LateEventsPerMinute float64 `protobuf:"fixed64,7,opt,name=late_events_per_minute,json=lateEventsPerMinute,proto3" json:"late_events_per_minute,omitempty"`
+	// Overall: "ok", "degraded" (a lag or freshness over its threshold) or
+	// "unknown" (a figure could not be read).
+	State string `protobuf:"bytes,8,opt,name=state,proto3" json:"state,omitempty"`
+	// Why the state is not "ok", one line each.
+	Problems      []string `protobuf:"bytes,9,rep,name=problems,proto3" json:"problems,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PipelineHealth) Reset() {
+	*x = PipelineHealth{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PipelineHealth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PipelineHealth) ProtoMessage() {}
+
+func (x *PipelineHealth) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PipelineHealth.ProtoReflect.Descriptor instead.
+func (*PipelineHealth) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *PipelineHealth) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *PipelineHealth) GetConsumers() []*ConsumerLag {
+	if x != nil {
+		return x.Consumers
+	}
+	return nil
+}
+
+func (x *PipelineHealth) GetLiveFreshness() *durationpb.Duration {
+	if x != nil {
+		return x.LiveFreshness
+	}
+	return nil
+}
+
+func (x *PipelineHealth) GetProjectionFreshness() *durationpb.Duration {
+	if x != nil {
+		return x.ProjectionFreshness
+	}
+	return nil
+}
+
+func (x *PipelineHealth) GetDeadLettersPerMinute() float64 {
+	if x != nil {
+		return x.DeadLettersPerMinute
+	}
+	return 0
+}
+
+func (x *PipelineHealth) GetDeadLettersTotal() int64 {
+	if x != nil {
+		return x.DeadLettersTotal
+	}
+	return 0
+}
+
+func (x *PipelineHealth) GetLateEventsPerMinute() float64 {
+	if x != nil {
+		return x.LateEventsPerMinute
+	}
+	return 0
+}
+
+func (x *PipelineHealth) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *PipelineHealth) GetProblems() []string {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
+// ConsumerLag is how far one reader is behind the end of its topics.
+type ConsumerLag struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reader: "processor" or "projector".
+	Consumer string `protobuf:"bytes,1,opt,name=consumer,proto3" json:"consumer,omitempty"`
+	// Records not yet read, summed over its topics' partitions.
+	LagRecords    int64 `protobuf:"varint,2,opt,name=lag_records,json=lagRecords,proto3" json:"lag_records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumerLag) Reset() {
+	*x = ConsumerLag{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumerLag) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumerLag) ProtoMessage() {}
+
+func (x *ConsumerLag) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumerLag.ProtoReflect.Descriptor instead.
+func (*ConsumerLag) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ConsumerLag) GetConsumer() string {
+	if x != nil {
+		return x.Consumer
+	}
+	return ""
+}
+
+func (x *ConsumerLag) GetLagRecords() int64 {
+	if x != nil {
+		return x.LagRecords
+	}
+	return 0
+}
+
 var File_telemetra_v1_service_proto protoreflect.FileDescriptor
 
 const file_telemetra_v1_service_proto_rawDesc = "" +
@@ -2240,7 +3701,117 @@ const file_telemetra_v1_service_proto_rawDesc = "" +
 	"\x06status\x18\x01 \x01(\v2\x1a.telemetra.v1.StreamStatusR\x06status\x128\n" +
 	"\x06reason\x18\x02 \x01(\x0e2 .telemetra.v1.StatusChangeReasonR\x06reason\"2\n" +
 	"\tHeartbeat\x12%\n" +
-	"\x0edropped_events\x18\x01 \x01(\x03R\rdroppedEvents*X\n" +
+	"\x0edropped_events\x18\x01 \x01(\x03R\rdroppedEvents\"\xc6\x02\n" +
+	"\x13RankChannelsRequest\x123\n" +
+	"\x06metric\x18\x01 \x01(\x0e2\x1b.telemetra.v1.RankingMetricR\x06metric\x120\n" +
+	"\x05scope\x18\x02 \x01(\x0e2\x1a.telemetra.v1.RankingScopeR\x05scope\x129\n" +
+	"\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1a\n" +
+	"\bcategory\x18\x05 \x01(\tR\bcategory\x12\x1b\n" +
+	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\a \x01(\tR\tpageToken\"\x9e\x03\n" +
+	"\x14RankChannelsResponse\x125\n" +
+	"\brankings\x18\x01 \x03(\v2\x19.telemetra.v1.ChannelRankR\brankings\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\x12/\n" +
+	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x123\n" +
+	"\x06metric\x18\x05 \x01(\x0e2\x1b.telemetra.v1.RankingMetricR\x06metric\x120\n" +
+	"\x05scope\x18\x06 \x01(\x0e2\x1a.telemetra.v1.RankingScopeR\x05scope\x129\n" +
+	"\n" +
+	"start_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xe7\x02\n" +
+	"\vChannelRank\x12\x12\n" +
+	"\x04rank\x18\x01 \x01(\x03R\x04rank\x12\x18\n" +
+	"\achannel\x18\x02 \x01(\tR\achannel\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\x01R\x05value\x12\x12\n" +
+	"\x04live\x18\x04 \x01(\bR\x04live\x12\x1a\n" +
+	"\bcategory\x18\x05 \x01(\tR\bcategory\x12\x14\n" +
+	"\x05title\x18\x06 \x01(\tR\x05title\x12\x18\n" +
+	"\aviewers\x18\a \x01(\x01R\aviewers\x12.\n" +
+	"\x13messages_per_minute\x18\b \x01(\x01R\x11messagesPerMinute\x12'\n" +
+	"\x0funique_chatters\x18\t \x01(\x03R\x0euniqueChatters\x12#\n" +
+	"\rrevenue_cents\x18\n" +
+	" \x01(\x03R\frevenueCents\x12\x1c\n" +
+	"\tsentiment\x18\v \x01(\x01R\tsentiment\x12\x18\n" +
+	"\amoments\x18\f \x01(\x03R\amoments\"\xcf\x01\n" +
+	"\x13ListTrendingRequest\x120\n" +
+	"\x05scope\x18\x01 \x01(\x0e2\x1a.telemetra.v1.RankingScopeR\x05scope\x129\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x14\n" +
+	"\x05limit\x18\x04 \x01(\x05R\x05limit\"\xfd\x01\n" +
+	"\x14ListTrendingResponse\x129\n" +
+	"\n" +
+	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x123\n" +
+	"\x06emotes\x18\x03 \x03(\v2\x1b.telemetra.v1.TrendingEmoteR\x06emotes\x12>\n" +
+	"\n" +
+	"categories\x18\x04 \x03(\v2\x1e.telemetra.v1.TrendingCategoryR\n" +
+	"categories\"z\n" +
+	"\rTrendingEmote\x12\x14\n" +
+	"\x05emote\x18\x01 \x01(\tR\x05emote\x12\x12\n" +
+	"\x04uses\x18\x02 \x01(\x03R\x04uses\x12#\n" +
+	"\rprevious_uses\x18\x03 \x01(\x03R\fpreviousUses\x12\x1a\n" +
+	"\bchannels\x18\x04 \x01(\x03R\bchannels\"\xb4\x01\n" +
+	"\x10TrendingCategory\x12\x1a\n" +
+	"\bcategory\x18\x01 \x01(\tR\bcategory\x12\x18\n" +
+	"\aviewers\x18\x02 \x01(\x01R\aviewers\x12)\n" +
+	"\x10previous_viewers\x18\x03 \x01(\x01R\x0fpreviousViewers\x12\x1a\n" +
+	"\bchannels\x18\x04 \x01(\x03R\bchannels\x12#\n" +
+	"\rchat_messages\x18\x05 \x01(\x03R\fchatMessages\"}\n" +
+	"\x18SubscribeRankingsRequest\x123\n" +
+	"\x06metric\x18\x01 \x01(\x0e2\x1b.telemetra.v1.RankingMetricR\x06metric\x12\x10\n" +
+	"\x03top\x18\x02 \x01(\x05R\x03top\x12\x1a\n" +
+	"\bcategory\x18\x03 \x01(\tR\bcategory\"\xc7\x01\n" +
+	"\rRankingUpdate\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12/\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x125\n" +
+	"\brankings\x18\x03 \x03(\v2\x19.telemetra.v1.ChannelRankR\brankings\x122\n" +
+	"\achanges\x18\x04 \x03(\v2\x18.telemetra.v1.RankChangeR\achanges\"_\n" +
+	"\n" +
+	"RankChange\x12\x18\n" +
+	"\achannel\x18\x01 \x01(\tR\achannel\x12#\n" +
+	"\rprevious_rank\x18\x02 \x01(\x03R\fpreviousRank\x12\x12\n" +
+	"\x04rank\x18\x03 \x01(\x03R\x04rank\"V\n" +
+	"\x16GetStreamReportRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12(\n" +
+	"\x10top_emotes_limit\x18\x02 \x01(\x05R\x0etopEmotesLimit\"\xc9\x03\n" +
+	"\fStreamReport\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
+	"\asession\x18\x02 \x01(\v2\x1b.telemetra.v1.StreamSessionR\asession\x12\x18\n" +
+	"\awindows\x18\x03 \x01(\x03R\awindows\x12\x1f\n" +
+	"\vavg_viewers\x18\x04 \x01(\x01R\n" +
+	"avgViewers\x12!\n" +
+	"\fpeak_viewers\x18\x05 \x01(\x03R\vpeakViewers\x12#\n" +
+	"\rhours_watched\x18\x06 \x01(\x01R\fhoursWatched\x12-\n" +
+	"\x04chat\x18\a \x01(\v2\x19.telemetra.v1.ChatMetricsR\x04chat\x12B\n" +
+	"\ftransactions\x18\b \x01(\v2\x1e.telemetra.v1.TransactionStatsR\ftransactions\x12.\n" +
+	"\amoments\x18\t \x03(\v2\x14.telemetra.v1.MomentR\amoments\x124\n" +
+	"\achanges\x18\n" +
+	" \x03(\v2\x1a.telemetra.v1.StreamChangeR\achanges\x12\x12\n" +
+	"\x04live\x18\v \x01(\bR\x04live\"l\n" +
+	"\fStreamChange\x12*\n" +
+	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x1a\n" +
+	"\bcategory\x18\x03 \x01(\tR\bcategory\"\x1a\n" +
+	"\x18GetPipelineHealthRequest\"\xd6\x03\n" +
+	"\x0ePipelineHealth\x12/\n" +
+	"\x05as_of\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x127\n" +
+	"\tconsumers\x18\x02 \x03(\v2\x19.telemetra.v1.ConsumerLagR\tconsumers\x12@\n" +
+	"\x0elive_freshness\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\rliveFreshness\x12L\n" +
+	"\x14projection_freshness\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x13projectionFreshness\x125\n" +
+	"\x17dead_letters_per_minute\x18\x05 \x01(\x01R\x14deadLettersPerMinute\x12,\n" +
+	"\x12dead_letters_total\x18\x06 \x01(\x03R\x10deadLettersTotal\x123\n" +
+	"\x16late_events_per_minute\x18\a \x01(\x01R\x13lateEventsPerMinute\x12\x14\n" +
+	"\x05state\x18\b \x01(\tR\x05state\x12\x1a\n" +
+	"\bproblems\x18\t \x03(\tR\bproblems\"J\n" +
+	"\vConsumerLag\x12\x1a\n" +
+	"\bconsumer\x18\x01 \x01(\tR\bconsumer\x12\x1f\n" +
+	"\vlag_records\x18\x02 \x01(\x03R\n" +
+	"lagRecords*X\n" +
 	"\n" +
 	"LiveFilter\x12\x1b\n" +
 	"\x17LIVE_FILTER_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -2265,7 +3836,19 @@ const file_telemetra_v1_service_proto_rawDesc = "" +
 	"!STATUS_CHANGE_REASON_STREAM_START\x10\x01\x12#\n" +
 	"\x1fSTATUS_CHANGE_REASON_STREAM_END\x10\x02\x12%\n" +
 	"!STATUS_CHANGE_REASON_TITLE_CHANGE\x10\x03\x12&\n" +
-	"\"STATUS_CHANGE_REASON_RAID_INCOMING\x10\x042\x9a\x05\n" +
+	"\"STATUS_CHANGE_REASON_RAID_INCOMING\x10\x04*\xe3\x01\n" +
+	"\rRankingMetric\x12\x1e\n" +
+	"\x1aRANKING_METRIC_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16RANKING_METRIC_VIEWERS\x10\x01\x12\x1c\n" +
+	"\x18RANKING_METRIC_CHAT_RATE\x10\x02\x12\"\n" +
+	"\x1eRANKING_METRIC_UNIQUE_CHATTERS\x10\x03\x12\x1a\n" +
+	"\x16RANKING_METRIC_REVENUE\x10\x04\x12\x1c\n" +
+	"\x18RANKING_METRIC_SENTIMENT\x10\x05\x12\x1a\n" +
+	"\x16RANKING_METRIC_MOMENTS\x10\x06*]\n" +
+	"\fRankingScope\x12\x1d\n" +
+	"\x19RANKING_SCOPE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11RANKING_SCOPE_NOW\x10\x01\x12\x17\n" +
+	"\x13RANKING_SCOPE_RANGE\x10\x022\xd4\b\n" +
 	"\x10TelemetraService\x12U\n" +
 	"\fListChannels\x12!.telemetra.v1.ListChannelsRequest\x1a\".telemetra.v1.ListChannelsResponse\x12D\n" +
 	"\n" +
@@ -2274,7 +3857,12 @@ const file_telemetra_v1_service_proto_rawDesc = "" +
 	"\vListMoments\x12 .telemetra.v1.ListMomentsRequest\x1a!.telemetra.v1.ListMomentsResponse\x12g\n" +
 	"\x12ListStreamSessions\x12'.telemetra.v1.ListStreamSessionsRequest\x1a(.telemetra.v1.ListStreamSessionsResponse\x12a\n" +
 	"\x10SummarizeChannel\x12%.telemetra.v1.SummarizeChannelRequest\x1a&.telemetra.v1.SummarizeChannelResponse\x12c\n" +
-	"\x16SubscribeChannelEvents\x12+.telemetra.v1.SubscribeChannelEventsRequest\x1a\x1a.telemetra.v1.ChannelEvent0\x01B?Z=github.com/telemetra/telemetra/proto/telemetra/v1;telemetrav1b\x06proto3"
+	"\x16SubscribeChannelEvents\x12+.telemetra.v1.SubscribeChannelEventsRequest\x1a\x1a.telemetra.v1.ChannelEvent0\x01\x12U\n" +
+	"\fRankChannels\x12!.telemetra.v1.RankChannelsRequest\x1a\".telemetra.v1.RankChannelsResponse\x12U\n" +
+	"\fListTrending\x12!.telemetra.v1.ListTrendingRequest\x1a\".telemetra.v1.ListTrendingResponse\x12Z\n" +
+	"\x11SubscribeRankings\x12&.telemetra.v1.SubscribeRankingsRequest\x1a\x1b.telemetra.v1.RankingUpdate0\x01\x12S\n" +
+	"\x0fGetStreamReport\x12$.telemetra.v1.GetStreamReportRequest\x1a\x1a.telemetra.v1.StreamReport\x12Y\n" +
+	"\x11GetPipelineHealth\x12&.telemetra.v1.GetPipelineHealthRequest\x1a\x1c.telemetra.v1.PipelineHealthB?Z=github.com/telemetra/telemetra/proto/telemetra/v1;telemetrav1b\x06proto3"
 
 var (
 	file_telemetra_v1_service_proto_rawDescOnce sync.Once
@@ -2288,111 +3876,170 @@ func file_telemetra_v1_service_proto_rawDescGZIP() []byte {
 	return file_telemetra_v1_service_proto_rawDescData
 }
 
-var file_telemetra_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_telemetra_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_telemetra_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_telemetra_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_telemetra_v1_service_proto_goTypes = []any{
 	(LiveFilter)(0),                       // 0: telemetra.v1.LiveFilter
 	(Resolution)(0),                       // 1: telemetra.v1.Resolution
 	(ChannelEventType)(0),                 // 2: telemetra.v1.ChannelEventType
 	(StatusChangeReason)(0),               // 3: telemetra.v1.StatusChangeReason
-	(*ListChannelsRequest)(nil),           // 4: telemetra.v1.ListChannelsRequest
-	(*ListChannelsResponse)(nil),          // 5: telemetra.v1.ListChannelsResponse
-	(*GetChannelRequest)(nil),             // 6: telemetra.v1.GetChannelRequest
-	(*Channel)(nil),                       // 7: telemetra.v1.Channel
-	(*ListWindowMetricsRequest)(nil),      // 8: telemetra.v1.ListWindowMetricsRequest
-	(*ListWindowMetricsResponse)(nil),     // 9: telemetra.v1.ListWindowMetricsResponse
-	(*WindowMetrics)(nil),                 // 10: telemetra.v1.WindowMetrics
-	(*ChatMetrics)(nil),                   // 11: telemetra.v1.ChatMetrics
-	(*ListMomentsRequest)(nil),            // 12: telemetra.v1.ListMomentsRequest
-	(*ListMomentsResponse)(nil),           // 13: telemetra.v1.ListMomentsResponse
-	(*ListStreamSessionsRequest)(nil),     // 14: telemetra.v1.ListStreamSessionsRequest
-	(*ListStreamSessionsResponse)(nil),    // 15: telemetra.v1.ListStreamSessionsResponse
-	(*StreamSession)(nil),                 // 16: telemetra.v1.StreamSession
-	(*SummarizeChannelRequest)(nil),       // 17: telemetra.v1.SummarizeChannelRequest
-	(*SummarizeChannelResponse)(nil),      // 18: telemetra.v1.SummarizeChannelResponse
-	(*MomentKindCount)(nil),               // 19: telemetra.v1.MomentKindCount
-	(*SubscribeChannelEventsRequest)(nil), // 20: telemetra.v1.SubscribeChannelEventsRequest
-	(*ChannelEvent)(nil),                  // 21: telemetra.v1.ChannelEvent
-	(*StatusChange)(nil),                  // 22: telemetra.v1.StatusChange
-	(*Heartbeat)(nil),                     // 23: telemetra.v1.Heartbeat
-	(*StreamStatus)(nil),                  // 24: telemetra.v1.StreamStatus
-	(*timestamppb.Timestamp)(nil),         // 25: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),           // 26: google.protobuf.Duration
-	(*ViewerStats)(nil),                   // 27: telemetra.v1.ViewerStats
-	(*TransactionStats)(nil),              // 28: telemetra.v1.TransactionStats
-	(*EmoteCount)(nil),                    // 29: telemetra.v1.EmoteCount
-	(*SentimentStats)(nil),                // 30: telemetra.v1.SentimentStats
-	(MomentKind)(0),                       // 31: telemetra.v1.MomentKind
-	(*Moment)(nil),                        // 32: telemetra.v1.Moment
+	(RankingMetric)(0),                    // 4: telemetra.v1.RankingMetric
+	(RankingScope)(0),                     // 5: telemetra.v1.RankingScope
+	(*ListChannelsRequest)(nil),           // 6: telemetra.v1.ListChannelsRequest
+	(*ListChannelsResponse)(nil),          // 7: telemetra.v1.ListChannelsResponse
+	(*GetChannelRequest)(nil),             // 8: telemetra.v1.GetChannelRequest
+	(*Channel)(nil),                       // 9: telemetra.v1.Channel
+	(*ListWindowMetricsRequest)(nil),      // 10: telemetra.v1.ListWindowMetricsRequest
+	(*ListWindowMetricsResponse)(nil),     // 11: telemetra.v1.ListWindowMetricsResponse
+	(*WindowMetrics)(nil),                 // 12: telemetra.v1.WindowMetrics
+	(*ChatMetrics)(nil),                   // 13: telemetra.v1.ChatMetrics
+	(*ListMomentsRequest)(nil),            // 14: telemetra.v1.ListMomentsRequest
+	(*ListMomentsResponse)(nil),           // 15: telemetra.v1.ListMomentsResponse
+	(*ListStreamSessionsRequest)(nil),     // 16: telemetra.v1.ListStreamSessionsRequest
+	(*ListStreamSessionsResponse)(nil),    // 17: telemetra.v1.ListStreamSessionsResponse
+	(*StreamSession)(nil),                 // 18: telemetra.v1.StreamSession
+	(*SummarizeChannelRequest)(nil),       // 19: telemetra.v1.SummarizeChannelRequest
+	(*SummarizeChannelResponse)(nil),      // 20: telemetra.v1.SummarizeChannelResponse
+	(*MomentKindCount)(nil),               // 21: telemetra.v1.MomentKindCount
+	(*SubscribeChannelEventsRequest)(nil), // 22: telemetra.v1.SubscribeChannelEventsRequest
+	(*ChannelEvent)(nil),                  // 23: telemetra.v1.ChannelEvent
+	(*StatusChange)(nil),                  // 24: telemetra.v1.StatusChange
+	(*Heartbeat)(nil),                     // 25: telemetra.v1.Heartbeat
+	(*RankChannelsRequest)(nil),           // 26: telemetra.v1.RankChannelsRequest
+	(*RankChannelsResponse)(nil),          // 27: telemetra.v1.RankChannelsResponse
+	(*ChannelRank)(nil),                   // 28: telemetra.v1.ChannelRank
+	(*ListTrendingRequest)(nil),           // 29: telemetra.v1.ListTrendingRequest
+	(*ListTrendingResponse)(nil),          // 30: telemetra.v1.ListTrendingResponse
+	(*TrendingEmote)(nil),                 // 31: telemetra.v1.TrendingEmote
+	(*TrendingCategory)(nil),              // 32: telemetra.v1.TrendingCategory
+	(*SubscribeRankingsRequest)(nil),      // 33: telemetra.v1.SubscribeRankingsRequest
+	(*RankingUpdate)(nil),                 // 34: telemetra.v1.RankingUpdate
+	(*RankChange)(nil),                    // 35: telemetra.v1.RankChange
+	(*GetStreamReportRequest)(nil),        // 36: telemetra.v1.GetStreamReportRequest
+	(*StreamReport)(nil),                  // 37: telemetra.v1.StreamReport
+	(*StreamChange)(nil),                  // 38: telemetra.v1.StreamChange
+	(*GetPipelineHealthRequest)(nil),      // 39: telemetra.v1.GetPipelineHealthRequest
+	(*PipelineHealth)(nil),                // 40: telemetra.v1.PipelineHealth
+	(*ConsumerLag)(nil),                   // 41: telemetra.v1.ConsumerLag
+	(*StreamStatus)(nil),                  // 42: telemetra.v1.StreamStatus
+	(*timestamppb.Timestamp)(nil),         // 43: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),           // 44: google.protobuf.Duration
+	(*ViewerStats)(nil),                   // 45: telemetra.v1.ViewerStats
+	(*TransactionStats)(nil),              // 46: telemetra.v1.TransactionStats
+	(*EmoteCount)(nil),                    // 47: telemetra.v1.EmoteCount
+	(*SentimentStats)(nil),                // 48: telemetra.v1.SentimentStats
+	(MomentKind)(0),                       // 49: telemetra.v1.MomentKind
+	(*Moment)(nil),                        // 50: telemetra.v1.Moment
 }
 var file_telemetra_v1_service_proto_depIdxs = []int32{
 	0,  // 0: telemetra.v1.ListChannelsRequest.live_filter:type_name -> telemetra.v1.LiveFilter
-	7,  // 1: telemetra.v1.ListChannelsResponse.channels:type_name -> telemetra.v1.Channel
-	24, // 2: telemetra.v1.Channel.status:type_name -> telemetra.v1.StreamStatus
-	10, // 3: telemetra.v1.Channel.current_window:type_name -> telemetra.v1.WindowMetrics
-	10, // 4: telemetra.v1.Channel.last_final_window:type_name -> telemetra.v1.WindowMetrics
-	25, // 5: telemetra.v1.Channel.watermark:type_name -> google.protobuf.Timestamp
-	25, // 6: telemetra.v1.Channel.update_time:type_name -> google.protobuf.Timestamp
-	26, // 7: telemetra.v1.Channel.staleness:type_name -> google.protobuf.Duration
-	25, // 8: telemetra.v1.ListWindowMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
-	25, // 9: telemetra.v1.ListWindowMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
+	9,  // 1: telemetra.v1.ListChannelsResponse.channels:type_name -> telemetra.v1.Channel
+	42, // 2: telemetra.v1.Channel.status:type_name -> telemetra.v1.StreamStatus
+	12, // 3: telemetra.v1.Channel.current_window:type_name -> telemetra.v1.WindowMetrics
+	12, // 4: telemetra.v1.Channel.last_final_window:type_name -> telemetra.v1.WindowMetrics
+	43, // 5: telemetra.v1.Channel.watermark:type_name -> google.protobuf.Timestamp
+	43, // 6: telemetra.v1.Channel.update_time:type_name -> google.protobuf.Timestamp
+	44, // 7: telemetra.v1.Channel.staleness:type_name -> google.protobuf.Duration
+	43, // 8: telemetra.v1.ListWindowMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
+	43, // 9: telemetra.v1.ListWindowMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
 	1,  // 10: telemetra.v1.ListWindowMetricsRequest.resolution:type_name -> telemetra.v1.Resolution
-	10, // 11: telemetra.v1.ListWindowMetricsResponse.metrics:type_name -> telemetra.v1.WindowMetrics
-	25, // 12: telemetra.v1.WindowMetrics.window_start:type_name -> google.protobuf.Timestamp
-	25, // 13: telemetra.v1.WindowMetrics.window_end:type_name -> google.protobuf.Timestamp
+	12, // 11: telemetra.v1.ListWindowMetricsResponse.metrics:type_name -> telemetra.v1.WindowMetrics
+	43, // 12: telemetra.v1.WindowMetrics.window_start:type_name -> google.protobuf.Timestamp
+	43, // 13: telemetra.v1.WindowMetrics.window_end:type_name -> google.protobuf.Timestamp
 	1,  // 14: telemetra.v1.WindowMetrics.resolution:type_name -> telemetra.v1.Resolution
-	11, // 15: telemetra.v1.WindowMetrics.chat:type_name -> telemetra.v1.ChatMetrics
-	27, // 16: telemetra.v1.WindowMetrics.viewers:type_name -> telemetra.v1.ViewerStats
-	28, // 17: telemetra.v1.WindowMetrics.transactions:type_name -> telemetra.v1.TransactionStats
-	29, // 18: telemetra.v1.ChatMetrics.top_emotes:type_name -> telemetra.v1.EmoteCount
-	30, // 19: telemetra.v1.ChatMetrics.sentiment:type_name -> telemetra.v1.SentimentStats
-	25, // 20: telemetra.v1.ListMomentsRequest.start_time:type_name -> google.protobuf.Timestamp
-	25, // 21: telemetra.v1.ListMomentsRequest.end_time:type_name -> google.protobuf.Timestamp
-	31, // 22: telemetra.v1.ListMomentsRequest.kinds:type_name -> telemetra.v1.MomentKind
-	32, // 23: telemetra.v1.ListMomentsResponse.moments:type_name -> telemetra.v1.Moment
-	25, // 24: telemetra.v1.ListStreamSessionsRequest.start_time:type_name -> google.protobuf.Timestamp
-	25, // 25: telemetra.v1.ListStreamSessionsRequest.end_time:type_name -> google.protobuf.Timestamp
-	16, // 26: telemetra.v1.ListStreamSessionsResponse.sessions:type_name -> telemetra.v1.StreamSession
-	25, // 27: telemetra.v1.StreamSession.started_at:type_name -> google.protobuf.Timestamp
-	25, // 28: telemetra.v1.StreamSession.ended_at:type_name -> google.protobuf.Timestamp
-	26, // 29: telemetra.v1.StreamSession.duration:type_name -> google.protobuf.Duration
-	28, // 30: telemetra.v1.StreamSession.transactions:type_name -> telemetra.v1.TransactionStats
-	25, // 31: telemetra.v1.SummarizeChannelRequest.start_time:type_name -> google.protobuf.Timestamp
-	25, // 32: telemetra.v1.SummarizeChannelRequest.end_time:type_name -> google.protobuf.Timestamp
-	25, // 33: telemetra.v1.SummarizeChannelResponse.start_time:type_name -> google.protobuf.Timestamp
-	25, // 34: telemetra.v1.SummarizeChannelResponse.end_time:type_name -> google.protobuf.Timestamp
-	11, // 35: telemetra.v1.SummarizeChannelResponse.chat:type_name -> telemetra.v1.ChatMetrics
-	27, // 36: telemetra.v1.SummarizeChannelResponse.viewers:type_name -> telemetra.v1.ViewerStats
-	28, // 37: telemetra.v1.SummarizeChannelResponse.transactions:type_name -> telemetra.v1.TransactionStats
-	19, // 38: telemetra.v1.SummarizeChannelResponse.moments:type_name -> telemetra.v1.MomentKindCount
-	31, // 39: telemetra.v1.MomentKindCount.kind:type_name -> telemetra.v1.MomentKind
+	13, // 15: telemetra.v1.WindowMetrics.chat:type_name -> telemetra.v1.ChatMetrics
+	45, // 16: telemetra.v1.WindowMetrics.viewers:type_name -> telemetra.v1.ViewerStats
+	46, // 17: telemetra.v1.WindowMetrics.transactions:type_name -> telemetra.v1.TransactionStats
+	47, // 18: telemetra.v1.ChatMetrics.top_emotes:type_name -> telemetra.v1.EmoteCount
+	48, // 19: telemetra.v1.ChatMetrics.sentiment:type_name -> telemetra.v1.SentimentStats
+	43, // 20: telemetra.v1.ListMomentsRequest.start_time:type_name -> google.protobuf.Timestamp
+	43, // 21: telemetra.v1.ListMomentsRequest.end_time:type_name -> google.protobuf.Timestamp
+	49, // 22: telemetra.v1.ListMomentsRequest.kinds:type_name -> telemetra.v1.MomentKind
+	50, // 23: telemetra.v1.ListMomentsResponse.moments:type_name -> telemetra.v1.Moment
+	43, // 24: telemetra.v1.ListStreamSessionsRequest.start_time:type_name -> google.protobuf.Timestamp
+	43, // 25: telemetra.v1.ListStreamSessionsRequest.end_time:type_name -> google.protobuf.Timestamp
+	18, // 26: telemetra.v1.ListStreamSessionsResponse.sessions:type_name -> telemetra.v1.StreamSession
+	43, // 27: telemetra.v1.StreamSession.started_at:type_name -> google.protobuf.Timestamp
+	43, // 28: telemetra.v1.StreamSession.ended_at:type_name -> google.protobuf.Timestamp
+	44, // 29: telemetra.v1.StreamSession.duration:type_name -> google.protobuf.Duration
+	46, // 30: telemetra.v1.StreamSession.transactions:type_name -> telemetra.v1.TransactionStats
+	43, // 31: telemetra.v1.SummarizeChannelRequest.start_time:type_name -> google.protobuf.Timestamp
+	43, // 32: telemetra.v1.SummarizeChannelRequest.end_time:type_name -> google.protobuf.Timestamp
+	43, // 33: telemetra.v1.SummarizeChannelResponse.start_time:type_name -> google.protobuf.Timestamp
+	43, // 34: telemetra.v1.SummarizeChannelResponse.end_time:type_name -> google.protobuf.Timestamp
+	13, // 35: telemetra.v1.SummarizeChannelResponse.chat:type_name -> telemetra.v1.ChatMetrics
+	45, // 36: telemetra.v1.SummarizeChannelResponse.viewers:type_name -> telemetra.v1.ViewerStats
+	46, // 37: telemetra.v1.SummarizeChannelResponse.transactions:type_name -> telemetra.v1.TransactionStats
+	21, // 38: telemetra.v1.SummarizeChannelResponse.moments:type_name -> telemetra.v1.MomentKindCount
+	49, // 39: telemetra.v1.MomentKindCount.kind:type_name -> telemetra.v1.MomentKind
 	2,  // 40: telemetra.v1.SubscribeChannelEventsRequest.types:type_name -> telemetra.v1.ChannelEventType
-	25, // 41: telemetra.v1.ChannelEvent.emitted_at:type_name -> google.protobuf.Timestamp
-	10, // 42: telemetra.v1.ChannelEvent.window:type_name -> telemetra.v1.WindowMetrics
-	32, // 43: telemetra.v1.ChannelEvent.moment:type_name -> telemetra.v1.Moment
-	22, // 44: telemetra.v1.ChannelEvent.status:type_name -> telemetra.v1.StatusChange
-	23, // 45: telemetra.v1.ChannelEvent.heartbeat:type_name -> telemetra.v1.Heartbeat
-	24, // 46: telemetra.v1.StatusChange.status:type_name -> telemetra.v1.StreamStatus
+	43, // 41: telemetra.v1.ChannelEvent.emitted_at:type_name -> google.protobuf.Timestamp
+	12, // 42: telemetra.v1.ChannelEvent.window:type_name -> telemetra.v1.WindowMetrics
+	50, // 43: telemetra.v1.ChannelEvent.moment:type_name -> telemetra.v1.Moment
+	24, // 44: telemetra.v1.ChannelEvent.status:type_name -> telemetra.v1.StatusChange
+	25, // 45: telemetra.v1.ChannelEvent.heartbeat:type_name -> telemetra.v1.Heartbeat
+	42, // 46: telemetra.v1.StatusChange.status:type_name -> telemetra.v1.StreamStatus
 	3,  // 47: telemetra.v1.StatusChange.reason:type_name -> telemetra.v1.StatusChangeReason
-	4,  // 48: telemetra.v1.TelemetraService.ListChannels:input_type -> telemetra.v1.ListChannelsRequest
-	6,  // 49: telemetra.v1.TelemetraService.GetChannel:input_type -> telemetra.v1.GetChannelRequest
-	8,  // 50: telemetra.v1.TelemetraService.ListWindowMetrics:input_type -> telemetra.v1.ListWindowMetricsRequest
-	12, // 51: telemetra.v1.TelemetraService.ListMoments:input_type -> telemetra.v1.ListMomentsRequest
-	14, // 52: telemetra.v1.TelemetraService.ListStreamSessions:input_type -> telemetra.v1.ListStreamSessionsRequest
-	17, // 53: telemetra.v1.TelemetraService.SummarizeChannel:input_type -> telemetra.v1.SummarizeChannelRequest
-	20, // 54: telemetra.v1.TelemetraService.SubscribeChannelEvents:input_type -> telemetra.v1.SubscribeChannelEventsRequest
-	5,  // 55: telemetra.v1.TelemetraService.ListChannels:output_type -> telemetra.v1.ListChannelsResponse
-	7,  // 56: telemetra.v1.TelemetraService.GetChannel:output_type -> telemetra.v1.Channel
-	9,  // 57: telemetra.v1.TelemetraService.ListWindowMetrics:output_type -> telemetra.v1.ListWindowMetricsResponse
-	13, // 58: telemetra.v1.TelemetraService.ListMoments:output_type -> telemetra.v1.ListMomentsResponse
-	15, // 59: telemetra.v1.TelemetraService.ListStreamSessions:output_type -> telemetra.v1.ListStreamSessionsResponse
-	18, // 60: telemetra.v1.TelemetraService.SummarizeChannel:output_type -> telemetra.v1.SummarizeChannelResponse
-	21, // 61: telemetra.v1.TelemetraService.SubscribeChannelEvents:output_type -> telemetra.v1.ChannelEvent
-	55, // [55:62] is the sub-list for method output_type
-	48, // [48:55] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	4,  // 48: telemetra.v1.RankChannelsRequest.metric:type_name -> telemetra.v1.RankingMetric
+	5,  // 49: telemetra.v1.RankChannelsRequest.scope:type_name -> telemetra.v1.RankingScope
+	43, // 50: telemetra.v1.RankChannelsRequest.start_time:type_name -> google.protobuf.Timestamp
+	43, // 51: telemetra.v1.RankChannelsRequest.end_time:type_name -> google.protobuf.Timestamp
+	28, // 52: telemetra.v1.RankChannelsResponse.rankings:type_name -> telemetra.v1.ChannelRank
+	43, // 53: telemetra.v1.RankChannelsResponse.as_of:type_name -> google.protobuf.Timestamp
+	4,  // 54: telemetra.v1.RankChannelsResponse.metric:type_name -> telemetra.v1.RankingMetric
+	5,  // 55: telemetra.v1.RankChannelsResponse.scope:type_name -> telemetra.v1.RankingScope
+	43, // 56: telemetra.v1.RankChannelsResponse.start_time:type_name -> google.protobuf.Timestamp
+	43, // 57: telemetra.v1.RankChannelsResponse.end_time:type_name -> google.protobuf.Timestamp
+	5,  // 58: telemetra.v1.ListTrendingRequest.scope:type_name -> telemetra.v1.RankingScope
+	43, // 59: telemetra.v1.ListTrendingRequest.start_time:type_name -> google.protobuf.Timestamp
+	43, // 60: telemetra.v1.ListTrendingRequest.end_time:type_name -> google.protobuf.Timestamp
+	43, // 61: telemetra.v1.ListTrendingResponse.start_time:type_name -> google.protobuf.Timestamp
+	43, // 62: telemetra.v1.ListTrendingResponse.end_time:type_name -> google.protobuf.Timestamp
+	31, // 63: telemetra.v1.ListTrendingResponse.emotes:type_name -> telemetra.v1.TrendingEmote
+	32, // 64: telemetra.v1.ListTrendingResponse.categories:type_name -> telemetra.v1.TrendingCategory
+	4,  // 65: telemetra.v1.SubscribeRankingsRequest.metric:type_name -> telemetra.v1.RankingMetric
+	43, // 66: telemetra.v1.RankingUpdate.as_of:type_name -> google.protobuf.Timestamp
+	28, // 67: telemetra.v1.RankingUpdate.rankings:type_name -> telemetra.v1.ChannelRank
+	35, // 68: telemetra.v1.RankingUpdate.changes:type_name -> telemetra.v1.RankChange
+	18, // 69: telemetra.v1.StreamReport.session:type_name -> telemetra.v1.StreamSession
+	13, // 70: telemetra.v1.StreamReport.chat:type_name -> telemetra.v1.ChatMetrics
+	46, // 71: telemetra.v1.StreamReport.transactions:type_name -> telemetra.v1.TransactionStats
+	50, // 72: telemetra.v1.StreamReport.moments:type_name -> telemetra.v1.Moment
+	38, // 73: telemetra.v1.StreamReport.changes:type_name -> telemetra.v1.StreamChange
+	43, // 74: telemetra.v1.StreamChange.at:type_name -> google.protobuf.Timestamp
+	43, // 75: telemetra.v1.PipelineHealth.as_of:type_name -> google.protobuf.Timestamp
+	41, // 76: telemetra.v1.PipelineHealth.consumers:type_name -> telemetra.v1.ConsumerLag
+	44, // 77: telemetra.v1.PipelineHealth.live_freshness:type_name -> google.protobuf.Duration
+	44, // 78: telemetra.v1.PipelineHealth.projection_freshness:type_name -> google.protobuf.Duration
+	6,  // 79: telemetra.v1.TelemetraService.ListChannels:input_type -> telemetra.v1.ListChannelsRequest
+	8,  // 80: telemetra.v1.TelemetraService.GetChannel:input_type -> telemetra.v1.GetChannelRequest
+	10, // 81: telemetra.v1.TelemetraService.ListWindowMetrics:input_type -> telemetra.v1.ListWindowMetricsRequest
+	14, // 82: telemetra.v1.TelemetraService.ListMoments:input_type -> telemetra.v1.ListMomentsRequest
+	16, // 83: telemetra.v1.TelemetraService.ListStreamSessions:input_type -> telemetra.v1.ListStreamSessionsRequest
+	19, // 84: telemetra.v1.TelemetraService.SummarizeChannel:input_type -> telemetra.v1.SummarizeChannelRequest
+	22, // 85: telemetra.v1.TelemetraService.SubscribeChannelEvents:input_type -> telemetra.v1.SubscribeChannelEventsRequest
+	26, // 86: telemetra.v1.TelemetraService.RankChannels:input_type -> telemetra.v1.RankChannelsRequest
+	29, // 87: telemetra.v1.TelemetraService.ListTrending:input_type -> telemetra.v1.ListTrendingRequest
+	33, // 88: telemetra.v1.TelemetraService.SubscribeRankings:input_type -> telemetra.v1.SubscribeRankingsRequest
+	36, // 89: telemetra.v1.TelemetraService.GetStreamReport:input_type -> telemetra.v1.GetStreamReportRequest
+	39, // 90: telemetra.v1.TelemetraService.GetPipelineHealth:input_type -> telemetra.v1.GetPipelineHealthRequest
+	7,  // 91: telemetra.v1.TelemetraService.ListChannels:output_type -> telemetra.v1.ListChannelsResponse
+	9,  // 92: telemetra.v1.TelemetraService.GetChannel:output_type -> telemetra.v1.Channel
+	11, // 93: telemetra.v1.TelemetraService.ListWindowMetrics:output_type -> telemetra.v1.ListWindowMetricsResponse
+	15, // 94: telemetra.v1.TelemetraService.ListMoments:output_type -> telemetra.v1.ListMomentsResponse
+	17, // 95: telemetra.v1.TelemetraService.ListStreamSessions:output_type -> telemetra.v1.ListStreamSessionsResponse
+	20, // 96: telemetra.v1.TelemetraService.SummarizeChannel:output_type -> telemetra.v1.SummarizeChannelResponse
+	23, // 97: telemetra.v1.TelemetraService.SubscribeChannelEvents:output_type -> telemetra.v1.ChannelEvent
+	27, // 98: telemetra.v1.TelemetraService.RankChannels:output_type -> telemetra.v1.RankChannelsResponse
+	30, // 99: telemetra.v1.TelemetraService.ListTrending:output_type -> telemetra.v1.ListTrendingResponse
+	34, // 100: telemetra.v1.TelemetraService.SubscribeRankings:output_type -> telemetra.v1.RankingUpdate
+	37, // 101: telemetra.v1.TelemetraService.GetStreamReport:output_type -> telemetra.v1.StreamReport
+	40, // 102: telemetra.v1.TelemetraService.GetPipelineHealth:output_type -> telemetra.v1.PipelineHealth
+	91, // [91:103] is the sub-list for method output_type
+	79, // [79:91] is the sub-list for method input_type
+	79, // [79:79] is the sub-list for extension type_name
+	79, // [79:79] is the sub-list for extension extendee
+	0,  // [0:79] is the sub-list for field type_name
 }
 
 func init() { file_telemetra_v1_service_proto_init() }
@@ -2412,8 +4059,8 @@ func file_telemetra_v1_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_telemetra_v1_service_proto_rawDesc), len(file_telemetra_v1_service_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   20,
+			NumEnums:      6,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -53,6 +53,11 @@ const (
 	TelemetraService_ListStreamSessions_FullMethodName     = "/telemetra.v1.TelemetraService/ListStreamSessions"
 	TelemetraService_SummarizeChannel_FullMethodName       = "/telemetra.v1.TelemetraService/SummarizeChannel"
 	TelemetraService_SubscribeChannelEvents_FullMethodName = "/telemetra.v1.TelemetraService/SubscribeChannelEvents"
+	TelemetraService_RankChannels_FullMethodName           = "/telemetra.v1.TelemetraService/RankChannels"
+	TelemetraService_ListTrending_FullMethodName           = "/telemetra.v1.TelemetraService/ListTrending"
+	TelemetraService_SubscribeRankings_FullMethodName      = "/telemetra.v1.TelemetraService/SubscribeRankings"
+	TelemetraService_GetStreamReport_FullMethodName        = "/telemetra.v1.TelemetraService/GetStreamReport"
+	TelemetraService_GetPipelineHealth_FullMethodName      = "/telemetra.v1.TelemetraService/GetPipelineHealth"
 )
 
 // TelemetraServiceClient is the client API for TelemetraService service.
@@ -88,6 +93,27 @@ type TelemetraServiceClient interface {
 	// {"result": ChannelEvent} per line; /v1/events:sse serves it as
 	// Server-Sent Events.
 	SubscribeChannelEvents(ctx context.Context, in *SubscribeChannelEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ChannelEvent], error)
+	// Ranks channels by one metric, over now (the live state: live channels
+	// only) or over a time range (the final windows in PostgreSQL), highest
+	// first. Ties are broken by channel ascending.
+	RankChannels(ctx context.Context, in *RankChannelsRequest, opts ...grpc.CallOption) (*RankChannelsResponse, error)
+	// Lists what is trending across all channels: the most used emotes and
+	// the categories with the most viewers, over now or a time range, each
+	// with its change against the period of the same length just before.
+	ListTrending(ctx context.Context, in *ListTrendingRequest, opts ...grpc.CallOption) (*ListTrendingResponse, error)
+	// Streams the live ranking's top entries: a full ranking first, then one
+	// update whenever the top changes (checked about once a second). Slow
+	// subscribers get the newest ranking only: intermediate rankings are
+	// replaced, never queued.
+	SubscribeRankings(ctx context.Context, in *SubscribeRankingsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RankingUpdate], error)
+	// Returns the report of one stream session: audience, chat, revenue by
+	// type, top emotes, the moments timeline and the title and category
+	// changes, all computed from the session's windows.
+	GetStreamReport(ctx context.Context, in *GetStreamReportRequest, opts ...grpc.CallOption) (*StreamReport, error)
+	// Returns the pipeline's health: consumer lag per reader, freshness of
+	// the live state and of the projection, and the dead-letter and late
+	// rates.
+	GetPipelineHealth(ctx context.Context, in *GetPipelineHealthRequest, opts ...grpc.CallOption) (*PipelineHealth, error)
 }
 
 type telemetraServiceClient struct {
@@ -177,6 +203,65 @@ func (c *telemetraServiceClient) SubscribeChannelEvents(ctx context.Context, in 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type TelemetraService_SubscribeChannelEventsClient = grpc.ServerStreamingClient[ChannelEvent]
 
+func (c *telemetraServiceClient) RankChannels(ctx context.Context, in *RankChannelsRequest, opts ...grpc.CallOption) (*RankChannelsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RankChannelsResponse)
+	err := c.cc.Invoke(ctx, TelemetraService_RankChannels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *telemetraServiceClient) ListTrending(ctx context.Context, in *ListTrendingRequest, opts ...grpc.CallOption) (*ListTrendingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTrendingResponse)
+	err := c.cc.Invoke(ctx, TelemetraService_ListTrending_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *telemetraServiceClient) SubscribeRankings(ctx context.Context, in *SubscribeRankingsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RankingUpdate], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &TelemetraService_ServiceDesc.Streams[1], TelemetraService_SubscribeRankings_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SubscribeRankingsRequest, RankingUpdate]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TelemetraService_SubscribeRankingsClient = grpc.ServerStreamingClient[RankingUpdate]
+
+func (c *telemetraServiceClient) GetStreamReport(ctx context.Context, in *GetStreamReportRequest, opts ...grpc.CallOption) (*StreamReport, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StreamReport)
+	err := c.cc.Invoke(ctx, TelemetraService_GetStreamReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *telemetraServiceClient) GetPipelineHealth(ctx context.Context, in *GetPipelineHealthRequest, opts ...grpc.CallOption) (*PipelineHealth, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PipelineHealth)
+	err := c.cc.Invoke(ctx, TelemetraService_GetPipelineHealth_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TelemetraServiceServer is the server API for TelemetraService service.
 // All implementations must embed UnimplementedTelemetraServiceServer
 // for forward compatibility.
@@ -210,6 +295,27 @@ type TelemetraServiceServer interface {
 	// {"result": ChannelEvent} per line; /v1/events:sse serves it as
 	// Server-Sent Events.
 	SubscribeChannelEvents(*SubscribeChannelEventsRequest, grpc.ServerStreamingServer[ChannelEvent]) error
+	// Ranks channels by one metric, over now (the live state: live channels
+	// only) or over a time range (the final windows in PostgreSQL), highest
+	// first. Ties are broken by channel ascending.
+	RankChannels(context.Context, *RankChannelsRequest) (*RankChannelsResponse, error)
+	// Lists what is trending across all channels: the most used emotes and
+	// the categories with the most viewers, over now or a time range, each
+	// with its change against the period of the same length just before.
+	ListTrending(context.Context, *ListTrendingRequest) (*ListTrendingResponse, error)
+	// Streams the live ranking's top entries: a full ranking first, then one
+	// update whenever the top changes (checked about once a second). Slow
+	// subscribers get the newest ranking only: intermediate rankings are
+	// replaced, never queued.
+	SubscribeRankings(*SubscribeRankingsRequest, grpc.ServerStreamingServer[RankingUpdate]) error
+	// Returns the report of one stream session: audience, chat, revenue by
+	// type, top emotes, the moments timeline and the title and category
+	// changes, all computed from the session's windows.
+	GetStreamReport(context.Context, *GetStreamReportRequest) (*StreamReport, error)
+	// Returns the pipeline's health: consumer lag per reader, freshness of
+	// the live state and of the projection, and the dead-letter and late
+	// rates.
+	GetPipelineHealth(context.Context, *GetPipelineHealthRequest) (*PipelineHealth, error)
 	mustEmbedUnimplementedTelemetraServiceServer()
 }
 
@@ -240,6 +346,21 @@ func (UnimplementedTelemetraServiceServer) SummarizeChannel(context.Context, *Su
 }
 func (UnimplementedTelemetraServiceServer) SubscribeChannelEvents(*SubscribeChannelEventsRequest, grpc.ServerStreamingServer[ChannelEvent]) error {
 	return status.Error(codes.Unimplemented, "method SubscribeChannelEvents not implemented")
+}
+func (UnimplementedTelemetraServiceServer) RankChannels(context.Context, *RankChannelsRequest) (*RankChannelsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RankChannels not implemented")
+}
+func (UnimplementedTelemetraServiceServer) ListTrending(context.Context, *ListTrendingRequest) (*ListTrendingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTrending not implemented")
+}
+func (UnimplementedTelemetraServiceServer) SubscribeRankings(*SubscribeRankingsRequest, grpc.ServerStreamingServer[RankingUpdate]) error {
+	return status.Error(codes.Unimplemented, "method SubscribeRankings not implemented")
+}
+func (UnimplementedTelemetraServiceServer) GetStreamReport(context.Context, *GetStreamReportRequest) (*StreamReport, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetStreamReport not implemented")
+}
+func (UnimplementedTelemetraServiceServer) GetPipelineHealth(context.Context, *GetPipelineHealthRequest) (*PipelineHealth, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPipelineHealth not implemented")
 }
 func (UnimplementedTelemetraServiceServer) mustEmbedUnimplementedTelemetraServiceServer() {}
 func (UnimplementedTelemetraServiceServer) testEmbeddedByValue()                          {}
@@ -381,6 +502,89 @@ func _TelemetraService_SubscribeChannelEvents_Handler(srv interface{}, stream gr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type TelemetraService_SubscribeChannelEventsServer = grpc.ServerStreamingServer[ChannelEvent]
 
+func _TelemetraService_RankChannels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RankChannelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TelemetraServiceServer).RankChannels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TelemetraService_RankChannels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TelemetraServiceServer).RankChannels(ctx, req.(*RankChannelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TelemetraService_ListTrending_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTrendingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TelemetraServiceServer).ListTrending(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TelemetraService_ListTrending_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TelemetraServiceServer).ListTrending(ctx, req.(*ListTrendingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TelemetraService_SubscribeRankings_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(SubscribeRankingsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TelemetraServiceServer).SubscribeRankings(m, &grpc.GenericServerStream[SubscribeRankingsRequest, RankingUpdate]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TelemetraService_SubscribeRankingsServer = grpc.ServerStreamingServer[RankingUpdate]
+
+func _TelemetraService_GetStreamReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStreamReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TelemetraServiceServer).GetStreamReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TelemetraService_GetStreamReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TelemetraServiceServer).GetStreamReport(ctx, req.(*GetStreamReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TelemetraService_GetPipelineHealth_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPipelineHealthRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TelemetraServiceServer).GetPipelineHealth(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TelemetraService_GetPipelineHealth_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TelemetraServiceServer).GetPipelineHealth(ctx, req.(*GetPipelineHealthRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TelemetraService_ServiceDesc is the grpc.ServiceDesc for TelemetraService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -412,11 +616,32 @@ var TelemetraService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "SummarizeChannel",
 			Handler:    _TelemetraService_SummarizeChannel_Handler,
 		},
+		{
+			MethodName: "RankChannels",
+			Handler:    _TelemetraService_RankChannels_Handler,
+		},
+		{
+			MethodName: "ListTrending",
+			Handler:    _TelemetraService_ListTrending_Handler,
+		},
+		{
+			MethodName: "GetStreamReport",
+			Handler:    _TelemetraService_GetStreamReport_Handler,
+		},
+		{
+			MethodName: "GetPipelineHealth",
+			Handler:    _TelemetraService_GetPipelineHealth_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "SubscribeChannelEvents",
 			Handler:       _TelemetraService_SubscribeChannelEvents_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "SubscribeRankings",
+			Handler:       _TelemetraService_SubscribeRankings_Handler,
 			ServerStreams: true,
 		},
 	},
