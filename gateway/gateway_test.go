@@ -329,6 +329,7 @@ func TestGatewayWithRealClients(t *testing.T) {
 			t.Fatalf("ListStreamSessions:\n%s", sessions)
 		}
 	})
+	t.Run("pipeline health", func(t *testing.T) { checkPipelineHealth(t, p) })
 	t.Run("grpcurl subscription with snapshot", func(t *testing.T) {
 		out, _ := runTool(t, "grpcurl", "-plaintext", "-max-time", "3", "-d", `{"channels":["demo_stream"],"include_snapshot":true}`,
 			p.grpcAddr, "telemetra.v1.TelemetraService/SubscribeChannelEvents")
