@@ -3362,31 +3362,40 @@ func (*GetPipelineHealthRequest) Descriptor() ([]byte, []int) {
 	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{33}
 }
 
-// PipelineHealth is the pipeline's state, seen from the gateway.
+// PipelineHealth is the pipeline's state, seen from the gateway. The figures
+// are the gateway's newest sample (one every 2 s, shared by every caller):
+// a call reads neither Kafka nor PostgreSQL itself.
 type PipelineHealth struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// When the figures were taken.
+	// When the figures were taken; unset before the first sample.
 	AsOf *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
-	// Lag of each reader of the input and output topics.
+	// Lag of each reader: "processor" (its consumer group's committed offsets
+	// on the input topics) and, with history, "projector" (the offsets it
+	// stores in PostgreSQL, on the aggregates and moments topics). A reader
+	// whose lag could not be read is left out; a problem says why.
 	Consumers []*ConsumerLag `protobuf:"bytes,2,rep,name=consumers,proto3" json:"consumers,omitempty"`
 	// Server time minus the update time of the newest channel state in the
-	// live view.
+	// live view; unset before the view holds a state.
 	LiveFreshness *durationpb.Duration `protobuf:"bytes,3,opt,name=live_freshness,json=liveFreshness,proto3" json:"live_freshness,omitempty"`
 	// Server time minus the emit time of the newest window projected into
 	// PostgreSQL; unset without history.
 	ProjectionFreshness *durationpb.Duration `protobuf:"bytes,4,opt,name=projection_freshness,json=projectionFreshness,proto3" json:"projection_freshness,omitempty"`
-	// Records written to the dead-letter topic per minute, over the last
-	// five minutes.
+	// Records written to the dead-letter topics (the processors' and the
+	// projector's) per minute, over the last five minutes (less just after
+	// the gateway started); 0 while unknown, a problem then says why.
 	DeadLettersPerMinute float64 `protobuf:"fixed64,5,opt,name=dead_letters_per_minute,json=deadLettersPerMinute,proto3" json:"dead_letters_per_minute,omitempty"`
-	// Dead-letter records, ever.
+	// Dead-letter records, ever: the sum of the dead-letter topics' end
+	// offsets.
 	DeadLettersTotal int64 `protobuf:"varint,6,opt,name=dead_letters_total,json=deadLettersTotal,proto3" json:"dead_letters_total,omitempty"`
 	// Late records (for windows already final) per minute, over the last
-	// five minutes.
+	// five minutes, from the late topic; informational, never a problem.
 	LateEventsPerMinute float64 `protobuf:"fixed64,7,opt,name=late_events_per_minute,json=lateEventsPerMinute,proto3" json:"late_events_per_minute,omitempty"`
-	// Overall: "ok", "degraded" (a lag or freshness over its threshold) or
-	// "unknown" (a figure could not be read).
+	// Overall: "ok", "degraded" (a lag, a freshness or the dead-letter rate
+	// over its threshold) or "unknown" (a figure could not be read, and none
+	// read is over its threshold).
 	State string `protobuf:"bytes,8,opt,name=state,proto3" json:"state,omitempty"`
-	// Why the state is not "ok", one line each.
+	// Why the state is not "ok", one line each: figures over their threshold
+	// first, then those that could not be read.
 	Problems      []string `protobuf:"bytes,9,rep,name=problems,proto3" json:"problems,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
