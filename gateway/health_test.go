@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,4 +218,52 @@ func checkPipelineHealth(t *testing.T, p *pipeline) {
 		}
 		return nil
 	})
+}
+
+// BenchmarkGetPipelineHealthInProcess serves GetPipelineHealth to 16 in-process gRPC clients
+// over 4 connections for 5 s, with the sampler taking a sample every 2 s beside: a call only
+// copies the newest sample. Run with -benchtime 1x; figures in docs/api.md.
+func BenchmarkGetPipelineHealthInProcess(b *testing.B) {
+	addr := kafkatest.StartBroker(b)
+	gwCtx, stop := context.WithCancel(ctx)
+	srv, err := gateway.Start(gwCtx, gateway.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Brokers: []string{addr},
+		Live: fakeLive{}, Logger: kafkatest.Quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stop()
+		if err := srv.Wait(); err != nil {
+			b.Errorf("gateway: %v", err)
+		}
+	})
+	var clients []pb.TelemetraServiceClient
+	for range 4 {
+		cc, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = cc.Close() })
+		clients = append(clients, pb.NewTelemetraServiceClient(cc))
+	}
+	const span = 5 * time.Second
+	b.ResetTimer()
+	for range b.N {
+		var served atomic.Int64
+		deadline := time.Now().Add(span)
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Go(func() {
+				for time.Now().Before(deadline) {
+					if _, err := clients[i%len(clients)].GetPipelineHealth(ctx, &pb.GetPipelineHealthRequest{}); err != nil {
+						b.Error(err)
+						return
+					}
+					served.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		b.ReportMetric(float64(served.Load())/span.Seconds(), "req/s")
+	}
 }

@@ -2,6 +2,7 @@ package pipelinehealth
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -101,12 +102,11 @@ func Assess(f Figures, th Thresholds) (state string, problems []string) {
 	if f.LateEventsErr != nil {
 		unknown = append(unknown, fmt.Sprintf("late events unknown: %v", f.LateEventsErr))
 	}
-	problems = append(over, unknown...)
 	switch {
 	case len(over) > 0:
-		return StateDegraded, problems
+		return StateDegraded, slices.Concat(over, unknown)
 	case len(unknown) > 0:
-		return StateUnknown, problems
+		return StateUnknown, unknown
 	default:
 		return StateOK, nil
 	}

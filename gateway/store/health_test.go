@@ -1,10 +1,17 @@
 package store
 
 import (
+	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/telemetra/telemetra/internal/pgtest"
+	"github.com/telemetra/telemetra/migrations"
 	"github.com/telemetra/telemetra/views/projector"
 )
 
@@ -60,5 +67,41 @@ func TestProjectorOffsetsAreTheStoredOnes(t *testing.T) {
 	}
 	if got["telemetra.aggregates"][0] != 12 || got["telemetra.moments"][2] != 3 || len(got) != 2 {
 		t.Errorf("ProjectorOffsets = %v; want the default consumer's two", got)
+	}
+}
+
+// BenchmarkNewestEmit reads the newest projected window's emit time with 1,000 and 100,000
+// channels, each with a window at each of the last three window starts: the query reads the
+// rows of the newest start through the index, never the whole table.
+func BenchmarkNewestEmit(b *testing.B) {
+	for _, channels := range []int{1000, 100_000} {
+		b.Run(fmt.Sprintf("channels=%d", channels), func(b *testing.B) {
+			dbURL := pgtest.Database(b)
+			conn := pgtest.Connect(b, dbURL)
+			if _, err := migrations.Apply(ctx, conn, testSchema, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := conn.Exec(ctx, `INSERT INTO `+testSchema+`.window_aggregates (channel, window_start, window_end, final, version, emitted_at)
+SELECT 'channel_' || c, $1::timestamptz + w * interval '1 minute', $1::timestamptz + (w + 1) * interval '1 minute', true, 1,
+       $1::timestamptz + (w + 1) * interval '1 minute' + (c % 1000) * interval '1 millisecond'
+FROM generate_series(1, $2::int) c, generate_series(0, 2) w`, base, channels); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := conn.Exec(ctx, "ANALYZE "+testSchema+".window_aggregates"); err != nil {
+				b.Fatal(err)
+			}
+			pool, err := pgxpool.New(ctx, dbURL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(pool.Close)
+			s := New(pool, testSchema)
+			want := minute(3).Add(time.Duration(min(channels, 1000)-1) * time.Millisecond)
+			for b.Loop() {
+				if at, ok, err := s.NewestEmit(ctx); err != nil || !ok || !at.Equal(want) {
+					b.Fatalf("NewestEmit = %v, %t, %v; want %v", at, ok, err, want)
+				}
+			}
+		})
 	}
 }

@@ -50,3 +50,50 @@ func TestStateUpdateTimeReadsWhatDecodingTheStateWould(t *testing.T) {
 		t.Error("StateUpdateTime of truncated bytes: no error")
 	}
 }
+
+// benchState is a busy channel's state: two open windows of 500 chatters and 40 emotes each,
+// a few kilobytes encoded, as a view receives it with every flush.
+func benchState(b *testing.B) []byte {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	st := &pb.ChannelState{Channel: "busy_channel", EventsTotal: 1e6, LastEventProcessingTime: timestamppb.New(at),
+		Status: &pb.StreamStatus{Live: true, Title: "a long title for a long stream", Viewers: 12345}}
+	for w := range 2 {
+		ow := &pb.OpenWindow{Aggregate: &pb.WindowAggregate{Channel: "busy_channel", WindowStart: timestamppb.New(at.Add(time.Duration(w) * time.Minute))}}
+		for k := range 500 {
+			ow.ChatterHashes = append(ow.ChatterHashes, uint64(k)*0x9e3779b97f4a7c15)
+		}
+		for k := range 40 {
+			ow.Emotes = append(ow.Emotes, &pb.EmoteCount{Emote: "emote" + string(rune('a'+k%26)), Count: int64(k)})
+		}
+		st.OpenWindows = append(st.OpenWindows, ow)
+	}
+	raw, err := proto.Marshal(st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return raw
+}
+
+// BenchmarkStateUpdateTime is what the gateway's view pays per table update for its live
+// freshness; BenchmarkDecodeState what decoding the whole state would cost instead.
+func BenchmarkStateUpdateTime(b *testing.B) {
+	raw := benchState(b)
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := StateUpdateTime(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeState(b *testing.B) {
+	raw := benchState(b)
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeState(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
