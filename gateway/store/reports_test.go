@@ -12,7 +12,7 @@ import (
 )
 
 func TestStreamChanges(t *testing.T) {
-	at := func(n int) time.Time { return minute(n) }
+	at := minute
 	change := func(n int, title, category string) *pb.StreamChange {
 		return &pb.StreamChange{At: timestamppb.New(at(n)), Title: title, Category: category}
 	}
