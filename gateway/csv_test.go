@@ -102,3 +102,33 @@ func TestCSVChunks(t *testing.T) {
 		t.Errorf("the last row's chat_messages %q, want 1999", got)
 	}
 }
+
+// BenchmarkCSVRows: the cost of a row of the export once PostgreSQL has returned its bucket.
+func BenchmarkCSVRows(b *testing.B) {
+	m := &pb.WindowMetrics{
+		Channel: "demo_stream", WindowStart: timestamppb.New(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)),
+		WindowEnd: timestamppb.New(time.Date(2026, 12, 1, 10, 1, 0, 0, time.UTC)), Final: true, Windows: 1, Live: true,
+		Viewers: &pb.ViewerStats{Samples: 12, Avg: 3295.25, Min: 3201, Max: 3390, Last: 3300},
+		Chat: &pb.ChatMetrics{Messages: 1019, UniqueChatters: 412, MessagesPerChatter: 2.4733, MessagesPerMinute: 1019,
+			Sentiment: &pb.SentimentStats{Average: 0.137, ScoredMessages: 800}},
+		Transactions: &pb.TransactionStats{RevenueCents: 3703293, Transactions: 12},
+	}
+	for k := range 10 {
+		m.Chat.TopEmotes = append(m.Chat.TopEmotes, &pb.EmoteCount{Emote: "Emote" + csvInt(int64(k)), Count: int64(100 - k)})
+	}
+	var sent int
+	out := newCSVChunker(func(data []byte) error {
+		sent += len(data)
+		return nil
+	})
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := out.row(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := out.flush(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(sent)/float64(b.N), "bytes/row")
+}
