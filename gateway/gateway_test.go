@@ -43,6 +43,7 @@ var ctx = context.Background()
 // and a real PostgreSQL, and what the producer sent.
 type pipeline struct {
 	addr, grpcAddr, httpAddr string
+	dbURL                    string
 	want                     map[string]pipelinetest.Totals
 	chatters                 map[string]int64 // distinct chatters per channel
 	start, end               time.Time
@@ -106,7 +107,7 @@ func startPipelineWith(t testing.TB, run producer.RunConfig, span, windowSize ti
 			t.Errorf("gateway: %v", err)
 		}
 	})
-	p := &pipeline{addr: addr, grpcAddr: srv.GRPCAddr(), httpAddr: srv.HTTPAddr(), want: pipelinetest.Expected(t, run),
+	p := &pipeline{addr: addr, dbURL: dbURL, grpcAddr: srv.GRPCAddr(), httpAddr: srv.HTTPAddr(), want: pipelinetest.Expected(t, run),
 		chatters: pipelinetest.Chatters(t, run), start: start, end: start.Add(span), metrics: reg}
 	awaitFinals(t, dbURL, p.want)
 	return p

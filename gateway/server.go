@@ -376,6 +376,7 @@ func newHTTPHandler(ctx context.Context, logger *slog.Logger, conn *grpc.ClientC
 	api := http.NewServeMux()
 	api.Handle("/", mux)
 	api.Handle("GET "+ssePath, sseHandler(client, logger))
+	api.Handle("GET "+exportPath, exportHandler(client, logger))
 	httpMux := http.NewServeMux()
 	httpMux.Handle("/v1/", &restFront{spec: spec, next: api})
 	httpMux.Handle("GET /healthz", mux)
