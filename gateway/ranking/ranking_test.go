@@ -13,7 +13,9 @@ import (
 
 var t0 = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 
-func at(minute int) *timestamppb.Timestamp { return timestamppb.New(t0.Add(time.Duration(minute) * time.Minute)) }
+func at(minute int) *timestamppb.Timestamp {
+	return timestamppb.New(t0.Add(time.Duration(minute) * time.Minute))
+}
 
 // window is a final one-minute window of ch starting at minute, live in category with viewers,
 // messages and revenue.
@@ -21,7 +23,7 @@ func window(ch string, minute int, category string, viewers, messages, revenue i
 	return &pb.WindowAggregate{
 		Channel: ch, WindowStart: at(minute), WindowEnd: at(minute + 1), Final: true,
 		Chat: &pb.ChatStats{Messages: messages, UniqueChatters: messages / 2,
-			Sentiment:  &pb.SentimentStats{ScoreSum: float64(messages) / 10, ScoredMessages: messages},
+			Sentiment: &pb.SentimentStats{ScoreSum: float64(messages) / 10, ScoredMessages: messages},
 			TopEmotes: []*pb.EmoteCount{{Emote: "Kappa", Count: messages / 4}}},
 		Viewers:      &pb.ViewerStats{Avg: float64(viewers), Samples: 1, ViewerSum: viewers},
 		Transactions: &pb.TransactionStats{RevenueCents: revenue},
