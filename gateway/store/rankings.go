@@ -1,0 +1,200 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
+)
+
+// Rankings and trending over a range read channel_hours, the hourly roll-up the projector keeps
+// (migrations/0005_channel_hours.sql), through its index on hour: a range of H hours groups
+// H rows per channel, never the channels' minute windows (60 times as many) nor rows outside
+// the range. Ranges are whole UTC hours (HourRange).
+
+// HourRange widens [start, end) to whole UTC hours: what a range ranking covers.
+func HourRange(start, end time.Time) (time.Time, time.Time) {
+	s := start.UTC().Truncate(time.Hour)
+	e := end.UTC().Truncate(time.Hour)
+	if e.Before(end) {
+		e = e.Add(time.Hour)
+	}
+	return s, e
+}
+
+// RankCursor is where a range ranking's page ended: the last entry's value and channel (the
+// order's keyset) and the entries served so far (its rank).
+type RankCursor struct {
+	Value   float64 `json:"v"`
+	Channel string  `json:"c"`
+	Offset  int64   `json:"o"`
+}
+
+// RankQuery selects a range ranking's page.
+type RankQuery struct {
+	Metric     pb.RankingMetric
+	Start, End time.Time // whole hours (HourRange)
+	Category   string    // empty: every category
+	Limit      int
+	After      *RankCursor
+}
+
+// rankValues are each metric's value over a channel's hours, as SQL over channel_hours h.
+// Doubles are summed in hour order, so two pages of one ranking compute the same values.
+var rankValues = map[pb.RankingMetric]string{
+	pb.RankingMetric_RANKING_METRIC_VIEWERS:         `viewers`,
+	pb.RankingMetric_RANKING_METRIC_CHAT_RATE:       `messages_per_minute`,
+	pb.RankingMetric_RANKING_METRIC_UNIQUE_CHATTERS: `unique_chatters::double precision`,
+	pb.RankingMetric_RANKING_METRIC_REVENUE:         `revenue_cents::double precision`,
+	pb.RankingMetric_RANKING_METRIC_SENTIMENT:       `sentiment`,
+	pb.RankingMetric_RANKING_METRIC_MOMENTS:         `moments::double precision`,
+}
+
+// rankSQL ranks the channels with hours in [$1, $2), of category $3 ('' for all), after the
+// keyset ($4 value, $5 channel; $6 false for the first page), $7 rows. value is one of
+// rankValues.
+func rankSQL(hours, value string) string {
+	return `
+WITH r AS (
+    SELECT h.channel,
+           CASE WHEN sum(h.viewer_samples) > 0 THEN sum(h.viewer_sum)::double precision / sum(h.viewer_samples) ELSE 0 END AS viewers,
+           CASE WHEN sum(h.window_seconds) > 0 THEN sum(h.chat_messages) * 60 / sum(h.window_seconds) ELSE 0 END AS messages_per_minute,
+           CASE WHEN sum(h.windows) > 0 THEN round(sum(h.unique_chatters)::numeric / sum(h.windows))::bigint ELSE 0 END AS unique_chatters,
+           sum(h.revenue_cents)::bigint AS revenue_cents,
+           CASE WHEN sum(h.sentiment_scored) > 0 THEN sum(h.sentiment_sum ORDER BY h.hour) / sum(h.sentiment_scored) ELSE 0 END AS sentiment,
+           sum(h.moments)::bigint AS moments,
+           coalesce((array_agg(h.live ORDER BY h.hour DESC) FILTER (WHERE h.windows > 0))[1], false) AS live,
+           coalesce((array_agg(h.title ORDER BY h.hour DESC) FILTER (WHERE h.windows > 0))[1], '') AS title,
+           coalesce((array_agg(h.category ORDER BY h.hour DESC) FILTER (WHERE h.windows > 0))[1], '') AS category
+    FROM ` + hours + ` h
+    WHERE h.hour >= $1 AND h.hour < $2
+    GROUP BY h.channel
+), ranked AS (
+    SELECT r.*, ` + value + ` AS value, count(*) OVER () AS total
+    FROM r WHERE $3 = '' OR r.category = $3
+)
+SELECT channel, value, live, title, category, viewers, messages_per_minute, unique_chatters, revenue_cents, sentiment, moments, total
+FROM ranked
+WHERE NOT $6 OR value < $4 OR (value = $4 AND channel > $5)
+ORDER BY value DESC, channel
+LIMIT $7`
+}
+
+// Rank returns a page of the range ranking (at most q.Limit entries, rank numbers from the
+// cursor on) and the number of channels ranked.
+func (s *Store) Rank(ctx context.Context, q RankQuery) ([]*pb.ChannelRank, int64, error) {
+	value, ok := rankValues[q.Metric]
+	if !ok {
+		return nil, 0, fmt.Errorf("rank: no metric %s", q.Metric)
+	}
+	after, afterValue, afterChannel, offset := false, 0.0, "", int64(0)
+	if q.After != nil {
+		after, afterValue, afterChannel, offset = true, q.After.Value, q.After.Channel, q.After.Offset
+	}
+	rows, err := s.pool.Query(ctx, rankSQL(s.tables.hours, value), q.Start, q.End, q.Category, afterValue, afterChannel, after, q.Limit)
+	if err != nil {
+		return nil, 0, fmt.Errorf("rank channels: %w", err)
+	}
+	defer rows.Close()
+	var total int64
+	var out []*pb.ChannelRank
+	for rows.Next() {
+		r := &pb.ChannelRank{}
+		if err := rows.Scan(&r.Channel, &r.Value, &r.Live, &r.Title, &r.Category, &r.Viewers, &r.MessagesPerMinute,
+			&r.UniqueChatters, &r.RevenueCents, &r.Sentiment, &r.Moments, &total); err != nil {
+			return nil, 0, fmt.Errorf("rank channels: %w", err)
+		}
+		offset++
+		r.Rank = offset
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("rank channels: %w", err)
+	}
+	return out, total, nil
+}
+
+// TrendingQuery selects a range's trending emotes and categories.
+type TrendingQuery struct {
+	Start, End time.Time // whole hours (HourRange); the period before is as long
+	Limit      int
+}
+
+// trendingEmotesSQL sums the top emotes of the hours in [$1, $3), the current period being
+// [$2, $3), $4 rows.
+func trendingEmotesSQL(hours string) string {
+	return `
+SELECT t.emote,
+       coalesce(sum(t."count") FILTER (WHERE h.hour >= $2), 0)::bigint AS uses,
+       coalesce(sum(t."count") FILTER (WHERE h.hour < $2), 0)::bigint AS previous_uses,
+       count(DISTINCT h.channel) FILTER (WHERE h.hour >= $2) AS channels
+FROM ` + hours + ` h
+CROSS JOIN LATERAL jsonb_to_recordset(h.top_emotes) AS t(emote text, "count" bigint)
+WHERE h.hour >= $1 AND h.hour < $3
+GROUP BY t.emote
+HAVING sum(t."count") FILTER (WHERE h.hour >= $2) > 0
+ORDER BY uses DESC, t.emote
+LIMIT $4`
+}
+
+// trendingCategoriesSQL sums the categories' audiences over the hours in [$1, $3), the current
+// period being [$2, $3) of $5 minutes, $4 rows. An hour counts in its last window's category.
+func trendingCategoriesSQL(hours string) string {
+	return `
+SELECT h.category,
+       coalesce(sum(h.viewer_minutes ORDER BY h.channel, h.hour) FILTER (WHERE h.hour >= $2), 0) / $5 AS viewers,
+       coalesce(sum(h.viewer_minutes ORDER BY h.channel, h.hour) FILTER (WHERE h.hour < $2), 0) / $5 AS previous_viewers,
+       count(DISTINCT h.channel) FILTER (WHERE h.hour >= $2) AS channels,
+       coalesce(sum(h.chat_messages) FILTER (WHERE h.hour >= $2), 0)::bigint AS chat_messages
+FROM ` + hours + ` h
+WHERE h.hour >= $1 AND h.hour < $3 AND h.category <> ''
+GROUP BY h.category
+HAVING count(*) FILTER (WHERE h.hour >= $2) > 0
+ORDER BY viewers DESC, h.category
+LIMIT $4`
+}
+
+// Trending returns the range's most used emotes and its categories by viewers, each with the
+// period of the same length before.
+func (s *Store) Trending(ctx context.Context, q TrendingQuery) ([]*pb.TrendingEmote, []*pb.TrendingCategory, error) {
+	previous := q.Start.Add(-q.End.Sub(q.Start))
+	minutes := q.End.Sub(q.Start).Minutes()
+	var emotes []*pb.TrendingEmote
+	var categories []*pb.TrendingCategory
+	if minutes <= 0 {
+		return nil, nil, nil
+	}
+	// one snapshot for both statements
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, trendingEmotesSQL(s.tables.hours), previous, q.Start, q.End, q.Limit)
+		if err != nil {
+			return fmt.Errorf("emotes: %w", err)
+		}
+		emotes, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*pb.TrendingEmote, error) {
+			e := &pb.TrendingEmote{}
+			return e, row.Scan(&e.Emote, &e.Uses, &e.PreviousUses, &e.Channels)
+		})
+		if err != nil {
+			return fmt.Errorf("emotes: %w", err)
+		}
+		rows, err = tx.Query(ctx, trendingCategoriesSQL(s.tables.hours), previous, q.Start, q.End, q.Limit, minutes)
+		if err != nil {
+			return fmt.Errorf("categories: %w", err)
+		}
+		categories, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*pb.TrendingCategory, error) {
+			c := &pb.TrendingCategory{}
+			return c, row.Scan(&c.Category, &c.Viewers, &c.PreviousViewers, &c.Channels, &c.ChatMessages)
+		})
+		if err != nil {
+			return fmt.Errorf("categories: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("trending: %w", err)
+	}
+	return emotes, categories, nil
+}
