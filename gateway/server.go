@@ -70,6 +70,9 @@ type Config struct {
 	SubscriptionMaxAge time.Duration
 	// Limits holds the HTTP and gRPC server limits and timeouts.
 	Limits Limits
+	// RankingInterval is how often a live ranking may be rebuilt and a ranking subscription
+	// compares its top (zero: DefaultRankingInterval).
+	RankingInterval time.Duration
 }
 
 // Limits are the servers' protections against slow, idle and oversized clients. Zero fields
@@ -155,6 +158,9 @@ func (c *Config) defaults() {
 	if c.Registry == nil {
 		c.Registry = prometheus.NewRegistry()
 	}
+	if c.RankingInterval <= 0 {
+		c.RankingInterval = DefaultRankingInterval
+	}
 	c.Limits.defaults()
 }
 
@@ -225,7 +231,8 @@ func start(ctx context.Context, cfg Config, opened *closers) (*Server, error) {
 	}
 	h := hub.New(hub.WithInitialHeartbeat(), hub.WithBufferSize(cfg.SubscriberBuffer), hub.WithMaxSubscribers(cfg.MaxSubscribers),
 		hub.WithHeartbeat(cfg.Heartbeat), hub.WithMetrics(hub.NewMetrics(cfg.Registry)))
-	svc := &service{live: live, store: history, hub: h, now: cfg.Now, logger: cfg.Logger, subscriptionMaxAge: cfg.SubscriptionMaxAge}
+	rankings := newLiveRankings(cfg.RankingInterval, cfg.Now, cfg.Registry)
+	svc := &service{live: live, store: history, hub: h, rankings: rankings, now: cfg.Now, logger: cfg.Logger, subscriptionMaxAge: cfg.SubscriptionMaxAge}
 	gs, healthSrv := newGRPCServer(cfg, svc, tlsCfg)
 
 	grpcLis, err := listen(opened, "gRPC", cfg.GRPCAddr)
@@ -246,7 +253,7 @@ func start(ctx context.Context, cfg Config, opened *closers) (*Server, error) {
 	}
 	srv := &Server{grpcLis: grpcLis, httpLis: httpLis, done: make(chan struct{})}
 	srv.run(ctx, cfg, running{
-		view: view, live: live, hub: h, health: healthSrv, grpc: gs, http: newHTTPServer(cfg.Limits, handler, tlsCfg), tls: tlsCfg != nil,
+		view: view, live: live, hub: h, rankings: rankings, health: healthSrv, grpc: gs, http: newHTTPServer(cfg.Limits, handler, tlsCfg), tls: tlsCfg != nil,
 	}, *opened)
 	return srv, nil
 }
@@ -395,9 +402,10 @@ func newHTTPServer(lim Limits, handler http.Handler, tlsCfg *tls.Config) *http.S
 // running are the pieces of a gateway that run until it stops.
 type running struct {
 	view   *View // nil when Config.Live replaces it
-	live   LiveStates
-	hub    *hub.Hub
-	health *health.Server
+	live     LiveStates
+	hub      *hub.Hub
+	rankings *liveRankings
+	health   *health.Server
 	grpc   *grpc.Server
 	http   *http.Server
 	tls    bool
@@ -412,7 +420,11 @@ func (s *Server) run(ctx context.Context, cfg Config, p running, opened closers)
 		grp.Go(func() error { return p.view.Run(gctx) })
 	}
 	grp.Go(func() error {
-		return newFeed(p.hub, cfg.Generation, cfg.Logger).run(gctx, cfg.Brokers, cfg.ClientID+"-feed")
+		return newFeed(p.hub, p.rankings.Index(), cfg.Generation, cfg.Logger).run(gctx, cfg.Brokers, cfg.ClientID+"-feed")
+	})
+	grp.Go(func() error {
+		seedRankings(gctx, p.live, p.rankings.Index(), cfg.Logger)
+		return nil
 	})
 	grp.Go(func() error {
 		awaitRecovery(gctx, p.live, p.health, cfg.Logger)
@@ -464,12 +476,13 @@ func awaitRecovery(ctx context.Context, live LiveStates, healthSrv *health.Serve
 	logger.Info("gateway serving: live view recovered")
 }
 
-// shutdown stops p gracefully: health NOT_SERVING, subscriptions ended with UNAVAILABLE (their
-// clients reconnect elsewhere), then the HTTP and gRPC servers let in-flight calls finish for
-// up to 10s before the gRPC server cuts the rest.
+// shutdown stops p gracefully: health NOT_SERVING, subscriptions (to channel events and to
+// rankings) ended with UNAVAILABLE (their clients reconnect elsewhere), then the HTTP and gRPC
+// servers let in-flight calls finish for up to 10s before the gRPC server cuts the rest.
 func shutdown(ctx context.Context, p running) {
 	p.health.Shutdown()
 	p.hub.Close()
+	p.rankings.close()
 	shutdownCtx, stop := context.WithTimeout(ctx, 10*time.Second)
 	defer stop()
 	_ = p.http.Shutdown(shutdownCtx)

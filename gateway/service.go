@@ -34,7 +34,9 @@ type service struct {
 	live   LiveStates
 	store  *store.Store
 	hub    *hub.Hub
-	now    func() time.Time
+	// rankings are the live cross-channel rankings (rankings.go)
+	rankings *liveRankings
+	now      func() time.Time
 	logger *slog.Logger
 	// subscriptionMaxAge ends subscriptions this old (0: never), so clients spread out again
 	// over the gateways, as gRPC's MaxConnectionAge does for connections.
