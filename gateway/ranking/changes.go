@@ -13,7 +13,11 @@ type Top []Entry
 // Top returns at most n entries of the ranking of category, copied.
 func (s *Snapshot) Top(category string, n int) Top {
 	ranked := s.Ranked(category)
-	return slices.Clone(ranked[:min(n, len(ranked))])
+	out := make(Top, min(n, len(ranked)))
+	for k := range out {
+		out[k] = *ranked[k]
+	}
+	return out
 }
 
 // Equal reports whether two tops show the same: the same channels in the same order with the

@@ -31,7 +31,7 @@ func window(ch string, minute int, category string, viewers, messages, revenue i
 	}
 }
 
-func channels(entries []Entry) []string {
+func channels(entries []*Entry) []string {
 	out := make([]string, len(entries))
 	for k, e := range entries {
 		out[k] = e.Channel

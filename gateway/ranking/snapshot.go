@@ -3,6 +3,7 @@ package ranking
 import (
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
@@ -17,27 +18,45 @@ type Snapshot struct {
 	Metric  pb.RankingMetric
 	AsOf    time.Time
 	version uint64 // of the index when built
-	all     []Entry
+	// all are the entries by rank; pointers into one array, so sorting moves 8 bytes an entry
+	all []*Entry
 	// byCategory are the entries of each category, in the same order as all.
-	byCategory map[string][]Entry
+	byCategory map[string][]*Entry
 }
 
 // newSnapshot sorts entries (the index's live figures, owned by the snapshot) by metric.
 func newSnapshot(seq uint64, metric pb.RankingMetric, asOf time.Time, version uint64, entries []Entry) *Snapshot {
+	// sort (value, position) pairs: 16 bytes to move and the value at hand; the channel is
+	// looked up only for ties
+	type key struct {
+		value float64
+		at    int
+	}
+	keys := make([]key, len(entries))
+	categories := map[string]int{}
 	for k := range entries {
 		entries[k].Value, _ = entries[k].Figures.Value(metric)
+		keys[k] = key{entries[k].Value, k}
+		categories[entries[k].Figures.Category]++
 	}
-	slices.SortFunc(entries, func(a, b Entry) int {
+	slices.SortFunc(keys, func(a, b key) int {
 		switch {
-		case before(&a, &b):
+		case a.value > b.value:
 			return -1
-		case before(&b, &a):
+		case a.value < b.value:
 			return 1
 		}
-		return 0
+		return strings.Compare(entries[a.at].Channel, entries[b.at].Channel)
 	})
-	s := &Snapshot{Seq: seq, Metric: metric, AsOf: asOf, version: version, all: entries, byCategory: map[string][]Entry{}}
-	for _, e := range entries {
+	all := make([]*Entry, len(entries))
+	for k, key := range keys {
+		all[k] = &entries[key.at]
+	}
+	s := &Snapshot{Seq: seq, Metric: metric, AsOf: asOf, version: version, all: all, byCategory: make(map[string][]*Entry, len(categories))}
+	for c, n := range categories {
+		s.byCategory[c] = make([]*Entry, 0, n)
+	}
+	for _, e := range all {
 		s.byCategory[e.Figures.Category] = append(s.byCategory[e.Figures.Category], e)
 	}
 	return s
@@ -45,7 +64,7 @@ func newSnapshot(seq uint64, metric pb.RankingMetric, asOf time.Time, version ui
 
 // Ranked is the ranking, of one category's channels when category is not empty, by rank.
 // The slice is shared: callers must not change it.
-func (s *Snapshot) Ranked(category string) []Entry {
+func (s *Snapshot) Ranked(category string) []*Entry {
 	if category == "" {
 		return s.all
 	}
@@ -65,7 +84,7 @@ type Cursor struct {
 // cursor of this snapshot continues at its position; one of an older snapshot continues after
 // its (value, channel) in this one's order, so a page never repeats the entries ranked before
 // the cursor's, whatever moved in between.
-func (s *Snapshot) Page(category string, cursor *Cursor, size int) ([]Entry, int64, *Cursor) {
+func (s *Snapshot) Page(category string, cursor *Cursor, size int) ([]*Entry, int64, *Cursor) {
 	ranked := s.Ranked(category)
 	from := 0
 	if cursor != nil {
@@ -73,7 +92,7 @@ func (s *Snapshot) Page(category string, cursor *Cursor, size int) ([]Entry, int
 			from = min(max(cursor.Offset, 0), len(ranked))
 		} else {
 			at := Entry{Channel: cursor.Channel, Value: cursor.Value}
-			from = sort.Search(len(ranked), func(k int) bool { return before(&at, &ranked[k]) })
+			from = sort.Search(len(ranked), func(k int) bool { return before(&at, ranked[k]) })
 		}
 	}
 	to := min(from+size, len(ranked))
