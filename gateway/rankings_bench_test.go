@@ -251,6 +251,10 @@ FROM channel_hours, generate_series(1, 23) AS h`); err != nil {
 	if _, err := conn.Exec(ctx, "VACUUM ANALYZE channel_hours"); err != nil {
 		b.Fatal(err)
 	}
+	// one core's worth: no parallel workers for the gateway's queries (the machine is shared)
+	if _, err := conn.Exec(ctx, "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET max_parallel_workers_per_gather = 0', current_database()); END $$"); err != nil {
+		b.Fatal(err)
+	}
 	srv := startRankingGateway(b, gateway.Config{DatabaseURL: dbURL, Live: loadedLive{}})
 	client := rankingClient(b, srv.GRPCAddr())
 	rank := func(req *pb.RankChannelsRequest) func() error {

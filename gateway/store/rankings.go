@@ -53,9 +53,12 @@ var rankValues = map[pb.RankingMetric]string{
 	pb.RankingMetric_RANKING_METRIC_MOMENTS:         `moments::double precision`,
 }
 
-// rankSQL ranks the channels with hours in [$1, $2), of category $3 (” for all), after the
-// keyset ($4 value, $5 channel; $6 false for the first page), $7 rows. value is one of
-// rankValues.
+// rankSQL ranks the channels with hours in [$1, $2), of category $3 ('' for all: a channel
+// with an hour in it), after the keyset ($4 value, $5 channel; $6 false for the first page),
+// $7 rows; value is one of rankValues. The grouping uses plain aggregates only (an ordered one
+// sorts every channel's hours); the live flag, title and category at the end of the range are
+// looked up for the page's rows alone, through the primary key. Sentiment sums in numeric, so
+// every page computes the same values whatever order the rows come in.
 func rankSQL(hours, value string) string {
 	return `
 WITH r AS (
@@ -64,23 +67,30 @@ WITH r AS (
            CASE WHEN sum(h.window_seconds) > 0 THEN sum(h.chat_messages) * 60 / sum(h.window_seconds) ELSE 0 END AS messages_per_minute,
            CASE WHEN sum(h.windows) > 0 THEN round(sum(h.unique_chatters)::numeric / sum(h.windows))::bigint ELSE 0 END AS unique_chatters,
            sum(h.revenue_cents)::bigint AS revenue_cents,
-           CASE WHEN sum(h.sentiment_scored) > 0 THEN sum(h.sentiment_sum ORDER BY h.hour) / sum(h.sentiment_scored) ELSE 0 END AS sentiment,
+           CASE WHEN sum(h.sentiment_scored) > 0 THEN (sum(h.sentiment_sum::numeric) / sum(h.sentiment_scored))::double precision ELSE 0 END AS sentiment,
            sum(h.moments)::bigint AS moments,
-           coalesce((array_agg(h.live ORDER BY h.hour DESC) FILTER (WHERE h.windows > 0))[1], false) AS live,
-           coalesce((array_agg(h.title ORDER BY h.hour DESC) FILTER (WHERE h.windows > 0))[1], '') AS title,
-           coalesce((array_agg(h.category ORDER BY h.hour DESC) FILTER (WHERE h.windows > 0))[1], '') AS category
+           bool_or(h.category = $3) AS in_category
     FROM ` + hours + ` h
     WHERE h.hour >= $1 AND h.hour < $2
     GROUP BY h.channel
 ), ranked AS (
     SELECT r.*, ` + value + ` AS value, count(*) OVER () AS total
-    FROM r WHERE $3 = '' OR r.category = $3
+    FROM r WHERE $3 = '' OR r.in_category
+), page AS (
+    SELECT * FROM ranked
+    WHERE NOT $6 OR value < $4 OR (value = $4 AND channel > $5)
+    ORDER BY value DESC, channel
+    LIMIT $7
 )
-SELECT channel, value, live, title, category, viewers, messages_per_minute, unique_chatters, revenue_cents, sentiment, moments, total
-FROM ranked
-WHERE NOT $6 OR value < $4 OR (value = $4 AND channel > $5)
-ORDER BY value DESC, channel
-LIMIT $7`
+SELECT p.channel, p.value, coalesce(l.live, false), coalesce(l.title, ''), coalesce(l.category, ''), p.viewers,
+       p.messages_per_minute, p.unique_chatters, p.revenue_cents, p.sentiment, p.moments, p.total
+FROM page p
+LEFT JOIN LATERAL (
+    SELECT l.live, l.title, l.category FROM ` + hours + ` l
+    WHERE l.channel = p.channel AND l.hour >= $1 AND l.hour < $2 AND l.windows > 0
+    ORDER BY l.hour DESC LIMIT 1
+) AS l ON true
+ORDER BY p.value DESC, p.channel`
 }
 
 // Rank returns a page of the range ranking (at most q.Limit entries, rank numbers from the
