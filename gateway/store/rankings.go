@@ -53,7 +53,7 @@ var rankValues = map[pb.RankingMetric]string{
 	pb.RankingMetric_RANKING_METRIC_MOMENTS:         `moments::double precision`,
 }
 
-// rankSQL ranks the channels with hours in [$1, $2), of category $3 ('' for all: a channel
+// rankSQL ranks the channels with hours in [$1, $2), of category $3 (” for all: a channel
 // with an hour in it), after the keyset ($4 value, $5 channel; $6 false for the first page),
 // $7 rows; value is one of rankValues. The grouping uses plain aggregates only (an ordered one
 // sorts every channel's hours); the live flag, title and category at the end of the range are
