@@ -42,39 +42,34 @@ type RankQuery struct {
 	After      *RankCursor
 }
 
-// rankValues are each metric's value over a channel's hours, as SQL over channel_hours h.
-// Doubles are summed in hour order, so two pages of one ranking compute the same values.
-var rankValues = map[pb.RankingMetric]string{
-	pb.RankingMetric_RANKING_METRIC_VIEWERS:         `viewers`,
-	pb.RankingMetric_RANKING_METRIC_CHAT_RATE:       `messages_per_minute`,
-	pb.RankingMetric_RANKING_METRIC_UNIQUE_CHATTERS: `unique_chatters::double precision`,
-	pb.RankingMetric_RANKING_METRIC_REVENUE:         `revenue_cents::double precision`,
-	pb.RankingMetric_RANKING_METRIC_SENTIMENT:       `sentiment`,
-	pb.RankingMetric_RANKING_METRIC_MOMENTS:         `moments::double precision`,
+// rankFigures are each metric's figure over a channel's hours, as SQL aggregates over
+// channel_hours h: the ranking's value and the figures shown beside it use the same
+// expressions. Sentiment sums in numeric, so its value does not depend on the order the rows
+// come in (integer sums are exact anyway): every page of a ranking computes the same values.
+var rankFigures = map[pb.RankingMetric]string{
+	pb.RankingMetric_RANKING_METRIC_VIEWERS:         `CASE WHEN sum(h.viewer_samples) > 0 THEN sum(h.viewer_sum)::double precision / sum(h.viewer_samples) ELSE 0 END`,
+	pb.RankingMetric_RANKING_METRIC_CHAT_RATE:       `CASE WHEN sum(h.window_seconds) > 0 THEN sum(h.chat_messages) * 60 / sum(h.window_seconds) ELSE 0 END`,
+	pb.RankingMetric_RANKING_METRIC_UNIQUE_CHATTERS: `CASE WHEN sum(h.windows) > 0 THEN round(sum(h.unique_chatters)::numeric / sum(h.windows)) ELSE 0 END`,
+	pb.RankingMetric_RANKING_METRIC_REVENUE:         `coalesce(sum(h.revenue_cents), 0)`,
+	pb.RankingMetric_RANKING_METRIC_SENTIMENT:       `CASE WHEN sum(h.sentiment_scored) > 0 THEN (sum(h.sentiment_sum::numeric) / sum(h.sentiment_scored))::double precision ELSE 0 END`,
+	pb.RankingMetric_RANKING_METRIC_MOMENTS:         `coalesce(sum(h.moments), 0)`,
 }
 
-// rankSQL ranks the channels with hours in [$1, $2), of category $3 (” for all: a channel
+// rankSQL ranks the channels with hours in [$1, $2), of category $3 ('' for all: a channel
 // with an hour in it), after the keyset ($4 value, $5 channel; $6 false for the first page),
-// $7 rows; value is one of rankValues. The grouping uses plain aggregates only (an ordered one
-// sorts every channel's hours); the live flag, title and category at the end of the range are
-// looked up for the page's rows alone, through the primary key. Sentiment sums in numeric, so
-// every page computes the same values whatever order the rows come in.
-func rankSQL(hours, value string) string {
+// $7 rows, by metric. The grouping over every channel's hours computes the ranked value alone;
+// the other figures, and the live flag, title and category of the channel's last window, are
+// computed for the page's rows only, each through the primary key.
+func rankSQL(hours string, metric pb.RankingMetric) string {
+	f := rankFigures
 	return `
 WITH r AS (
-    SELECT h.channel,
-           CASE WHEN sum(h.viewer_samples) > 0 THEN sum(h.viewer_sum)::double precision / sum(h.viewer_samples) ELSE 0 END AS viewers,
-           CASE WHEN sum(h.window_seconds) > 0 THEN sum(h.chat_messages) * 60 / sum(h.window_seconds) ELSE 0 END AS messages_per_minute,
-           CASE WHEN sum(h.windows) > 0 THEN round(sum(h.unique_chatters)::numeric / sum(h.windows))::bigint ELSE 0 END AS unique_chatters,
-           sum(h.revenue_cents)::bigint AS revenue_cents,
-           CASE WHEN sum(h.sentiment_scored) > 0 THEN (sum(h.sentiment_sum::numeric) / sum(h.sentiment_scored))::double precision ELSE 0 END AS sentiment,
-           sum(h.moments)::bigint AS moments,
-           bool_or(h.category = $3) AS in_category
+    SELECT h.channel, (` + f[metric] + `)::double precision AS value, bool_or(h.category = $3) AS in_category
     FROM ` + hours + ` h
     WHERE h.hour >= $1 AND h.hour < $2
     GROUP BY h.channel
 ), ranked AS (
-    SELECT r.*, ` + value + ` AS value, count(*) OVER () AS total
+    SELECT r.channel, r.value, count(*) OVER () AS total
     FROM r WHERE $3 = '' OR r.in_category
 ), page AS (
     SELECT * FROM ranked
@@ -82,9 +77,19 @@ WITH r AS (
     ORDER BY value DESC, channel
     LIMIT $7
 )
-SELECT p.channel, p.value, coalesce(l.live, false), coalesce(l.title, ''), coalesce(l.category, ''), p.viewers,
-       p.messages_per_minute, p.unique_chatters, p.revenue_cents, p.sentiment, p.moments, p.total
+SELECT p.channel, p.value, coalesce(l.live, false), coalesce(l.title, ''), coalesce(l.category, ''),
+       fig.viewers, fig.messages_per_minute, fig.unique_chatters, fig.revenue_cents, fig.sentiment, fig.moments, p.total
 FROM page p
+CROSS JOIN LATERAL (
+    SELECT (` + f[pb.RankingMetric_RANKING_METRIC_VIEWERS] + `)::double precision AS viewers,
+           (` + f[pb.RankingMetric_RANKING_METRIC_CHAT_RATE] + `)::double precision AS messages_per_minute,
+           (` + f[pb.RankingMetric_RANKING_METRIC_UNIQUE_CHATTERS] + `)::bigint AS unique_chatters,
+           (` + f[pb.RankingMetric_RANKING_METRIC_REVENUE] + `)::bigint AS revenue_cents,
+           (` + f[pb.RankingMetric_RANKING_METRIC_SENTIMENT] + `)::double precision AS sentiment,
+           (` + f[pb.RankingMetric_RANKING_METRIC_MOMENTS] + `)::bigint AS moments
+    FROM ` + hours + ` h
+    WHERE h.channel = p.channel AND h.hour >= $1 AND h.hour < $2
+) AS fig
 LEFT JOIN LATERAL (
     SELECT l.live, l.title, l.category FROM ` + hours + ` l
     WHERE l.channel = p.channel AND l.hour >= $1 AND l.hour < $2 AND l.windows > 0
@@ -96,15 +101,14 @@ ORDER BY p.value DESC, p.channel`
 // Rank returns a page of the range ranking (at most q.Limit entries, rank numbers from the
 // cursor on) and the number of channels ranked.
 func (s *Store) Rank(ctx context.Context, q RankQuery) ([]*pb.ChannelRank, int64, error) {
-	value, ok := rankValues[q.Metric]
-	if !ok {
+	if _, ok := rankFigures[q.Metric]; !ok {
 		return nil, 0, fmt.Errorf("rank: no metric %s", q.Metric)
 	}
 	after, afterValue, afterChannel, offset := false, 0.0, "", int64(0)
 	if q.After != nil {
 		after, afterValue, afterChannel, offset = true, q.After.Value, q.After.Channel, q.After.Offset
 	}
-	rows, err := s.pool.Query(ctx, rankSQL(s.tables.hours, value), q.Start, q.End, q.Category, afterValue, afterChannel, after, q.Limit)
+	rows, err := s.pool.Query(ctx, rankSQL(s.tables.hours, q.Metric), q.Start, q.End, q.Category, afterValue, afterChannel, after, q.Limit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("rank channels: %w", err)
 	}
