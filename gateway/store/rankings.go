@@ -55,7 +55,7 @@ var rankFigures = map[pb.RankingMetric]string{
 	pb.RankingMetric_RANKING_METRIC_MOMENTS:         `coalesce(sum(h.moments), 0)`,
 }
 
-// rankSQL ranks the channels with hours in [$1, $2), of category $3 ('' for all: a channel
+// rankSQL ranks the channels with hours in [$1, $2), of category $3 (” for all: a channel
 // with an hour in it), after the keyset ($4 value, $5 channel; $6 false for the first page),
 // $7 rows, by metric. The grouping over every channel's hours computes the ranked value alone;
 // the other figures, and the live flag, title and category of the channel's last window, are
