@@ -131,7 +131,19 @@ func rankingRange(start, end *timestamppb.Timestamp, now time.Time) (time.Time, 
 		s = e.Add(-MaxRankingRange)
 	}
 	s, e = store.HourRange(s, e)
-	return s, e, nil
+	// the hours answered must be valid Timestamps (years 1 to 9999) in the response
+	first, last := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 0, 0, 0, time.UTC)
+	return clampTime(s, first, last), clampTime(e, first, last), nil
+}
+
+func clampTime(t, lo, hi time.Time) time.Time {
+	switch {
+	case t.Before(lo):
+		return lo
+	case t.After(hi):
+		return hi
+	}
+	return t
 }
 
 // rangeRankCursor is a range ranking's page cursor: the keyset, and the hours resolved by the

@@ -105,3 +105,33 @@ func TestASlowRankingSubscriberGetsTheNewestTopOnly(t *testing.T) {
 		t.Fatalf("%v subscribers after the end", n)
 	}
 }
+
+// TestRankingRanges: whole hours, at most MaxRankingRange, and always valid Timestamps.
+func TestRankingRanges(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 30, 0, 0, time.UTC)
+	ts := func(y int, mo time.Month, d, h, mi int) *timestamppb.Timestamp {
+		return timestamppb.New(time.Date(y, mo, d, h, mi, 0, 0, time.UTC))
+	}
+	for _, tc := range []struct {
+		name       string
+		start, end *timestamppb.Timestamp
+		want       string
+	}{
+		{"unset: the hour before now, widened", nil, nil, "2026-12-01T09:00:00Z 2026-12-01T11:00:00Z"},
+		{"whole hours", ts(2026, 12, 1, 8, 15), ts(2026, 12, 1, 9, 45), "2026-12-01T08:00:00Z 2026-12-01T10:00:00Z"},
+		{"longer than 7 days: its last 7", ts(2026, 1, 1, 0, 0), ts(2026, 12, 1, 0, 0), "2026-11-24T00:00:00Z 2026-12-01T00:00:00Z"},
+		{"at the end of the Timestamp range", nil, ts(9999, 12, 31, 23, 59), "9999-12-31T22:00:00Z 9999-12-31T23:00:00Z"},
+		{"at its start", nil, ts(1, 1, 1, 0, 0), "0001-01-01T00:00:00Z 0001-01-01T00:00:00Z"},
+		{"start after end: nothing", ts(2026, 12, 1, 9, 0), ts(2026, 12, 1, 8, 0), "2026-12-01T09:00:00Z 2026-12-01T09:00:00Z"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, e, err := rankingRange(tc.start, tc.end, now)
+			if got := s.Format(time.RFC3339) + " " + e.Format(time.RFC3339); err != nil || got != tc.want {
+				t.Fatalf("got %s, %v; want %s", got, err, tc.want)
+			}
+			if timestamppb.New(s).CheckValid() != nil || timestamppb.New(e).CheckValid() != nil {
+				t.Fatal("not valid Timestamps")
+			}
+		})
+	}
+}
