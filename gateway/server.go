@@ -401,14 +401,15 @@ func newHTTPServer(lim Limits, handler http.Handler, tlsCfg *tls.Config) *http.S
 
 // running are the pieces of a gateway that run until it stops.
 type running struct {
-	view     *View // nil when Config.Live replaces it
-	live     LiveStates
-	hub      *hub.Hub
+	view   *View // nil when Config.Live replaces it
+	live   LiveStates
+	hub    *hub.Hub
+	health *health.Server
+	grpc   *grpc.Server
+	http   *http.Server
+	tls    bool
+
 	rankings *liveRankings
-	health   *health.Server
-	grpc     *grpc.Server
-	http     *http.Server
-	tls      bool
 }
 
 // run serves p on the server's listeners until ctx ends or a piece fails, then shuts down and

@@ -31,16 +31,17 @@ const (
 // service implements TelemetraService over the live view, the PostgreSQL projection and the hub.
 type service struct {
 	pb.UnimplementedTelemetraServiceServer
-	live  LiveStates
-	store *store.Store
-	hub   *hub.Hub
-	// rankings are the live cross-channel rankings (rankings.go)
-	rankings *liveRankings
-	now      func() time.Time
-	logger   *slog.Logger
+	live   LiveStates
+	store  *store.Store
+	hub    *hub.Hub
+	now    func() time.Time
+	logger *slog.Logger
 	// subscriptionMaxAge ends subscriptions this old (0: never), so clients spread out again
 	// over the gateways, as gRPC's MaxConnectionAge does for connections.
 	subscriptionMaxAge time.Duration
+
+	// rankings are the live cross-channel rankings (rankings.go).
+	rankings *liveRankings
 }
 
 var errMaxAge = errors.New("subscription reached its maximum age")
