@@ -25,6 +25,8 @@ export function mountChannel(app, { path, params }) {
     status: (app.channels.get(id) || {}).status || null,
     lastStream: null, // {session, figures} of an offline channel
     source: null,
+    brushing: false, // a drag on the viewers chart is under way
+    redraw: false, // an update came during the drag
   };
 
   // without a channel in the hash: the first live one, else the first one
@@ -128,9 +130,9 @@ export function mountChannel(app, { path, params }) {
       return;
     }
     try {
-      const r = await api(`/v1/channels/${encodeURIComponent(id)}/sessions?page_size=5`);
-      const last = (r.sessions || []).find((s) => !s.live);
+      const r = await api(`/v1/channels/${encodeURIComponent(id)}/sessions?page_size=1`);
       if (!alive()) return;
+      const last = lastSession((r.sessions || [])[0], st.status);
       if (!last) {
         st.lastStream = { none: true };
         return renderLastStream();
@@ -165,6 +167,8 @@ export function mountChannel(app, { path, params }) {
 
   function render() {
     if (!alive()) return;
+    st.redraw = st.brushing; // live updates wait while a zoom is being dragged
+    if (st.brushing) return;
     const domain = chartDomain();
     const data = [...st.series.values()]
       .filter((d) => Date.parse(d.windowStart) >= domain[0] && Date.parse(d.windowStart) < domain[1])
@@ -183,7 +187,10 @@ export function mountChannel(app, { path, params }) {
       ],
     });
     legend($("legend-viewers"), [{ label: "viewers (average)", color: VIEWERS }, { label: "chatters (average)", color: CHATTERS }]);
-    brush(main, ([a, z]) => app.navigate(["channel", id], rangeParams({ start: a, end: z })));
+    brush(main, ([a, z]) => app.navigate(["channel", id], rangeParams({ start: a, end: z })), (active) => {
+      st.brushing = active;
+      if (!active && st.redraw) render();
+    });
     const bars = (value) => data.map((d) => ({ start: at(d), end: Date.parse(d.windowEnd), final: d.final, value: value(d) }));
     const perMinute = (d) => Math.max(1, (Date.parse(d.windowEnd) - at(d)) / 60_000);
     barChart($("chart-chat"), { domain, bars: bars((d) => num(d.chat && d.chat.messages) / perMinute(d)), yLabel: "messages / min", color: CHAT, valueText: fmt.count });
@@ -316,6 +323,17 @@ export function mountChannel(app, { path, params }) {
     },
   };
 
+}
+
+// lastSession is the newest session of a channel that is offline now: it has ended, whatever
+// its live flag says. Where the session list has no end for it (a projection that has not caught
+// up with the stream_end), the channel's status has: the same session's ended_at.
+function lastSession(newest, status) {
+  if (!newest) return null;
+  if (!newest.live && newest.endedAt) return newest;
+  const ended = status && status.endedAt && status.sessionId === sessionID(newest) ? status.endedAt : "";
+  if (!ended) return null;
+  return { ...newest, live: false, endedAt: ended, duration: (Date.parse(ended) - Date.parse(newest.startedAt)) / 1000 };
 }
 
 // sessionID is the {session} of "channels/{c}/sessions/{session}".

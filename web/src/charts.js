@@ -1,10 +1,11 @@
-// The dashboard's D3 charts. Every chart draws into a 600×190 viewBox; margins are measured from
-// the labels they must hold (the longest tick or category label), so no label is clipped. Colour
+// The dashboard's D3 charts. A chart draws into a 520×190 viewBox (the compare view's into a wider
+// one, {width, height}), so its text keeps the same size; margins are measured from the labels
+// they must hold (the longest tick or category label), so no label is clipped. Colour
 // keys are HTML legends next to the chart (legend()), readable by screen readers too.
 import * as d3 from "d3";
 import { fmt, num } from "./format.js";
 
-export const W = 600, H = 190;
+export const W = 520, H = 190;
 const TOP = 10, RIGHT = 22, BOTTOM = 34;
 const FONT = "11px system-ui, sans-serif"; // .chart .axis text in style.css
 export const KIND_COLORS = { chat_spike: "#5b2bd6", viewer_spike: "#0a7d32", viewer_drop: "#b3261e", hype: "#9a4a00", raid: "#00639a" };
@@ -25,20 +26,27 @@ export function textWidth(text) {
   return measureContext.measureText(String(text)).width;
 }
 
-function base(svg) {
-  const s = d3.select(svg).attr("viewBox", `0 0 ${W} ${H}`);
+const SMALL = { width: W, height: H };
+
+function base(svg, size = SMALL) {
+  const s = d3.select(svg).attr("viewBox", `0 0 ${size.width} ${size.height}`);
   s.selectAll("*").remove();
+  s.node().__size = size;
   return s;
 }
 
+const sizeOf = (s) => s.node().__size || SMALL;
+
 export function emptyText(s, text) {
-  s.append("text").attr("class", "empty-text").attr("x", W / 2).attr("y", H / 2).attr("text-anchor", "middle").text(text);
+  const { width, height } = sizeOf(s);
+  s.append("text").attr("class", "empty-text").attr("x", width / 2).attr("y", height / 2).attr("text-anchor", "middle").text(text);
 }
 
 function timeAxis(s, x) {
-  s.append("g").attr("class", "axis").attr("transform", `translate(0,${H - BOTTOM})`)
-    .call(d3.axisBottom(x).ticks(6).tickFormat(timeTick(x.domain())));
-  s.append("text").attr("class", "axis-label").attr("x", W - 4).attr("y", H - 2).attr("text-anchor", "end").text("time (local)");
+  const { width, height } = sizeOf(s);
+  s.append("g").attr("class", "axis").attr("transform", `translate(0,${height - BOTTOM})`)
+    .call(d3.axisBottom(x).ticks(Math.round(width / 100)).tickFormat(timeTick(x.domain())));
+  s.append("text").attr("class", "axis-label").attr("x", width - 4).attr("y", height - 5).attr("text-anchor", "end").text("time (local)");
 }
 
 // timeTick shows dates on ranges of more than a day
@@ -48,31 +56,47 @@ function timeTick([start, end]) {
 
 // frame draws the axes of a time chart and returns its scales. The left margin fits the widest
 // y tick label plus the rotated axis title.
-function frame(svg, domain, yDomain, yLabel, tickFormat) {
-  const s = base(svg);
-  const y = d3.scaleLinear().domain(yDomain).nice().range([H - BOTTOM, TOP]);
+function frame(svg, domain, yDomain, yLabel, tickFormat, size = SMALL) {
+  const s = base(svg, size);
+  const bottom = size.height - BOTTOM;
+  const y = d3.scaleLinear().domain(yDomain).nice().range([bottom, TOP]);
   const ticks = y.ticks(5);
   const widest = d3.max(ticks, (t) => textWidth(tickFormat(t))) || 0;
   const left = Math.ceil(widest) + 9 + 18; // tick text, tick line and padding, axis title
-  const x = d3.scaleTime().domain(domain).range([left, W - RIGHT]);
+  const x = d3.scaleTime().domain(domain).range([left, size.width - RIGHT]);
   timeAxis(s, x);
   s.append("g").attr("class", "axis").attr("transform", `translate(${left},0)`).call(d3.axisLeft(y).ticks(5).tickFormat(tickFormat));
   s.append("text").attr("class", "axis-label").attr("transform", "rotate(-90)")
-    .attr("x", -(H - BOTTOM + TOP) / 2).attr("y", 12).attr("text-anchor", "middle").text(yLabel);
-  return { s, x, y, left };
+    .attr("x", -(bottom + TOP) / 2).attr("y", 12).attr("text-anchor", "middle").text(yLabel);
+  return { s, x, y, left, top: TOP, bottom };
+}
+
+// segments splits points where a gap is much longer than their usual step (the channel was
+// offline): a line across the gap would invent values.
+function segments(points) {
+  if (points.length < 3) return [points];
+  const steps = points.slice(1).map((p, k) => p[0] - points[k][0]).sort((a, b) => a - b);
+  const gap = 2.5 * steps[Math.floor(steps.length / 2)];
+  const out = [[points[0]]];
+  for (let k = 1; k < points.length; k++) {
+    if (points[k][0] - points[k - 1][0] > gap) out.push([]);
+    out[out.length - 1].push(points[k]);
+  }
+  return out;
 }
 
 // lineChart draws series [{label, color, points: [[ms, value]]}] over the time domain. It
 // returns the scale and plot area, for a brush.
-export function lineChart(svg, { domain, series, yLabel, yDomain, tickFormat = fmt.tick }) {
+export function lineChart(svg, { domain, series, yLabel, yDomain, tickFormat = fmt.tick, size }) {
   const max = d3.max(series, (ser) => d3.max(ser.points, (p) => p[1])) || 1;
-  const f = frame(svg, domain, yDomain || [0, max * 1.1], yLabel, tickFormat);
+  const f = frame(svg, domain, yDomain || [0, max * 1.1], yLabel, tickFormat, size);
   if (!series.some((ser) => ser.points.length)) emptyText(f.s, "No data yet");
   const plot = f.s.append("g").attr("class", "plot");
+  const line = d3.line().x((p) => f.x(p[0])).y((p) => f.y(p[1]));
   for (const ser of series) {
-    plot.append("path").datum(ser.points).attr("class", "line").attr("stroke", ser.color)
+    plot.append("path").datum(segments(ser.points)).attr("class", "line").attr("stroke", ser.color)
       .attr("data-series", ser.label)
-      .attr("d", d3.line().x((p) => f.x(p[0])).y((p) => f.y(p[1])));
+      .attr("d", (parts) => parts.map(line).join(""));
     // points too: a line needs two windows, a new channel has one
     plot.append("g").selectAll("circle").data(ser.points).join("circle").attr("r", 2.5).attr("fill", ser.color)
       .attr("cx", (p) => f.x(p[0])).attr("cy", (p) => f.y(p[1]))
@@ -89,7 +113,7 @@ export function barChart(svg, { domain, bars, yLabel, color, tickFormat = fmt.ti
     .attr("opacity", (b) => (b.final ? 1 : 0.45))
     .attr("x", (b) => f.x(b.start))
     .attr("width", (b) => Math.max(1, f.x(b.end) - f.x(b.start) - 1))
-    .attr("y", (b) => f.y(b.value)).attr("height", (b) => H - BOTTOM - f.y(b.value))
+    .attr("y", (b) => f.y(b.value)).attr("height", (b) => f.bottom - f.y(b.value))
     .append("title").text((b) => `${fmt.time(b.start)}: ${valueText(b.value)}${b.final ? "" : " (provisional)"}`);
   return f;
 }
@@ -104,7 +128,7 @@ export function emotesChart(svg, emotes, emptyMessage) {
   const x = d3.scaleLinear().domain([0, d3.max(emotes, (e) => num(e.count))]).nice().range([left, W - RIGHT]);
   s.append("g").attr("class", "axis").attr("transform", `translate(${left},0)`).call(d3.axisLeft(y));
   s.append("g").attr("class", "axis").attr("transform", `translate(0,${H - BOTTOM})`).call(d3.axisBottom(x).ticks(5).tickFormat(fmt.tick));
-  s.append("text").attr("class", "axis-label").attr("x", W - 4).attr("y", H - 2).attr("text-anchor", "end").text("uses");
+  s.append("text").attr("class", "axis-label").attr("x", W - 4).attr("y", H - 5).attr("text-anchor", "end").text("uses");
   s.append("g").selectAll("rect").data(emotes).join("rect").attr("class", "bar").attr("fill", "#5b2bd6")
     .attr("x", left).attr("y", (e) => y(e.emote)).attr("height", y.bandwidth()).attr("width", (e) => x(num(e.count)) - left)
     .append("title").text((e) => `${e.emote}: ${fmt.count(e.count)}`);
@@ -119,7 +143,7 @@ export function momentsChart(svg, domain, moments) {
   const x = d3.scaleTime().domain(domain).range([left, W - RIGHT]);
   timeAxis(s, x);
   const y = d3.scaleBand().domain(kinds).range([TOP, H - BOTTOM]).padding(0.2);
-  s.append("g").attr("class", "axis").attr("transform", `translate(${left},0)`).call(d3.axisLeft(y).tickFormat((k) => KIND_LABELS[k]));
+  s.append("g").attr("class", "axis kinds").attr("transform", `translate(${left},0)`).call(d3.axisLeft(y).tickFormat((k) => KIND_LABELS[k]));
   const inRange = moments.filter((m) => Date.parse(m.at) >= domain[0] && Date.parse(m.at) < domain[1]);
   s.append("g").selectAll("circle").data(inRange).join("circle").attr("class", "moment")
     .attr("cx", (m) => x(Date.parse(m.at))).attr("cy", (m) => (y(kindOf(m)) ?? TOP) + y.bandwidth() / 2).attr("r", 5)
@@ -144,14 +168,17 @@ export function sparkline(svg, points, color = "#5b2bd6") {
 }
 
 // brush lets the pointer select a time span of a chart drawn by lineChart or barChart; onSelect
-// gets [startMs, endMs].
-export function brush({ s, x }, onSelect) {
-  const b = d3.brushX().extent([[x.range()[0], TOP], [x.range()[1], H - BOTTOM]])
+// gets [startMs, endMs]. onActive(true) when a drag starts, onActive(false) when it ends without
+// a span: a page must not redraw the chart (and its brush) in the middle of a drag.
+export function brush({ s, x, top, bottom }, onSelect, onActive = () => {}) {
+  const b = d3.brushX().extent([[x.range()[0], top], [x.range()[1], bottom]])
+    .on("start", ({ sourceEvent }) => sourceEvent && onActive(true))
     .on("end", ({ selection, sourceEvent }) => {
-      if (!selection || !sourceEvent) return;
-      const [a, z] = selection.map((px) => x.invert(px).getTime());
-      if (z - a >= 60_000) onSelect([a, z]);
-      else s.select("g.brush").call(b.move, null); // a click, not a span
+      if (!sourceEvent) return;
+      const [a, z] = selection ? selection.map((px) => x.invert(px).getTime()) : [0, 0];
+      if (z - a >= 60_000) return onSelect([a, z]);
+      onActive(false);
+      if (selection) s.select("g.brush").call(b.move, null); // a click, not a span
     });
   s.append("g").attr("class", "brush").call(b);
 }

@@ -59,7 +59,7 @@ export function mountCompare(app, { params }) {
       points: (answers[k].metrics || []).map((d) => [Date.parse(d.windowStart), metric.value(d)]),
     }));
     const domain = range.minutes ? [start, Math.min(end, Date.now())] : [start, end];
-    const chart = lineChart($("chart-compare"), { domain, series, yLabel: metric.unit, yDomain: metric.domain, tickFormat: metric.tick || fmt.tick });
+    const chart = lineChart($("chart-compare"), { domain, series, yLabel: metric.unit, yDomain: metric.domain, tickFormat: metric.tick || fmt.tick, size: { width: 1000, height: 300 } });
     brush(chart, ([a, z]) => go(rangeParams({ start: a, end: z })));
     legend($("legend-compare"), series.map((s) => ({ label: s.label, color: s.color })));
     if (series.every((s) => !s.points.length)) showState("No data for these channels in this range.");

@@ -24,6 +24,13 @@ const METRICS = {
   RANKING_METRIC_MOMENTS: { head: "Moments (last hour)", text: (r) => fmt.count(r.value) },
 };
 
+// the figures shown besides the ranked one (not twice when it is one of them)
+const EXTRA_COLUMNS = [
+  { metric: "RANKING_METRIC_VIEWERS", head: "Viewers", text: (r) => fmt.count(r.viewers) },
+  { metric: "RANKING_METRIC_CHAT_RATE", head: "Chat / min", text: (r) => fmt.decimal(r.messagesPerMinute) },
+  { metric: "RANKING_METRIC_REVENUE", head: "Revenue (last minute)", text: (r) => fmt.cents(r.revenueCents) },
+];
+
 // the sparklines' cache outlives a page visit: coming back to the overview draws at once
 const sparks = new Map(); // channel → {at, points}
 
@@ -39,7 +46,17 @@ export function mountOverview(app, { params }) {
 
   $("rank-metric").value = metric;
   $("rank-metric").onchange = () => app.navigate(["overview"], { metric: $("rank-metric").value });
-  $("rank-value-head").textContent = METRICS[metric].head;
+  $("rank-head").replaceChildren(...[
+    "", "#", "Channel", "Category", METRICS[metric].head,
+    ...EXTRA_COLUMNS.filter((c) => c.metric !== metric).map((c) => c.head), "Viewers, last hour",
+  ].map((text, k) => {
+    const th = document.createElement("th");
+    th.scope = "col";
+    if (k === 0) th.innerHTML = `<span class="visually-hidden">Select to compare</span>`;
+    else th.textContent = text;
+    if (k === 1 || (k >= 4 && text !== "Viewers, last hour")) th.className = "num";
+    return th;
+  }));
   $("rankings-body").replaceChildren();
   $("compare-selected").onclick = () => app.navigate(["compare"], { c: [...selected].join(",") });
   updateCompareButton();
@@ -153,9 +170,7 @@ export function mountOverview(app, { params }) {
     td().append(a);
     td(r.category || "");
     td(METRICS[metric].text(r), "num value");
-    td(fmt.count(r.viewers), "num");
-    td(fmt.decimal(r.messagesPerMinute), "num");
-    td(fmt.cents(r.revenueCents), "num");
+    for (const col of EXTRA_COLUMNS) if (col.metric !== metric) td(col.text(r), "num");
     const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
     svg.setAttribute("class", "spark");
     svg.setAttribute("role", "img");
