@@ -32,7 +32,7 @@ export function mountChannel(app, { path, params }) {
   // without a channel in the hash: the first live one, else the first one
   if (!id) {
     const ids = [...app.channels.keys()].sort();
-    const first = ids.find((c) => (app.channels.get(c).status || {}).live) || ids[0];
+    const first = (app.channels.has(app.lastChannel) && app.lastChannel) || ids.find((c) => (app.channels.get(c).status || {}).live) || ids[0];
     renderChannels(app, null);
     renderHeader();
     clearCharts();
@@ -46,6 +46,7 @@ export function mountChannel(app, { path, params }) {
     return { unmount() { mounted = false; } };
   }
 
+  app.lastChannel = id;
   const onList = (changed) => {
     if (!alive()) return;
     renderChannels(app, id);

@@ -64,10 +64,11 @@ function frame(svg, domain, yDomain, yLabel, tickFormat, size = SMALL) {
   const widest = d3.max(ticks, (t) => textWidth(tickFormat(t))) || 0;
   const left = Math.ceil(widest) + 9 + 18; // tick text, tick line and padding, axis title
   const x = d3.scaleTime().domain(domain).range([left, size.width - RIGHT]);
-  timeAxis(s, x);
-  s.append("g").attr("class", "axis").attr("transform", `translate(${left},0)`).call(d3.axisLeft(y).ticks(5).tickFormat(tickFormat));
+  // the unit first: a chart's first .axis-label names what it counts
   s.append("text").attr("class", "axis-label").attr("transform", "rotate(-90)")
     .attr("x", -(bottom + TOP) / 2).attr("y", 12).attr("text-anchor", "middle").text(yLabel);
+  timeAxis(s, x);
+  s.append("g").attr("class", "axis").attr("transform", `translate(${left},0)`).call(d3.axisLeft(y).ticks(5).tickFormat(tickFormat));
   return { s, x, y, left, top: TOP, bottom };
 }
 

@@ -20,6 +20,7 @@ const app = {
   session: 0, // bumped whenever the page starts over (new token, sign out): stale callbacks check it
   channels: new Map(), // id → {status}
   channelListeners: new Set(), // called after the channel list changed
+  lastChannel: "", // the channel page's last channel: "Channels" goes back to it
   events: 0,
   listSource: null,
   page: null, // the mounted page: {name, unmount()}
@@ -157,9 +158,12 @@ const PAGES = {
   compare: mountCompare,
 };
 
+let routes = 0; // counts route() calls: a page that redirects while mounting starts another
+
 // route mounts the page the hash names (the overview when it names none).
 function route() {
   if ($("dashboard").hidden) return; // behind the token form: start() routes after signing in
+  const mine = ++routes;
   const { path, params } = parseHash(location.hash);
   let name = path[0] in PAGES ? path[0] : "overview";
   let mount = PAGES[name];
@@ -168,12 +172,15 @@ function route() {
     mount = mountReport;
   }
   if (app.page) app.page.unmount();
+  app.page = null;
   for (const el of document.querySelectorAll(".page")) el.hidden = el.id !== "page-" + name;
   for (const a of $("pages").querySelectorAll("a")) {
     if (a.dataset.page === (name === "report" ? "channel" : name)) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
-  app.page = { name, ...mount(app, { path, params }) };
+  const page = mount(app, { path, params });
+  if (mine !== routes) return page.unmount(); // it redirected: the page routed to is mounted
+  app.page = { name, ...page };
 }
 
 window.addEventListener("hashchange", route);
