@@ -125,10 +125,13 @@ export function emotesChart(svg, emotes, emptyMessage) {
   const s = base(svg);
   if (!emotes.length) return emptyText(s, emptyMessage);
   const left = Math.ceil(d3.max(emotes, (e) => textWidth(e.emote))) + 12;
-  const y = d3.scaleBand().domain(emotes.map((e) => e.emote)).range([TOP, H - BOTTOM]).padding(0.15);
-  const x = d3.scaleLinear().domain([0, d3.max(emotes, (e) => num(e.count))]).nice().range([left, W - RIGHT]);
+  // bars of at most 22 units: one emote is not a wall of colour
+  const y = d3.scaleBand().domain(emotes.map((e) => e.emote)).range([TOP, TOP + Math.min(H - BOTTOM - TOP, emotes.length * 22)]).padding(0.15);
+  const most = d3.max(emotes, (e) => num(e.count));
+  const x = d3.scaleLinear().domain([0, most]).nice().range([left, W - RIGHT]);
   s.append("g").attr("class", "axis").attr("transform", `translate(${left},0)`).call(d3.axisLeft(y));
-  s.append("g").attr("class", "axis").attr("transform", `translate(0,${H - BOTTOM})`).call(d3.axisBottom(x).ticks(5).tickFormat(fmt.tick));
+  s.append("g").attr("class", "axis").attr("transform", `translate(0,${H - BOTTOM})`)
+    .call(d3.axisBottom(x).ticks(Math.min(5, most)).tickFormat(fmt.tick)); // uses are whole
   s.append("text").attr("class", "axis-label").attr("x", W - 4).attr("y", H - 5).attr("text-anchor", "end").text("uses");
   s.append("g").selectAll("rect").data(emotes).join("rect").attr("class", "bar").attr("fill", "#5b2bd6")
     .attr("x", left).attr("y", (e) => y(e.emote)).attr("height", y.bandwidth()).attr("width", (e) => x(num(e.count)) - left)

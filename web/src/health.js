@@ -82,6 +82,7 @@ export function startHealth(app) {
 }
 
 function freshness(d) {
+  if (d === undefined) return "–"; // nothing to be fresh yet
   const s = seconds(d);
   return s < 60 ? `${fmt.decimal(Math.round(s * 10) / 10)} s` : fmt.duration(s);
 }
