@@ -329,16 +329,18 @@ func runDashboardTest(t *testing.T, d *devPipeline, env ...string) {
 
 // TestDashboardEventStream runs web/test/sse.test.mjs: the dashboard's fetch-based reader of
 // /v1/events:sse (web/src/sse.js) parses the SSE framing however the bytes are split, reconnects
-// with backoff, stops on 401 and aborts on close. It needs node, as the browser test does, and
-// runs when that one does.
+// with backoff, stops on 401 and aborts on close; and web/test/route.test.mjs, the pure helpers
+// (hash routes and ranges, localised figures, the NDJSON framing). It needs node, as the browser
+// test does, and runs when that one does.
 func TestDashboardEventStream(t *testing.T) {
 	if os.Getenv("TELEMETRA_BROWSER_TEST") == "" {
 		t.Skip("TELEMETRA_BROWSER_TEST not set (make test sets it after installing web/'s npm packages)")
 	}
-	test := exec.Command("node", "--test", "test/sse.test.mjs")
+	test := exec.Command("node", "--test", "test/sse.test.mjs", "test/route.test.mjs")
 	test.Dir = "../../web"
+	test.Env = append(os.Environ(), "LANG=en_US.UTF-8") // route.test.mjs checks en-US figures
 	out, err := test.CombinedOutput()
 	if err != nil {
-		t.Fatalf("node --test test/sse.test.mjs: %v\n%s", err, out)
+		t.Fatalf("node --test test/sse.test.mjs test/route.test.mjs: %v\n%s", err, out)
 	}
 }
