@@ -42,6 +42,9 @@ func apiDocument() ([]byte, *openapi.Spec, error) {
 			if template == subscribePath {
 				o["produces"] = []any{ndjsonMediaType, "application/json"} // errors before the stream are JSON
 			}
+			if template == exportPath {
+				exportOperation(o)
+			}
 		}
 	}
 	if sub, ok := paths[subscribePath].(map[string]any)["get"].(map[string]any); ok {
@@ -72,6 +75,8 @@ func constrainParam(template string, p map[string]any) {
 		}
 	case name == "pageSize" || name == "topEmotesLimit":
 		p["minimum"] = 0 // 0 is the default; above the maximum is coerced to it (AIP-158)
+	case name == "session":
+		p["pattern"] = SessionIDPattern
 	case name == "pageToken":
 		p["pattern"] = "^[A-Za-z0-9_-]*$" // base64url, see pagetoken.go
 	case name == "channels":
@@ -123,4 +128,16 @@ func sseOperation(sub map[string]any) map[string]any {
 		},
 		"tags": sub["tags"],
 	}
+}
+
+// exportOperation declares what ExportWindows answers over REST: the CSV file (JSON for
+// errors) and the header naming it.
+func exportOperation(o map[string]any) {
+	o["produces"] = []any{csvMediaType, "application/json"}
+	ok := o["responses"].(map[string]any)["200"].(map[string]any)
+	ok["description"] = "The CSV file: a header row, then one row per bucket, oldest first (docs/api.md)."
+	ok["schema"] = map[string]any{"type": "string", "format": "binary"}
+	ok["headers"] = map[string]any{"Content-Disposition": map[string]any{
+		"type": "string", "description": `attachment; filename="{channel}[_session_{session}]_{start}_{end}_{resolution}.csv"`,
+	}}
 }

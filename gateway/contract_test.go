@@ -399,6 +399,7 @@ var violations = map[string][]string{
 	"pattern ^(-|[a-z0-9][a-z0-9_]{2,24})$":         {"--", "0", "Demo"},
 	"pattern ^(channels/)?[a-z0-9][a-z0-9_]{2,24}$": {"NO!", "channels/", "users/abc"},
 	"pattern ^[A-Za-z0-9_-]*$":                      {"a+b", "a/b"},
+	"pattern ^[0-9]{0,19}$":                         {"abc", "-1", "1e9", "12345678901234567890"},
 	"pattern ^[!-~]*$":                              nil, // a header value's rule; the token is not checked without --auth-token
 	"minimum 0":                                     {"-1", "-2147483648"},
 	"maxItems 1000":                                 nil, // checked below: 1001 values
@@ -408,6 +409,9 @@ var violations = map[string][]string{
 	"enum LIVE_FILTER_UNSPECIFIED":                  {"99"},
 	"enum RESOLUTION_UNSPECIFIED":                   {"99"},
 }
+
+// validPathValues are values of the path parameters that break no rule.
+var validPathValues = map[string]string{"channel": "demo_stream", "session": "1760610600"}
 
 // rules names the rules of a parameter as the violations table does.
 func rules(p *openapi.Param) []string {
@@ -462,16 +466,22 @@ func TestTheDocumentsRulesAreEnforcedOverGRPC(t *testing.T) {
 				t.Fatal(err)
 			}
 			req := msgType.New().Interface()
-			path := op.Path
+			// the resource name is the path from /v1/ to its last parameter, as grpc-gateway
+			// binds {name=channels/*/sessions/*}
+			path, resource := op.Path, ""
+			if k := strings.LastIndex(op.Path, "}"); k >= 0 {
+				resource = strings.TrimPrefix(op.Path[:k+1], "/v1/")
+			}
 			for _, p := range op.Params {
 				if p.In == "path" {
-					ch := values.Get(p.Name)
-					for _, field := range []string{"name", "parent"} {
-						if fd := md.Input().Fields().ByName(protoreflect.Name(field)); fd != nil {
-							req.ProtoReflect().Set(fd, protoreflect.ValueOfString("channels/"+ch))
-						}
-					}
-					path = strings.ReplaceAll(path, "{"+p.Name+"}", url.PathEscape(ch))
+					v := values.Get(p.Name)
+					resource = strings.ReplaceAll(resource, "{"+p.Name+"}", v)
+					path = strings.ReplaceAll(path, "{"+p.Name+"}", url.PathEscape(v))
+				}
+			}
+			for _, field := range []string{"name", "parent"} {
+				if fd := md.Input().Fields().ByName(protoreflect.Name(field)); fd != nil && resource != "" {
+					req.ProtoReflect().Set(fd, protoreflect.ValueOfString(resource))
 				}
 			}
 			query := url.Values{}
@@ -501,7 +511,7 @@ func TestTheDocumentsRulesAreEnforcedOverGRPC(t *testing.T) {
 		valid := url.Values{}
 		for _, p := range op.Params {
 			if p.In == "path" {
-				valid.Set(p.Name, "demo_stream")
+				valid.Set(p.Name, validPathValues[p.Name])
 			}
 		}
 		if g, h := call(valid); g == codes.InvalidArgument || h == http.StatusBadRequest {

@@ -43,6 +43,7 @@ var ctx = context.Background()
 // and a real PostgreSQL, and what the producer sent.
 type pipeline struct {
 	addr, grpcAddr, httpAddr string
+	dbURL                    string
 	want                     map[string]pipelinetest.Totals
 	chatters                 map[string]int64 // distinct chatters per channel
 	start, end               time.Time
@@ -106,7 +107,7 @@ func startPipelineWith(t testing.TB, run producer.RunConfig, span, windowSize ti
 			t.Errorf("gateway: %v", err)
 		}
 	})
-	p := &pipeline{addr: addr, grpcAddr: srv.GRPCAddr(), httpAddr: srv.HTTPAddr(), want: pipelinetest.Expected(t, run),
+	p := &pipeline{addr: addr, dbURL: dbURL, grpcAddr: srv.GRPCAddr(), httpAddr: srv.HTTPAddr(), want: pipelinetest.Expected(t, run),
 		chatters: pipelinetest.Chatters(t, run), start: start, end: start.Add(span), metrics: reg}
 	awaitFinals(t, dbURL, p.want)
 	return p
@@ -329,6 +330,7 @@ func TestGatewayWithRealClients(t *testing.T) {
 			t.Fatalf("ListStreamSessions:\n%s", sessions)
 		}
 	})
+	t.Run("pipeline health", func(t *testing.T) { checkPipelineHealth(t, p) })
 	t.Run("grpcurl subscription with snapshot", func(t *testing.T) {
 		out, _ := runTool(t, "grpcurl", "-plaintext", "-max-time", "3", "-d", `{"channels":["demo_stream"],"include_snapshot":true}`,
 			p.grpcAddr, "telemetra.v1.TelemetraService/SubscribeChannelEvents")

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
@@ -33,6 +34,7 @@ type LiveStates interface {
 type View struct {
 	view   *goka.View
 	states *stateCache
+	newest *newestUpdate // the newest state's update time, for the pipeline's health
 	// mu keeps Recovered from reading the goka View while it closes: goka's close and its
 	// Recovered touch the same field unguarded (a data race the health poller met at shutdown).
 	mu        sync.RWMutex
@@ -58,8 +60,10 @@ func NewView(ctx context.Context, brokers []string, generation int, clientID str
 		return nil, err
 	}
 	scfg := table.SaramaConfig(clientID)
+	updates := &newestUpdate{}
 	// values stay bytes in the view: Get decodes them through the cache
 	v, err := goka.NewView(brokers, topic, new(codec.Bytes),
+		goka.WithViewCallback(updates.viewCallback),
 		goka.WithViewStorageBuilder(storage.MemoryBuilder()),
 		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(scfg)),
 		goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(scfg, table.TopicManagerConfig())),
@@ -69,7 +73,7 @@ func NewView(ctx context.Context, brokers []string, generation int, clientID str
 	if err != nil {
 		return nil, fmt.Errorf("view of %s: %w", topic, err)
 	}
-	return &View{view: v, states: newStateCache(cachedStates)}, nil
+	return &View{view: v, states: newStateCache(cachedStates), newest: updates}, nil
 }
 
 // cachedStates bounds the decoded states a gateway keeps (stateCache): a few kilobytes each.
@@ -107,6 +111,10 @@ func (v *View) Recovered() bool {
 	}
 	return v.recovered
 }
+
+// NewestUpdate is the update time of the newest channel state the view holds; zero before
+// the first.
+func (v *View) NewestUpdate() time.Time { return v.newest.newest() }
 
 // Get returns a channel's state or nil.
 func (v *View) Get(channel string) (*pb.ChannelState, error) {

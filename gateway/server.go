@@ -30,6 +30,7 @@ import (
 	"github.com/telemetra/telemetra/gateway/dashboard"
 	"github.com/telemetra/telemetra/gateway/hub"
 	"github.com/telemetra/telemetra/gateway/openapi"
+	"github.com/telemetra/telemetra/gateway/pipelinehealth"
 	"github.com/telemetra/telemetra/gateway/store"
 	"github.com/telemetra/telemetra/internal/kafka"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
@@ -70,6 +71,10 @@ type Config struct {
 	SubscriptionMaxAge time.Duration
 	// Limits holds the HTTP and gRPC server limits and timeouts.
 	Limits Limits
+	// HealthThresholds judge GetPipelineHealth's figures (nil: pipelinehealth.DefaultThresholds).
+	HealthThresholds *pipelinehealth.Thresholds
+	// HealthInterval is the time between two samples of the pipeline's figures (zero: 2 s).
+	HealthInterval time.Duration
 }
 
 // Limits are the servers' protections against slow, idle and oversized clients. Zero fields
@@ -225,9 +230,6 @@ func start(ctx context.Context, cfg Config, opened *closers) (*Server, error) {
 	}
 	h := hub.New(hub.WithInitialHeartbeat(), hub.WithBufferSize(cfg.SubscriberBuffer), hub.WithMaxSubscribers(cfg.MaxSubscribers),
 		hub.WithHeartbeat(cfg.Heartbeat), hub.WithMetrics(hub.NewMetrics(cfg.Registry)))
-	svc := &service{live: live, store: history, hub: h, now: cfg.Now, logger: cfg.Logger, subscriptionMaxAge: cfg.SubscriptionMaxAge}
-	gs, healthSrv := newGRPCServer(cfg, svc, tlsCfg)
-
 	grpcLis, err := listen(opened, "gRPC", cfg.GRPCAddr)
 	if err != nil {
 		return nil, err
@@ -236,6 +238,12 @@ func start(ctx context.Context, cfg Config, opened *closers) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	sampler, err := newHealthSampler(cfg, history, live, opened)
+	if err != nil {
+		return nil, err
+	}
+	svc := &service{live: live, store: history, hub: h, health: sampler, now: cfg.Now, logger: cfg.Logger, subscriptionMaxAge: cfg.SubscriptionMaxAge}
+	gs, healthSrv := newGRPCServer(cfg, svc, tlsCfg)
 	conn, err := dialSelf(opened, grpcLis.Addr().String(), tlsCfg)
 	if err != nil {
 		return nil, err
@@ -246,7 +254,7 @@ func start(ctx context.Context, cfg Config, opened *closers) (*Server, error) {
 	}
 	srv := &Server{grpcLis: grpcLis, httpLis: httpLis, done: make(chan struct{})}
 	srv.run(ctx, cfg, running{
-		view: view, live: live, hub: h, health: healthSrv, grpc: gs, http: newHTTPServer(cfg.Limits, handler, tlsCfg), tls: tlsCfg != nil,
+		view: view, live: live, hub: h, vitals: sampler, health: healthSrv, grpc: gs, http: newHTTPServer(cfg.Limits, handler, tlsCfg), tls: tlsCfg != nil,
 	}, *opened)
 	return srv, nil
 }
@@ -368,6 +376,7 @@ func newHTTPHandler(ctx context.Context, logger *slog.Logger, conn *grpc.ClientC
 	api := http.NewServeMux()
 	api.Handle("/", mux)
 	api.Handle("GET "+ssePath, sseHandler(client, logger))
+	api.Handle("GET "+exportPath, exportHandler(client, logger))
 	httpMux := http.NewServeMux()
 	httpMux.Handle("/v1/", &restFront{spec: spec, next: api})
 	httpMux.Handle("GET /healthz", mux)
@@ -397,6 +406,7 @@ type running struct {
 	view   *View // nil when Config.Live replaces it
 	live   LiveStates
 	hub    *hub.Hub
+	vitals *pipelinehealth.Sampler // GetPipelineHealth's figures
 	health *health.Server
 	grpc   *grpc.Server
 	http   *http.Server
@@ -414,6 +424,7 @@ func (s *Server) run(ctx context.Context, cfg Config, p running, opened closers)
 	grp.Go(func() error {
 		return newFeed(p.hub, cfg.Generation, cfg.Logger).run(gctx, cfg.Brokers, cfg.ClientID+"-feed")
 	})
+	grp.Go(func() error { return p.vitals.Run(gctx) })
 	grp.Go(func() error {
 		awaitRecovery(gctx, p.live, p.health, cfg.Logger)
 		return nil

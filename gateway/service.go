@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/telemetra/telemetra/gateway/hub"
+	"github.com/telemetra/telemetra/gateway/pipelinehealth"
 	"github.com/telemetra/telemetra/gateway/store"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
@@ -34,6 +35,7 @@ type service struct {
 	live   LiveStates
 	store  *store.Store
 	hub    *hub.Hub
+	health *pipelinehealth.Sampler
 	now    func() time.Time
 	logger *slog.Logger
 	// subscriptionMaxAge ends subscriptions this old (0: never), so clients spread out again

@@ -27,10 +27,9 @@ type SessionCursor struct {
 	SessionID string
 }
 
-// sessionsSQL lists sessions by started_at DESC, session_id DESC with what the stream_sessions
+// sessionSelect reads stream_sessions rows (alias s) as scanSession takes them: with what the
 // row does not hold (unique chatters, the revenue by type) merged from the session's windows.
-// $1 channel, $2 start, $3 end, $4/$5 cursor started_at/session_id ($4 NULL: none), $6 limit.
-func sessionsSQL(t tables) string {
+func sessionSelect(t tables) string {
 	return `
 SELECT s.session_id, s.started_at, s.ended_at, s.title, s.category, s.peak_viewers, s.viewer_sum,
        s.viewer_samples, s.peak_chatters, s.chat_messages, s.revenue_cents, s.moments, ws.*
@@ -38,7 +37,13 @@ FROM ` + t.sessions + ` s
 CROSS JOIN LATERAL (
     SELECT ` + chatterColumns + `,` + transactionColumns + `
     FROM ` + t.windows + ` w
-    WHERE w.channel = s.channel AND w.session_id = s.session_id) ws
+    WHERE w.channel = s.channel AND w.session_id = s.session_id) ws`
+}
+
+// sessionsSQL lists sessions by started_at DESC, session_id DESC.
+// $1 channel, $2 start, $3 end, $4/$5 cursor started_at/session_id ($4 NULL: none), $6 limit.
+func sessionsSQL(t tables) string {
+	return sessionSelect(t) + `
 WHERE s.channel = $1
   AND (s.ended_at IS NULL OR s.ended_at >= $2) AND s.started_at < $3
   AND ($4::timestamptz IS NULL OR s.started_at < $4 OR (s.started_at = $4 AND s.session_id < $5::text))

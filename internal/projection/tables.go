@@ -103,6 +103,8 @@ func WindowAggregates() Table {
 		// added by 0003_first_time_chatters.sql (ALTER TABLE appends)
 		{Name: "first_time_chatters", Type: bigint, Rollup: chat(Sum)},
 		{Name: "first_time_messages", Type: bigint, Rollup: chat(Sum)},
+		// added by 0006_window_session_end.sql
+		{Name: "session_ended_at", Type: timestamptz},
 	}}
 }
 

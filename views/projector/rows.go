@@ -128,6 +128,7 @@ WHERE (excluded.final AND NOT w.final) OR (excluded.final = w.final AND excluded
 
 		"first_time_chatters": func(a aggregate) any { return a.GetChat().GetFirstTimeChatters() },
 		"first_time_messages": func(a aggregate) any { return a.GetChat().GetFirstTimeMessages() },
+		"session_ended_at":    func(a aggregate) any { return timeOrNil(a.GetStatus().GetEndedAt()) },
 
 		"viewer_samples": func(a aggregate) any { return a.GetViewers().GetSamples() },
 		"viewer_sum":     func(a aggregate) any { return a.GetViewers().GetViewerSum() },
@@ -245,7 +246,16 @@ func momentKind(k pb.MomentKind) string {
 var refreshSessions = func() string {
 	sessions := projection.StreamSessions()
 	started := `to_timestamp(w.session_id::bigint)`
-	ended := `(SELECT ended_at FROM channels c WHERE c.channel = w.channel AND c.started_at = ` + started + `)`
+	// The session's end: the stream_end its windows saw; else the channel's end if the channel's
+	// latest session is this one (rows projected before 0006); else, once a later session's
+	// window follows, that session's start (its stream_start came in the same window as this
+	// one's stream_end, or the end was never seen).
+	ended := `coalesce(max(w.session_ended_at),
+        (SELECT ended_at FROM channels c WHERE c.channel = w.channel AND c.started_at = ` + started + `),
+        (SELECT to_timestamp(o.session_id::bigint) FROM window_aggregates o
+         WHERE o.channel = w.channel AND o.window_start > max(w.window_start)
+           AND o.session_id <> '' AND o.session_id <> w.session_id
+         ORDER BY o.window_start LIMIT 1))`
 	// one summary per session, each from its own windows (window_aggregates_session_idx):
 	// joining the batch's sessions to the table in one go reads and sorts the whole table
 	return `

@@ -68,7 +68,7 @@ func TestEachColumnHoldsItsField(t *testing.T) {
 		"gift_sub_cents": 38, "transactions": 39, "revenue_cents": 40,
 		"live": true, "title": "any%", "category": "Speedrun", "session_id": fmt.Sprint(started.Unix()),
 		"first_event_time": at(5 * time.Second), "last_event_time": at(55 * time.Second), "emitted_at": at(62 * time.Second),
-		"first_time_chatters": 43, "first_time_messages": 44,
+		"first_time_chatters": 43, "first_time_messages": 44, "session_ended_at": nil, // live: TestASessionKeepsItsEnd... sets it
 	})
 	checkRows(t, pool, "channels", "channel", "updated_at", map[string]any{
 		"channel": "demo_stream", "live": true, "title": "any%", "category": "Speedrun", "started_at": startedAt,

@@ -11,7 +11,8 @@
 //
 // HTTP/JSON routes are not annotated here: they live in telemetra_api.yaml
 // (a google.api.Service config used by grpc-gateway and protoc-gen-openapiv2),
-// so no google/api/*.proto has to be vendored.
+// so no google/api annotations have to be vendored; only the message
+// google.api.HttpBody is (proto/google/api/httpbody.proto).
 //
 // Live reads (GetChannel, ListChannels) come from the processor's state;
 // history (ListWindowMetrics, ListMoments, ListStreamSessions,
@@ -34,6 +35,7 @@
 package telemetrav1
 
 import (
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -3070,7 +3072,8 @@ func (x *RankChange) GetRank() int64 {
 // Request for GetStreamReport.
 type GetStreamReportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The session: "channels/{channel}/sessions/{session}".
+	// The session: "channels/{channel}/sessions/{session}", {session} as in
+	// StreamSession.name (decimal digits, at most 19).
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Maximum number of top emotes; default 10, maximum 100.
 	TopEmotesLimit int32 `protobuf:"varint,2,opt,name=top_emotes_limit,json=topEmotesLimit,proto3" json:"top_emotes_limit,omitempty"`
@@ -3261,6 +3264,101 @@ func (x *StreamReport) GetLive() bool {
 	return false
 }
 
+// Request for ExportWindows.
+type ExportWindowsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The channel: "channels/{channel}".
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// A session of the channel (the last segment of its name): export the
+	// buckets of its windows, by default all of them. Empty: a time range.
+	Session string `protobuf:"bytes,2,opt,name=session,proto3" json:"session,omitempty"`
+	// Buckets whose start is at or after this time (default: the hour before
+	// end_time; with a session, its first bucket).
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Buckets whose start is before this time (default: now; with a session,
+	// after its last window). At most 31 days after the start: a longer range
+	// is cut there (the file name says the range exported).
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Bucket size; unspecified means one minute.
+	Resolution Resolution `protobuf:"varint,5,opt,name=resolution,proto3,enum=telemetra.v1.Resolution" json:"resolution,omitempty"`
+	// Also export buckets holding provisional windows (final = false).
+	IncludeProvisional bool `protobuf:"varint,6,opt,name=include_provisional,json=includeProvisional,proto3" json:"include_provisional,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ExportWindowsRequest) Reset() {
+	*x = ExportWindowsRequest{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportWindowsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportWindowsRequest) ProtoMessage() {}
+
+func (x *ExportWindowsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportWindowsRequest.ProtoReflect.Descriptor instead.
+func (*ExportWindowsRequest) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ExportWindowsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ExportWindowsRequest) GetSession() string {
+	if x != nil {
+		return x.Session
+	}
+	return ""
+}
+
+func (x *ExportWindowsRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ExportWindowsRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *ExportWindowsRequest) GetResolution() Resolution {
+	if x != nil {
+		return x.Resolution
+	}
+	return Resolution_RESOLUTION_UNSPECIFIED
+}
+
+func (x *ExportWindowsRequest) GetIncludeProvisional() bool {
+	if x != nil {
+		return x.IncludeProvisional
+	}
+	return false
+}
+
 // StreamChange is the title and category from a point of a session on.
 type StreamChange struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3276,7 +3374,7 @@ type StreamChange struct {
 
 func (x *StreamChange) Reset() {
 	*x = StreamChange{}
-	mi := &file_telemetra_v1_service_proto_msgTypes[32]
+	mi := &file_telemetra_v1_service_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3288,7 +3386,7 @@ func (x *StreamChange) String() string {
 func (*StreamChange) ProtoMessage() {}
 
 func (x *StreamChange) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_service_proto_msgTypes[32]
+	mi := &file_telemetra_v1_service_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3301,7 +3399,7 @@ func (x *StreamChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamChange.ProtoReflect.Descriptor instead.
 func (*StreamChange) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{32}
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *StreamChange) GetAt() *timestamppb.Timestamp {
@@ -3334,7 +3432,7 @@ type GetPipelineHealthRequest struct {
 
 func (x *GetPipelineHealthRequest) Reset() {
 	*x = GetPipelineHealthRequest{}
-	mi := &file_telemetra_v1_service_proto_msgTypes[33]
+	mi := &file_telemetra_v1_service_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3346,7 +3444,7 @@ func (x *GetPipelineHealthRequest) String() string {
 func (*GetPipelineHealthRequest) ProtoMessage() {}
 
 func (x *GetPipelineHealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_service_proto_msgTypes[33]
+	mi := &file_telemetra_v1_service_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3359,34 +3457,43 @@ func (x *GetPipelineHealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPipelineHealthRequest.ProtoReflect.Descriptor instead.
 func (*GetPipelineHealthRequest) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{33}
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{34}
 }
 
-// PipelineHealth is the pipeline's state, seen from the gateway.
+// PipelineHealth is the pipeline's state, seen from the gateway. The figures
+// are the gateway's newest sample (one every 2 s, shared by every caller):
+// a call reads neither Kafka nor PostgreSQL itself.
 type PipelineHealth struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// When the figures were taken.
+	// When the figures were taken; unset before the first sample.
 	AsOf *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
-	// Lag of each reader of the input and output topics.
+	// Lag of each reader: "processor" (its consumer group's committed offsets
+	// on the input topics) and, with history, "projector" (the offsets it
+	// stores in PostgreSQL, on the aggregates and moments topics). A reader
+	// whose lag could not be read is left out; a problem says why.
 	Consumers []*ConsumerLag `protobuf:"bytes,2,rep,name=consumers,proto3" json:"consumers,omitempty"`
 	// Server time minus the update time of the newest channel state in the
-	// live view.
+	// live view; unset before the view holds a state.
 	LiveFreshness *durationpb.Duration `protobuf:"bytes,3,opt,name=live_freshness,json=liveFreshness,proto3" json:"live_freshness,omitempty"`
 	// Server time minus the emit time of the newest window projected into
 	// PostgreSQL; unset without history.
 	ProjectionFreshness *durationpb.Duration `protobuf:"bytes,4,opt,name=projection_freshness,json=projectionFreshness,proto3" json:"projection_freshness,omitempty"`
-	// Records written to the dead-letter topic per minute, over the last
-	// five minutes.
+	// Records written to the dead-letter topics (the processors' and the
+	// projector's) per minute, over the last five minutes (less just after
+	// the gateway started); 0 while unknown, a problem then says why.
 	DeadLettersPerMinute float64 `protobuf:"fixed64,5,opt,name=dead_letters_per_minute,json=deadLettersPerMinute,proto3" json:"dead_letters_per_minute,omitempty"`
-	// Dead-letter records, ever.
+	// Dead-letter records, ever: the sum of the dead-letter topics' end
+	// offsets.
 	DeadLettersTotal int64 `protobuf:"varint,6,opt,name=dead_letters_total,json=deadLettersTotal,proto3" json:"dead_letters_total,omitempty"`
 	// Late records (for windows already final) per minute, over the last
-	// five minutes.
+	// five minutes, from the late topic; informational, never a problem.
 	LateEventsPerMinute float64 `protobuf:"fixed64,7,opt,name=late_events_per_minute,json=lateEventsPerMinute,proto3" json:"late_events_per_minute,omitempty"`
-	// Overall: "ok", "degraded" (a lag or freshness over its threshold) or
-	// "unknown" (a figure could not be read).
+	// Overall: "ok", "degraded" (a lag, a freshness or the dead-letter rate
+	// over its threshold) or "unknown" (a figure could not be read, and none
+	// read is over its threshold).
 	State string `protobuf:"bytes,8,opt,name=state,proto3" json:"state,omitempty"`
-	// Why the state is not "ok", one line each.
+	// Why the state is not "ok", one line each: figures over their threshold
+	// first, then those that could not be read.
 	Problems      []string `protobuf:"bytes,9,rep,name=problems,proto3" json:"problems,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3394,7 +3501,7 @@ type PipelineHealth struct {
 
 func (x *PipelineHealth) Reset() {
 	*x = PipelineHealth{}
-	mi := &file_telemetra_v1_service_proto_msgTypes[34]
+	mi := &file_telemetra_v1_service_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3406,7 +3513,7 @@ func (x *PipelineHealth) String() string {
 func (*PipelineHealth) ProtoMessage() {}
 
 func (x *PipelineHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_service_proto_msgTypes[34]
+	mi := &file_telemetra_v1_service_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3419,7 +3526,7 @@ func (x *PipelineHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PipelineHealth.ProtoReflect.Descriptor instead.
 func (*PipelineHealth) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{34}
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PipelineHealth) GetAsOf() *timestamppb.Timestamp {
@@ -3498,7 +3605,7 @@ type ConsumerLag struct {
 
 func (x *ConsumerLag) Reset() {
 	*x = ConsumerLag{}
-	mi := &file_telemetra_v1_service_proto_msgTypes[35]
+	mi := &file_telemetra_v1_service_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3510,7 +3617,7 @@ func (x *ConsumerLag) String() string {
 func (*ConsumerLag) ProtoMessage() {}
 
 func (x *ConsumerLag) ProtoReflect() protoreflect.Message {
-	mi := &file_telemetra_v1_service_proto_msgTypes[35]
+	mi := &file_telemetra_v1_service_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3523,7 +3630,7 @@ func (x *ConsumerLag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumerLag.ProtoReflect.Descriptor instead.
 func (*ConsumerLag) Descriptor() ([]byte, []int) {
-	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{35}
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ConsumerLag) GetConsumer() string {
@@ -3544,7 +3651,7 @@ var File_telemetra_v1_service_proto protoreflect.FileDescriptor
 
 const file_telemetra_v1_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1atelemetra/v1/service.proto\x12\ftelemetra.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1atelemetra/v1/records.proto\"\x8c\x01\n" +
+	"\x1atelemetra/v1/service.proto\x12\ftelemetra.v1\x1a\x19google/api/httpbody.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1atelemetra/v1/records.proto\"\x8c\x01\n" +
 	"\x13ListChannelsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -3792,7 +3899,17 @@ const file_telemetra_v1_service_proto_rawDesc = "" +
 	"\amoments\x18\t \x03(\v2\x14.telemetra.v1.MomentR\amoments\x124\n" +
 	"\achanges\x18\n" +
 	" \x03(\v2\x1a.telemetra.v1.StreamChangeR\achanges\x12\x12\n" +
-	"\x04live\x18\v \x01(\bR\x04live\"l\n" +
+	"\x04live\x18\v \x01(\bR\x04live\"\xa5\x02\n" +
+	"\x14ExportWindowsRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x18\n" +
+	"\asession\x18\x02 \x01(\tR\asession\x129\n" +
+	"\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x128\n" +
+	"\n" +
+	"resolution\x18\x05 \x01(\x0e2\x18.telemetra.v1.ResolutionR\n" +
+	"resolution\x12/\n" +
+	"\x13include_provisional\x18\x06 \x01(\bR\x12includeProvisional\"l\n" +
 	"\fStreamChange\x12*\n" +
 	"\x02at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x1a\n" +
@@ -3848,7 +3965,7 @@ const file_telemetra_v1_service_proto_rawDesc = "" +
 	"\fRankingScope\x12\x1d\n" +
 	"\x19RANKING_SCOPE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11RANKING_SCOPE_NOW\x10\x01\x12\x17\n" +
-	"\x13RANKING_SCOPE_RANGE\x10\x022\xd4\b\n" +
+	"\x13RANKING_SCOPE_RANGE\x10\x022\xa1\t\n" +
 	"\x10TelemetraService\x12U\n" +
 	"\fListChannels\x12!.telemetra.v1.ListChannelsRequest\x1a\".telemetra.v1.ListChannelsResponse\x12D\n" +
 	"\n" +
@@ -3861,7 +3978,8 @@ const file_telemetra_v1_service_proto_rawDesc = "" +
 	"\fRankChannels\x12!.telemetra.v1.RankChannelsRequest\x1a\".telemetra.v1.RankChannelsResponse\x12U\n" +
 	"\fListTrending\x12!.telemetra.v1.ListTrendingRequest\x1a\".telemetra.v1.ListTrendingResponse\x12Z\n" +
 	"\x11SubscribeRankings\x12&.telemetra.v1.SubscribeRankingsRequest\x1a\x1b.telemetra.v1.RankingUpdate0\x01\x12S\n" +
-	"\x0fGetStreamReport\x12$.telemetra.v1.GetStreamReportRequest\x1a\x1a.telemetra.v1.StreamReport\x12Y\n" +
+	"\x0fGetStreamReport\x12$.telemetra.v1.GetStreamReportRequest\x1a\x1a.telemetra.v1.StreamReport\x12K\n" +
+	"\rExportWindows\x12\".telemetra.v1.ExportWindowsRequest\x1a\x14.google.api.HttpBody0\x01\x12Y\n" +
 	"\x11GetPipelineHealth\x12&.telemetra.v1.GetPipelineHealthRequest\x1a\x1c.telemetra.v1.PipelineHealthB?Z=github.com/telemetra/telemetra/proto/telemetra/v1;telemetrav1b\x06proto3"
 
 var (
@@ -3877,7 +3995,7 @@ func file_telemetra_v1_service_proto_rawDescGZIP() []byte {
 }
 
 var file_telemetra_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_telemetra_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_telemetra_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_telemetra_v1_service_proto_goTypes = []any{
 	(LiveFilter)(0),                       // 0: telemetra.v1.LiveFilter
 	(Resolution)(0),                       // 1: telemetra.v1.Resolution
@@ -3917,129 +4035,136 @@ var file_telemetra_v1_service_proto_goTypes = []any{
 	(*RankChange)(nil),                    // 35: telemetra.v1.RankChange
 	(*GetStreamReportRequest)(nil),        // 36: telemetra.v1.GetStreamReportRequest
 	(*StreamReport)(nil),                  // 37: telemetra.v1.StreamReport
-	(*StreamChange)(nil),                  // 38: telemetra.v1.StreamChange
-	(*GetPipelineHealthRequest)(nil),      // 39: telemetra.v1.GetPipelineHealthRequest
-	(*PipelineHealth)(nil),                // 40: telemetra.v1.PipelineHealth
-	(*ConsumerLag)(nil),                   // 41: telemetra.v1.ConsumerLag
-	(*StreamStatus)(nil),                  // 42: telemetra.v1.StreamStatus
-	(*timestamppb.Timestamp)(nil),         // 43: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),           // 44: google.protobuf.Duration
-	(*ViewerStats)(nil),                   // 45: telemetra.v1.ViewerStats
-	(*TransactionStats)(nil),              // 46: telemetra.v1.TransactionStats
-	(*EmoteCount)(nil),                    // 47: telemetra.v1.EmoteCount
-	(*SentimentStats)(nil),                // 48: telemetra.v1.SentimentStats
-	(MomentKind)(0),                       // 49: telemetra.v1.MomentKind
-	(*Moment)(nil),                        // 50: telemetra.v1.Moment
+	(*ExportWindowsRequest)(nil),          // 38: telemetra.v1.ExportWindowsRequest
+	(*StreamChange)(nil),                  // 39: telemetra.v1.StreamChange
+	(*GetPipelineHealthRequest)(nil),      // 40: telemetra.v1.GetPipelineHealthRequest
+	(*PipelineHealth)(nil),                // 41: telemetra.v1.PipelineHealth
+	(*ConsumerLag)(nil),                   // 42: telemetra.v1.ConsumerLag
+	(*StreamStatus)(nil),                  // 43: telemetra.v1.StreamStatus
+	(*timestamppb.Timestamp)(nil),         // 44: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),           // 45: google.protobuf.Duration
+	(*ViewerStats)(nil),                   // 46: telemetra.v1.ViewerStats
+	(*TransactionStats)(nil),              // 47: telemetra.v1.TransactionStats
+	(*EmoteCount)(nil),                    // 48: telemetra.v1.EmoteCount
+	(*SentimentStats)(nil),                // 49: telemetra.v1.SentimentStats
+	(MomentKind)(0),                       // 50: telemetra.v1.MomentKind
+	(*Moment)(nil),                        // 51: telemetra.v1.Moment
+	(*httpbody.HttpBody)(nil),             // 52: google.api.HttpBody
 }
 var file_telemetra_v1_service_proto_depIdxs = []int32{
 	0,  // 0: telemetra.v1.ListChannelsRequest.live_filter:type_name -> telemetra.v1.LiveFilter
 	9,  // 1: telemetra.v1.ListChannelsResponse.channels:type_name -> telemetra.v1.Channel
-	42, // 2: telemetra.v1.Channel.status:type_name -> telemetra.v1.StreamStatus
+	43, // 2: telemetra.v1.Channel.status:type_name -> telemetra.v1.StreamStatus
 	12, // 3: telemetra.v1.Channel.current_window:type_name -> telemetra.v1.WindowMetrics
 	12, // 4: telemetra.v1.Channel.last_final_window:type_name -> telemetra.v1.WindowMetrics
-	43, // 5: telemetra.v1.Channel.watermark:type_name -> google.protobuf.Timestamp
-	43, // 6: telemetra.v1.Channel.update_time:type_name -> google.protobuf.Timestamp
-	44, // 7: telemetra.v1.Channel.staleness:type_name -> google.protobuf.Duration
-	43, // 8: telemetra.v1.ListWindowMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
-	43, // 9: telemetra.v1.ListWindowMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
+	44, // 5: telemetra.v1.Channel.watermark:type_name -> google.protobuf.Timestamp
+	44, // 6: telemetra.v1.Channel.update_time:type_name -> google.protobuf.Timestamp
+	45, // 7: telemetra.v1.Channel.staleness:type_name -> google.protobuf.Duration
+	44, // 8: telemetra.v1.ListWindowMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
+	44, // 9: telemetra.v1.ListWindowMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
 	1,  // 10: telemetra.v1.ListWindowMetricsRequest.resolution:type_name -> telemetra.v1.Resolution
 	12, // 11: telemetra.v1.ListWindowMetricsResponse.metrics:type_name -> telemetra.v1.WindowMetrics
-	43, // 12: telemetra.v1.WindowMetrics.window_start:type_name -> google.protobuf.Timestamp
-	43, // 13: telemetra.v1.WindowMetrics.window_end:type_name -> google.protobuf.Timestamp
+	44, // 12: telemetra.v1.WindowMetrics.window_start:type_name -> google.protobuf.Timestamp
+	44, // 13: telemetra.v1.WindowMetrics.window_end:type_name -> google.protobuf.Timestamp
 	1,  // 14: telemetra.v1.WindowMetrics.resolution:type_name -> telemetra.v1.Resolution
 	13, // 15: telemetra.v1.WindowMetrics.chat:type_name -> telemetra.v1.ChatMetrics
-	45, // 16: telemetra.v1.WindowMetrics.viewers:type_name -> telemetra.v1.ViewerStats
-	46, // 17: telemetra.v1.WindowMetrics.transactions:type_name -> telemetra.v1.TransactionStats
-	47, // 18: telemetra.v1.ChatMetrics.top_emotes:type_name -> telemetra.v1.EmoteCount
-	48, // 19: telemetra.v1.ChatMetrics.sentiment:type_name -> telemetra.v1.SentimentStats
-	43, // 20: telemetra.v1.ListMomentsRequest.start_time:type_name -> google.protobuf.Timestamp
-	43, // 21: telemetra.v1.ListMomentsRequest.end_time:type_name -> google.protobuf.Timestamp
-	49, // 22: telemetra.v1.ListMomentsRequest.kinds:type_name -> telemetra.v1.MomentKind
-	50, // 23: telemetra.v1.ListMomentsResponse.moments:type_name -> telemetra.v1.Moment
-	43, // 24: telemetra.v1.ListStreamSessionsRequest.start_time:type_name -> google.protobuf.Timestamp
-	43, // 25: telemetra.v1.ListStreamSessionsRequest.end_time:type_name -> google.protobuf.Timestamp
+	46, // 16: telemetra.v1.WindowMetrics.viewers:type_name -> telemetra.v1.ViewerStats
+	47, // 17: telemetra.v1.WindowMetrics.transactions:type_name -> telemetra.v1.TransactionStats
+	48, // 18: telemetra.v1.ChatMetrics.top_emotes:type_name -> telemetra.v1.EmoteCount
+	49, // 19: telemetra.v1.ChatMetrics.sentiment:type_name -> telemetra.v1.SentimentStats
+	44, // 20: telemetra.v1.ListMomentsRequest.start_time:type_name -> google.protobuf.Timestamp
+	44, // 21: telemetra.v1.ListMomentsRequest.end_time:type_name -> google.protobuf.Timestamp
+	50, // 22: telemetra.v1.ListMomentsRequest.kinds:type_name -> telemetra.v1.MomentKind
+	51, // 23: telemetra.v1.ListMomentsResponse.moments:type_name -> telemetra.v1.Moment
+	44, // 24: telemetra.v1.ListStreamSessionsRequest.start_time:type_name -> google.protobuf.Timestamp
+	44, // 25: telemetra.v1.ListStreamSessionsRequest.end_time:type_name -> google.protobuf.Timestamp
 	18, // 26: telemetra.v1.ListStreamSessionsResponse.sessions:type_name -> telemetra.v1.StreamSession
-	43, // 27: telemetra.v1.StreamSession.started_at:type_name -> google.protobuf.Timestamp
-	43, // 28: telemetra.v1.StreamSession.ended_at:type_name -> google.protobuf.Timestamp
-	44, // 29: telemetra.v1.StreamSession.duration:type_name -> google.protobuf.Duration
-	46, // 30: telemetra.v1.StreamSession.transactions:type_name -> telemetra.v1.TransactionStats
-	43, // 31: telemetra.v1.SummarizeChannelRequest.start_time:type_name -> google.protobuf.Timestamp
-	43, // 32: telemetra.v1.SummarizeChannelRequest.end_time:type_name -> google.protobuf.Timestamp
-	43, // 33: telemetra.v1.SummarizeChannelResponse.start_time:type_name -> google.protobuf.Timestamp
-	43, // 34: telemetra.v1.SummarizeChannelResponse.end_time:type_name -> google.protobuf.Timestamp
+	44, // 27: telemetra.v1.StreamSession.started_at:type_name -> google.protobuf.Timestamp
+	44, // 28: telemetra.v1.StreamSession.ended_at:type_name -> google.protobuf.Timestamp
+	45, // 29: telemetra.v1.StreamSession.duration:type_name -> google.protobuf.Duration
+	47, // 30: telemetra.v1.StreamSession.transactions:type_name -> telemetra.v1.TransactionStats
+	44, // 31: telemetra.v1.SummarizeChannelRequest.start_time:type_name -> google.protobuf.Timestamp
+	44, // 32: telemetra.v1.SummarizeChannelRequest.end_time:type_name -> google.protobuf.Timestamp
+	44, // 33: telemetra.v1.SummarizeChannelResponse.start_time:type_name -> google.protobuf.Timestamp
+	44, // 34: telemetra.v1.SummarizeChannelResponse.end_time:type_name -> google.protobuf.Timestamp
 	13, // 35: telemetra.v1.SummarizeChannelResponse.chat:type_name -> telemetra.v1.ChatMetrics
-	45, // 36: telemetra.v1.SummarizeChannelResponse.viewers:type_name -> telemetra.v1.ViewerStats
-	46, // 37: telemetra.v1.SummarizeChannelResponse.transactions:type_name -> telemetra.v1.TransactionStats
+	46, // 36: telemetra.v1.SummarizeChannelResponse.viewers:type_name -> telemetra.v1.ViewerStats
+	47, // 37: telemetra.v1.SummarizeChannelResponse.transactions:type_name -> telemetra.v1.TransactionStats
 	21, // 38: telemetra.v1.SummarizeChannelResponse.moments:type_name -> telemetra.v1.MomentKindCount
-	49, // 39: telemetra.v1.MomentKindCount.kind:type_name -> telemetra.v1.MomentKind
+	50, // 39: telemetra.v1.MomentKindCount.kind:type_name -> telemetra.v1.MomentKind
 	2,  // 40: telemetra.v1.SubscribeChannelEventsRequest.types:type_name -> telemetra.v1.ChannelEventType
-	43, // 41: telemetra.v1.ChannelEvent.emitted_at:type_name -> google.protobuf.Timestamp
+	44, // 41: telemetra.v1.ChannelEvent.emitted_at:type_name -> google.protobuf.Timestamp
 	12, // 42: telemetra.v1.ChannelEvent.window:type_name -> telemetra.v1.WindowMetrics
-	50, // 43: telemetra.v1.ChannelEvent.moment:type_name -> telemetra.v1.Moment
+	51, // 43: telemetra.v1.ChannelEvent.moment:type_name -> telemetra.v1.Moment
 	24, // 44: telemetra.v1.ChannelEvent.status:type_name -> telemetra.v1.StatusChange
 	25, // 45: telemetra.v1.ChannelEvent.heartbeat:type_name -> telemetra.v1.Heartbeat
-	42, // 46: telemetra.v1.StatusChange.status:type_name -> telemetra.v1.StreamStatus
+	43, // 46: telemetra.v1.StatusChange.status:type_name -> telemetra.v1.StreamStatus
 	3,  // 47: telemetra.v1.StatusChange.reason:type_name -> telemetra.v1.StatusChangeReason
 	4,  // 48: telemetra.v1.RankChannelsRequest.metric:type_name -> telemetra.v1.RankingMetric
 	5,  // 49: telemetra.v1.RankChannelsRequest.scope:type_name -> telemetra.v1.RankingScope
-	43, // 50: telemetra.v1.RankChannelsRequest.start_time:type_name -> google.protobuf.Timestamp
-	43, // 51: telemetra.v1.RankChannelsRequest.end_time:type_name -> google.protobuf.Timestamp
+	44, // 50: telemetra.v1.RankChannelsRequest.start_time:type_name -> google.protobuf.Timestamp
+	44, // 51: telemetra.v1.RankChannelsRequest.end_time:type_name -> google.protobuf.Timestamp
 	28, // 52: telemetra.v1.RankChannelsResponse.rankings:type_name -> telemetra.v1.ChannelRank
-	43, // 53: telemetra.v1.RankChannelsResponse.as_of:type_name -> google.protobuf.Timestamp
+	44, // 53: telemetra.v1.RankChannelsResponse.as_of:type_name -> google.protobuf.Timestamp
 	4,  // 54: telemetra.v1.RankChannelsResponse.metric:type_name -> telemetra.v1.RankingMetric
 	5,  // 55: telemetra.v1.RankChannelsResponse.scope:type_name -> telemetra.v1.RankingScope
-	43, // 56: telemetra.v1.RankChannelsResponse.start_time:type_name -> google.protobuf.Timestamp
-	43, // 57: telemetra.v1.RankChannelsResponse.end_time:type_name -> google.protobuf.Timestamp
+	44, // 56: telemetra.v1.RankChannelsResponse.start_time:type_name -> google.protobuf.Timestamp
+	44, // 57: telemetra.v1.RankChannelsResponse.end_time:type_name -> google.protobuf.Timestamp
 	5,  // 58: telemetra.v1.ListTrendingRequest.scope:type_name -> telemetra.v1.RankingScope
-	43, // 59: telemetra.v1.ListTrendingRequest.start_time:type_name -> google.protobuf.Timestamp
-	43, // 60: telemetra.v1.ListTrendingRequest.end_time:type_name -> google.protobuf.Timestamp
-	43, // 61: telemetra.v1.ListTrendingResponse.start_time:type_name -> google.protobuf.Timestamp
-	43, // 62: telemetra.v1.ListTrendingResponse.end_time:type_name -> google.protobuf.Timestamp
+	44, // 59: telemetra.v1.ListTrendingRequest.start_time:type_name -> google.protobuf.Timestamp
+	44, // 60: telemetra.v1.ListTrendingRequest.end_time:type_name -> google.protobuf.Timestamp
+	44, // 61: telemetra.v1.ListTrendingResponse.start_time:type_name -> google.protobuf.Timestamp
+	44, // 62: telemetra.v1.ListTrendingResponse.end_time:type_name -> google.protobuf.Timestamp
 	31, // 63: telemetra.v1.ListTrendingResponse.emotes:type_name -> telemetra.v1.TrendingEmote
 	32, // 64: telemetra.v1.ListTrendingResponse.categories:type_name -> telemetra.v1.TrendingCategory
 	4,  // 65: telemetra.v1.SubscribeRankingsRequest.metric:type_name -> telemetra.v1.RankingMetric
-	43, // 66: telemetra.v1.RankingUpdate.as_of:type_name -> google.protobuf.Timestamp
+	44, // 66: telemetra.v1.RankingUpdate.as_of:type_name -> google.protobuf.Timestamp
 	28, // 67: telemetra.v1.RankingUpdate.rankings:type_name -> telemetra.v1.ChannelRank
 	35, // 68: telemetra.v1.RankingUpdate.changes:type_name -> telemetra.v1.RankChange
 	18, // 69: telemetra.v1.StreamReport.session:type_name -> telemetra.v1.StreamSession
 	13, // 70: telemetra.v1.StreamReport.chat:type_name -> telemetra.v1.ChatMetrics
-	46, // 71: telemetra.v1.StreamReport.transactions:type_name -> telemetra.v1.TransactionStats
-	50, // 72: telemetra.v1.StreamReport.moments:type_name -> telemetra.v1.Moment
-	38, // 73: telemetra.v1.StreamReport.changes:type_name -> telemetra.v1.StreamChange
-	43, // 74: telemetra.v1.StreamChange.at:type_name -> google.protobuf.Timestamp
-	43, // 75: telemetra.v1.PipelineHealth.as_of:type_name -> google.protobuf.Timestamp
-	41, // 76: telemetra.v1.PipelineHealth.consumers:type_name -> telemetra.v1.ConsumerLag
-	44, // 77: telemetra.v1.PipelineHealth.live_freshness:type_name -> google.protobuf.Duration
-	44, // 78: telemetra.v1.PipelineHealth.projection_freshness:type_name -> google.protobuf.Duration
-	6,  // 79: telemetra.v1.TelemetraService.ListChannels:input_type -> telemetra.v1.ListChannelsRequest
-	8,  // 80: telemetra.v1.TelemetraService.GetChannel:input_type -> telemetra.v1.GetChannelRequest
-	10, // 81: telemetra.v1.TelemetraService.ListWindowMetrics:input_type -> telemetra.v1.ListWindowMetricsRequest
-	14, // 82: telemetra.v1.TelemetraService.ListMoments:input_type -> telemetra.v1.ListMomentsRequest
-	16, // 83: telemetra.v1.TelemetraService.ListStreamSessions:input_type -> telemetra.v1.ListStreamSessionsRequest
-	19, // 84: telemetra.v1.TelemetraService.SummarizeChannel:input_type -> telemetra.v1.SummarizeChannelRequest
-	22, // 85: telemetra.v1.TelemetraService.SubscribeChannelEvents:input_type -> telemetra.v1.SubscribeChannelEventsRequest
-	26, // 86: telemetra.v1.TelemetraService.RankChannels:input_type -> telemetra.v1.RankChannelsRequest
-	29, // 87: telemetra.v1.TelemetraService.ListTrending:input_type -> telemetra.v1.ListTrendingRequest
-	33, // 88: telemetra.v1.TelemetraService.SubscribeRankings:input_type -> telemetra.v1.SubscribeRankingsRequest
-	36, // 89: telemetra.v1.TelemetraService.GetStreamReport:input_type -> telemetra.v1.GetStreamReportRequest
-	39, // 90: telemetra.v1.TelemetraService.GetPipelineHealth:input_type -> telemetra.v1.GetPipelineHealthRequest
-	7,  // 91: telemetra.v1.TelemetraService.ListChannels:output_type -> telemetra.v1.ListChannelsResponse
-	9,  // 92: telemetra.v1.TelemetraService.GetChannel:output_type -> telemetra.v1.Channel
-	11, // 93: telemetra.v1.TelemetraService.ListWindowMetrics:output_type -> telemetra.v1.ListWindowMetricsResponse
-	15, // 94: telemetra.v1.TelemetraService.ListMoments:output_type -> telemetra.v1.ListMomentsResponse
-	17, // 95: telemetra.v1.TelemetraService.ListStreamSessions:output_type -> telemetra.v1.ListStreamSessionsResponse
-	20, // 96: telemetra.v1.TelemetraService.SummarizeChannel:output_type -> telemetra.v1.SummarizeChannelResponse
-	23, // 97: telemetra.v1.TelemetraService.SubscribeChannelEvents:output_type -> telemetra.v1.ChannelEvent
-	27, // 98: telemetra.v1.TelemetraService.RankChannels:output_type -> telemetra.v1.RankChannelsResponse
-	30, // 99: telemetra.v1.TelemetraService.ListTrending:output_type -> telemetra.v1.ListTrendingResponse
-	34, // 100: telemetra.v1.TelemetraService.SubscribeRankings:output_type -> telemetra.v1.RankingUpdate
-	37, // 101: telemetra.v1.TelemetraService.GetStreamReport:output_type -> telemetra.v1.StreamReport
-	40, // 102: telemetra.v1.TelemetraService.GetPipelineHealth:output_type -> telemetra.v1.PipelineHealth
-	91, // [91:103] is the sub-list for method output_type
-	79, // [79:91] is the sub-list for method input_type
-	79, // [79:79] is the sub-list for extension type_name
-	79, // [79:79] is the sub-list for extension extendee
-	0,  // [0:79] is the sub-list for field type_name
+	47, // 71: telemetra.v1.StreamReport.transactions:type_name -> telemetra.v1.TransactionStats
+	51, // 72: telemetra.v1.StreamReport.moments:type_name -> telemetra.v1.Moment
+	39, // 73: telemetra.v1.StreamReport.changes:type_name -> telemetra.v1.StreamChange
+	44, // 74: telemetra.v1.ExportWindowsRequest.start_time:type_name -> google.protobuf.Timestamp
+	44, // 75: telemetra.v1.ExportWindowsRequest.end_time:type_name -> google.protobuf.Timestamp
+	1,  // 76: telemetra.v1.ExportWindowsRequest.resolution:type_name -> telemetra.v1.Resolution
+	44, // 77: telemetra.v1.StreamChange.at:type_name -> google.protobuf.Timestamp
+	44, // 78: telemetra.v1.PipelineHealth.as_of:type_name -> google.protobuf.Timestamp
+	42, // 79: telemetra.v1.PipelineHealth.consumers:type_name -> telemetra.v1.ConsumerLag
+	45, // 80: telemetra.v1.PipelineHealth.live_freshness:type_name -> google.protobuf.Duration
+	45, // 81: telemetra.v1.PipelineHealth.projection_freshness:type_name -> google.protobuf.Duration
+	6,  // 82: telemetra.v1.TelemetraService.ListChannels:input_type -> telemetra.v1.ListChannelsRequest
+	8,  // 83: telemetra.v1.TelemetraService.GetChannel:input_type -> telemetra.v1.GetChannelRequest
+	10, // 84: telemetra.v1.TelemetraService.ListWindowMetrics:input_type -> telemetra.v1.ListWindowMetricsRequest
+	14, // 85: telemetra.v1.TelemetraService.ListMoments:input_type -> telemetra.v1.ListMomentsRequest
+	16, // 86: telemetra.v1.TelemetraService.ListStreamSessions:input_type -> telemetra.v1.ListStreamSessionsRequest
+	19, // 87: telemetra.v1.TelemetraService.SummarizeChannel:input_type -> telemetra.v1.SummarizeChannelRequest
+	22, // 88: telemetra.v1.TelemetraService.SubscribeChannelEvents:input_type -> telemetra.v1.SubscribeChannelEventsRequest
+	26, // 89: telemetra.v1.TelemetraService.RankChannels:input_type -> telemetra.v1.RankChannelsRequest
+	29, // 90: telemetra.v1.TelemetraService.ListTrending:input_type -> telemetra.v1.ListTrendingRequest
+	33, // 91: telemetra.v1.TelemetraService.SubscribeRankings:input_type -> telemetra.v1.SubscribeRankingsRequest
+	36, // 92: telemetra.v1.TelemetraService.GetStreamReport:input_type -> telemetra.v1.GetStreamReportRequest
+	38, // 93: telemetra.v1.TelemetraService.ExportWindows:input_type -> telemetra.v1.ExportWindowsRequest
+	40, // 94: telemetra.v1.TelemetraService.GetPipelineHealth:input_type -> telemetra.v1.GetPipelineHealthRequest
+	7,  // 95: telemetra.v1.TelemetraService.ListChannels:output_type -> telemetra.v1.ListChannelsResponse
+	9,  // 96: telemetra.v1.TelemetraService.GetChannel:output_type -> telemetra.v1.Channel
+	11, // 97: telemetra.v1.TelemetraService.ListWindowMetrics:output_type -> telemetra.v1.ListWindowMetricsResponse
+	15, // 98: telemetra.v1.TelemetraService.ListMoments:output_type -> telemetra.v1.ListMomentsResponse
+	17, // 99: telemetra.v1.TelemetraService.ListStreamSessions:output_type -> telemetra.v1.ListStreamSessionsResponse
+	20, // 100: telemetra.v1.TelemetraService.SummarizeChannel:output_type -> telemetra.v1.SummarizeChannelResponse
+	23, // 101: telemetra.v1.TelemetraService.SubscribeChannelEvents:output_type -> telemetra.v1.ChannelEvent
+	27, // 102: telemetra.v1.TelemetraService.RankChannels:output_type -> telemetra.v1.RankChannelsResponse
+	30, // 103: telemetra.v1.TelemetraService.ListTrending:output_type -> telemetra.v1.ListTrendingResponse
+	34, // 104: telemetra.v1.TelemetraService.SubscribeRankings:output_type -> telemetra.v1.RankingUpdate
+	37, // 105: telemetra.v1.TelemetraService.GetStreamReport:output_type -> telemetra.v1.StreamReport
+	52, // 106: telemetra.v1.TelemetraService.ExportWindows:output_type -> google.api.HttpBody
+	41, // 107: telemetra.v1.TelemetraService.GetPipelineHealth:output_type -> telemetra.v1.PipelineHealth
+	95, // [95:108] is the sub-list for method output_type
+	82, // [82:95] is the sub-list for method input_type
+	82, // [82:82] is the sub-list for extension type_name
+	82, // [82:82] is the sub-list for extension extendee
+	0,  // [0:82] is the sub-list for field type_name
 }
 
 func init() { file_telemetra_v1_service_proto_init() }
@@ -4060,7 +4185,7 @@ func file_telemetra_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_telemetra_v1_service_proto_rawDesc), len(file_telemetra_v1_service_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   36,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -500,6 +500,43 @@ func local_request_TelemetraService_GetStreamReport_0(ctx context.Context, marsh
 	return msg, metadata, err
 }
 
+var filter_TelemetraService_ExportWindows_0 = &utilities.DoubleArray{Encoding: map[string]int{"parent": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_TelemetraService_ExportWindows_0(ctx context.Context, marshaler runtime.Marshaler, client TelemetraServiceClient, req *http.Request, pathParams map[string]string) (TelemetraService_ExportWindowsClient, runtime.ServerMetadata, error) {
+	var (
+		protoReq ExportWindowsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["parent"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "parent")
+	}
+	protoReq.Parent, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "parent", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_TelemetraService_ExportWindows_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	stream, err := client.ExportWindows(ctx, &protoReq)
+	if err != nil {
+		return nil, metadata, err
+	}
+	header, err := stream.Header()
+	if err != nil {
+		return nil, metadata, err
+	}
+	metadata.HeaderMD = header
+	return stream, metadata, nil
+}
+
 func request_TelemetraService_GetPipelineHealth_0(ctx context.Context, marshaler runtime.Marshaler, client TelemetraServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq GetPipelineHealthRequest
@@ -720,6 +757,13 @@ func RegisterTelemetraServiceHandlerServer(ctx context.Context, mux *runtime.Ser
 			return
 		}
 		forward_TelemetraService_GetStreamReport_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+
+	mux.Handle(http.MethodGet, pattern_TelemetraService_ExportWindows_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		err := status.Error(codes.Unimplemented, "streaming calls are not yet supported in the in-process transport")
+		_, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+		return
 	})
 	mux.Handle(http.MethodGet, pattern_TelemetraService_GetPipelineHealth_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -968,6 +1012,23 @@ func RegisterTelemetraServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 		}
 		forward_TelemetraService_GetStreamReport_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_TelemetraService_ExportWindows_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/telemetra.v1.TelemetraService/ExportWindows", runtime.WithHTTPPathPattern("/v1/{parent=channels/*}/metrics:export"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_TelemetraService_ExportWindows_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_TelemetraService_ExportWindows_0(annotatedContext, mux, outboundMarshaler, w, req, func() (proto.Message, error) { return resp.Recv() }, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_TelemetraService_GetPipelineHealth_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1000,6 +1061,7 @@ var (
 	pattern_TelemetraService_ListTrending_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "trending"}, ""))
 	pattern_TelemetraService_SubscribeRankings_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "rankings"}, "subscribe"))
 	pattern_TelemetraService_GetStreamReport_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "channels", "sessions", "name", "report"}, ""))
+	pattern_TelemetraService_ExportWindows_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "channels", "parent", "metrics"}, "export"))
 	pattern_TelemetraService_GetPipelineHealth_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "pipeline"}, "health"))
 )
 
@@ -1015,5 +1077,6 @@ var (
 	forward_TelemetraService_ListTrending_0           = runtime.ForwardResponseMessage
 	forward_TelemetraService_SubscribeRankings_0      = runtime.ForwardResponseStream
 	forward_TelemetraService_GetStreamReport_0        = runtime.ForwardResponseMessage
+	forward_TelemetraService_ExportWindows_0          = runtime.ForwardResponseStream
 	forward_TelemetraService_GetPipelineHealth_0      = runtime.ForwardResponseMessage
 )

@@ -11,7 +11,8 @@
 //
 // HTTP/JSON routes are not annotated here: they live in telemetra_api.yaml
 // (a google.api.Service config used by grpc-gateway and protoc-gen-openapiv2),
-// so no google/api/*.proto has to be vendored.
+// so no google/api annotations have to be vendored; only the message
+// google.api.HttpBody is (proto/google/api/httpbody.proto).
 //
 // Live reads (GetChannel, ListChannels) come from the processor's state;
 // history (ListWindowMetrics, ListMoments, ListStreamSessions,
@@ -35,6 +36,7 @@ package telemetrav1
 
 import (
 	context "context"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -57,6 +59,7 @@ const (
 	TelemetraService_ListTrending_FullMethodName           = "/telemetra.v1.TelemetraService/ListTrending"
 	TelemetraService_SubscribeRankings_FullMethodName      = "/telemetra.v1.TelemetraService/SubscribeRankings"
 	TelemetraService_GetStreamReport_FullMethodName        = "/telemetra.v1.TelemetraService/GetStreamReport"
+	TelemetraService_ExportWindows_FullMethodName          = "/telemetra.v1.TelemetraService/ExportWindows"
 	TelemetraService_GetPipelineHealth_FullMethodName      = "/telemetra.v1.TelemetraService/GetPipelineHealth"
 )
 
@@ -110,6 +113,12 @@ type TelemetraServiceClient interface {
 	// type, top emotes, the moments timeline and the title and category
 	// changes, all computed from the session's windows.
 	GetStreamReport(ctx context.Context, in *GetStreamReportRequest, opts ...grpc.CallOption) (*StreamReport, error)
+	// Exports a channel's window metrics as CSV: of a time range, or of one
+	// stream session's windows. The stream's messages are consecutive chunks of
+	// one file (concatenate their data); the first carries the content type
+	// "text/csv; charset=utf-8", and the response header content-disposition
+	// names the file. Over REST the body is the file itself.
+	ExportWindows(ctx context.Context, in *ExportWindowsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error)
 	// Returns the pipeline's health: consumer lag per reader, freshness of
 	// the live state and of the projection, and the dead-letter and late
 	// rates.
@@ -252,6 +261,25 @@ func (c *telemetraServiceClient) GetStreamReport(ctx context.Context, in *GetStr
 	return out, nil
 }
 
+func (c *telemetraServiceClient) ExportWindows(ctx context.Context, in *ExportWindowsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &TelemetraService_ServiceDesc.Streams[2], TelemetraService_ExportWindows_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportWindowsRequest, httpbody.HttpBody]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TelemetraService_ExportWindowsClient = grpc.ServerStreamingClient[httpbody.HttpBody]
+
 func (c *telemetraServiceClient) GetPipelineHealth(ctx context.Context, in *GetPipelineHealthRequest, opts ...grpc.CallOption) (*PipelineHealth, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PipelineHealth)
@@ -312,6 +340,12 @@ type TelemetraServiceServer interface {
 	// type, top emotes, the moments timeline and the title and category
 	// changes, all computed from the session's windows.
 	GetStreamReport(context.Context, *GetStreamReportRequest) (*StreamReport, error)
+	// Exports a channel's window metrics as CSV: of a time range, or of one
+	// stream session's windows. The stream's messages are consecutive chunks of
+	// one file (concatenate their data); the first carries the content type
+	// "text/csv; charset=utf-8", and the response header content-disposition
+	// names the file. Over REST the body is the file itself.
+	ExportWindows(*ExportWindowsRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error
 	// Returns the pipeline's health: consumer lag per reader, freshness of
 	// the live state and of the projection, and the dead-letter and late
 	// rates.
@@ -358,6 +392,9 @@ func (UnimplementedTelemetraServiceServer) SubscribeRankings(*SubscribeRankingsR
 }
 func (UnimplementedTelemetraServiceServer) GetStreamReport(context.Context, *GetStreamReportRequest) (*StreamReport, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStreamReport not implemented")
+}
+func (UnimplementedTelemetraServiceServer) ExportWindows(*ExportWindowsRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error {
+	return status.Error(codes.Unimplemented, "method ExportWindows not implemented")
 }
 func (UnimplementedTelemetraServiceServer) GetPipelineHealth(context.Context, *GetPipelineHealthRequest) (*PipelineHealth, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPipelineHealth not implemented")
@@ -567,6 +604,17 @@ func _TelemetraService_GetStreamReport_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TelemetraService_ExportWindows_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportWindowsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TelemetraServiceServer).ExportWindows(m, &grpc.GenericServerStream[ExportWindowsRequest, httpbody.HttpBody]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TelemetraService_ExportWindowsServer = grpc.ServerStreamingServer[httpbody.HttpBody]
+
 func _TelemetraService_GetPipelineHealth_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetPipelineHealthRequest)
 	if err := dec(in); err != nil {
@@ -642,6 +690,11 @@ var TelemetraService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "SubscribeRankings",
 			Handler:       _TelemetraService_SubscribeRankings_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ExportWindows",
+			Handler:       _TelemetraService_ExportWindows_Handler,
 			ServerStreams: true,
 		},
 	},
