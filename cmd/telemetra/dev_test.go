@@ -165,7 +165,7 @@ func (d *devPipeline) awaitOfflineChannel(t *testing.T, within time.Duration) st
 			if w, _ := d.get("/v1/channels/" + c.ChannelID + "/metrics" + q); strings.Contains(string(w), `"windowStart"`) {
 				recent = true
 			}
-			if s, _ := d.get("/v1/channels/" + c.ChannelID + "/sessions?page_size=1"); !c.Status.Live && offline == "" && strings.Contains(string(s), `"startedAt"`) {
+			if s, _ := d.get("/v1/channels/" + c.ChannelID + "/sessions?page_size=1&start_time=1970-01-01T00:00:00Z"); !c.Status.Live && offline == "" && strings.Contains(string(s), `"startedAt"`) {
 				offline = c.ChannelID
 			}
 		}

@@ -74,6 +74,9 @@ export async function download(path, fallbackName) {
   return { filename, blob };
 }
 
+// EVER is a start_time before any session: ListStreamSessions defaults to the last hour.
+export const EVER = new Date(0);
+
 // query builds a query string from an object, leaving out empty values.
 export function query(params) {
   const q = new URLSearchParams();

@@ -1,7 +1,7 @@
 // The channel page (#/channel/{c}?range=…): the channel list, one channel's charts over the
 // chosen range (presets, custom, or a span brushed on the viewers chart), live updates from its
 // event stream, and for an offline channel the summary of its last stream instead of live counts.
-import { api, query } from "./api.js";
+import { api, query, EVER } from "./api.js";
 import { fmt, num, seconds } from "./format.js";
 import { parseHash, rangeFrom, rangeParams, rangeBounds, resolutionFor, hashFor } from "./route.js";
 import { rangePicker } from "./rangepicker.js";
@@ -131,7 +131,8 @@ export function mountChannel(app, { path, params }) {
       return;
     }
     try {
-      const r = await api(`/v1/channels/${encodeURIComponent(id)}/sessions?page_size=1`);
+      // sessions default to those live in the last hour: the last stream may be older
+      const r = await api(`/v1/channels/${encodeURIComponent(id)}/sessions?` + query({ page_size: 1, start_time: EVER }));
       if (!alive()) return;
       const last = lastSession((r.sessions || [])[0], st.status);
       if (!last) {

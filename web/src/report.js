@@ -2,7 +2,7 @@
 // GetStreamReport, a chart of its windows, its moments timeline, its title and category changes,
 // and CSV downloads of its windows and of the channel's range (fetched with the token: a plain
 // link cannot send the Authorization header).
-import { api, query } from "./api.js";
+import { api, query, EVER } from "./api.js";
 import { exportURL, saveCSV } from "./csv.js";
 import { fmt, num } from "./format.js";
 import { hashFor, rangeFrom, rangeParams, rangeBounds, rangeText } from "./route.js";
@@ -147,7 +147,7 @@ export function mountReport(app, { path, params }) {
 
   async function loadSessions() {
     try {
-      const r = await api(`/v1/channels/${encodeURIComponent(channel)}/sessions?page_size=10`);
+      const r = await api(`/v1/channels/${encodeURIComponent(channel)}/sessions?` + query({ page_size: 10, start_time: EVER }));
       if (!alive()) return;
       $("report-sessions").replaceChildren(...(r.sessions || []).map((s) => {
         const li = document.createElement("li");

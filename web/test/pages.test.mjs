@@ -86,7 +86,7 @@ try {
   const live = channels.filter((c) => c.status && c.status.live).map((c) => c.channelId).sort();
   const offline = channels.filter((c) => !(c.status && c.status.live)).map((c) => c.channelId).sort();
   check(live.length >= 2 && offline.length >= 1, `the pipeline has live (${live.join(", ")}) and offline (${offline.join(", ")}) channels`);
-  const session = ((await apiGet(`/v1/channels/${offline[0]}/sessions?page_size=1`)).sessions || [])[0];
+  const session = ((await apiGet(`/v1/channels/${offline[0]}/sessions?page_size=1&start_time=1970-01-01T00:00:00Z`)).sessions || [])[0];
   check(session, `${offline[0]} has a stream session (${session && session.name})`);
   const sessionID = session.name.split("/").pop();
 
@@ -231,7 +231,8 @@ try {
   check(COUNT.test(report["average viewers"]) && COUNT.test(report["peak viewers"]) && COUNT.test(report["hours watched"]) && COUNT.test(report["chat messages"]),
     `the report has its figures: ${JSON.stringify(report)}`);
   check(USD.test(report.revenue), `its revenue is currency (${report.revenue})`);
-  const api = await apiGet(`/v1/${(await page.evaluate(() => location.hash)).replace(/^#\//, "").split("?")[0].replace("/report/", "/sessions/")}/report`);
+  check((await page.evaluate(() => location.hash)).startsWith(`#/channel/${offline[0]}/report/${sessionID}`), `Full report opens the last stream's report (${sessionID})`);
+  const api = await apiGet(`/v1/channels/${offline[0]}/sessions/${sessionID}/report`);
   check(report["peak viewers"] === Number(api.peakViewers || 0).toLocaleString("en-US"), `the page's peak viewers are the API's (${api.peakViewers})`);
   await page.waitForFunction(() => document.querySelector("#chart-report-viewers path.line") && document.querySelectorAll("#report-revenue tbody tr").length === 5, null, { timeout: 30_000 });
   check((await page.locator("#report-changes li").count()) >= 1, `the report lists ${await page.locator("#report-changes li").count()} title/category entries`);
@@ -240,7 +241,12 @@ try {
   const [csv] = await Promise.all([page.waitForEvent("download", { timeout: 30_000 }), page.click("#csv-session")]);
   const text = await readFile(await csv.path(), "utf8");
   const lines = text.trim().split(/\r?\n/);
-  check(lines.length >= 2 && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/m.test(text), `the session's CSV (${csv.suggestedFilename()}) has ${lines.length - 1} rows with ISO timestamps`);
+  const header = lines[0].split(",");
+  const first = lines[1].split(","); // the columns before top_emotes hold no commas
+  const col = (name) => first[header.indexOf(name)];
+  check(lines.length >= 2 && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(col("window_start")),
+    `the session's CSV (${csv.suggestedFilename()}) has ${lines.length - 1} rows with ISO timestamps (${col("window_start")})`);
+  check(/^\d+$/.test(col("chat_messages")) && /^\d+$/.test(col("revenue_cents")), `its counts are plain numbers (${col("chat_messages")} messages, ${col("revenue_cents")} cents)`);
   check(!/"\d{1,3}(,\d{3})+"/.test(text), "its numbers have no thousands separators");
   await page.screenshot({ path: join(shots, "report.png"), fullPage: true });
 
