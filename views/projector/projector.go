@@ -432,6 +432,7 @@ func (p *batchPlan) queue(consumer string) *pgx.Batch {
 			channels, sessions = append(channels, k.channel), append(sessions, k.session)
 		}
 		b.Queue(refreshSessions, channels, sessions)
+		b.Queue(refreshOpenSessionsBefore, channels, sessions)
 		b.Queue(deleteEmptySessions, channels, sessions)
 	}
 	if len(p.momentsAt) > 0 {

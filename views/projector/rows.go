@@ -241,15 +241,34 @@ func momentKind(k pb.MomentKind) string {
 	return strings.ToLower(strings.TrimPrefix(k.String(), "MOMENT_KIND_"))
 }
 
-// refreshSessions recomputes stream sessions' summaries from their windows. $1 channels, $2
-// their session ids (arrays of the same length, each pair once).
-var refreshSessions = func() string {
+// The sessions a batch refreshes: $1 channels, $2 their session ids (arrays of the same length,
+// each pair once).
+const batchSessions = `unnest($1::text[], $2::text[]) AS k(channel, session_id)`
+
+// openSessionsBefore are, for each of the batch's sessions, its channel's latest earlier session
+// that has no end yet (through stream_sessions_channel_started_idx). Refreshed after the batch's
+// own, such a session ends at the next one's start when its windows never saw its end: whether
+// the next session came in the same batch (a replay) or a later one (live), the session ends
+// alike.
+const openSessionsBefore = `(SELECT DISTINCT p.channel, p.session_id FROM unnest($1::text[], $2::text[]) AS b(channel, session_id)
+CROSS JOIN LATERAL (SELECT o.channel, o.session_id FROM stream_sessions o
+    WHERE o.channel = b.channel AND o.started_at < to_timestamp(b.session_id::bigint)
+    ORDER BY o.started_at DESC LIMIT 1) AS p
+JOIN stream_sessions e ON e.channel = p.channel AND e.session_id = p.session_id AND e.ended_at IS NULL) AS k`
+
+// refreshSessions recomputes the batch's stream sessions' summaries from their windows;
+// refreshOpenSessionsBefore then the open sessions before them (openSessionsBefore).
+var refreshSessions, refreshOpenSessionsBefore = refreshSessionsOf(batchSessions), refreshSessionsOf(openSessionsBefore)
+
+// refreshSessionsOf is the statement that recomputes the summaries of the sessions keys lists
+// (a FROM item named k with columns channel and session_id).
+func refreshSessionsOf(keys string) string {
 	sessions := projection.StreamSessions()
 	started := `to_timestamp(w.session_id::bigint)`
 	// The session's end: the stream_end its windows saw; else the channel's end if the channel's
 	// latest session is this one (rows projected before 0006); else, once a later session's
 	// window follows, that session's start (its stream_start came in the same window as this
-	// one's stream_end, or the end was never seen).
+	// one's stream_end, or the end was never seen; refreshOpenSessionsBefore).
 	ended := `coalesce(max(w.session_ended_at),
         (SELECT ended_at FROM channels c WHERE c.channel = w.channel AND c.started_at = ` + started + `),
         (SELECT to_timestamp(o.session_id::bigint) FROM window_aggregates o
@@ -260,7 +279,7 @@ var refreshSessions = func() string {
 	// joining the batch's sessions to the table in one go reads and sorts the whole table
 	return `
 INSERT INTO stream_sessions AS s (` + projection.List("", sessions.Columns) + `)
-SELECT r.* FROM unnest($1::text[], $2::text[]) AS k(channel, session_id)
+SELECT r.* FROM ` + keys + `
 CROSS JOIN LATERAL (
 SELECT ` + selectList(sessions, map[string]string{
 		"channel":        `w.channel`,
@@ -283,7 +302,7 @@ FROM window_aggregates w
 WHERE w.channel = k.channel AND w.session_id = k.session_id
 GROUP BY w.channel, w.session_id) AS r
 ` + sessions.OnConflictUpdate("s")
-}()
+}
 
 // selectList is the SELECT list that fills every column of t in order: the Content columns
 // with the expressions named after them (paired as in newUpsert), the stamps with now().

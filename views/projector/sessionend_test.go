@@ -88,3 +88,26 @@ func sessionEnd(t *testing.T, pool *pgxpool.Pool, started time.Time) *time.Time 
 	}
 	return end
 }
+
+// TestASessionWithoutASeenEndEndsAtTheNextStartBatchedOrNot: a session whose windows never saw
+// its end ends at the next session's start, whether that start is projected in the same batch
+// (a replay) or in a later one (live): a rebuild must equal the live projection.
+func TestASessionWithoutASeenEndEndsAtTheNextStartBatchedOrNot(t *testing.T) {
+	cfg := Config{DatabaseURL: pgtest.Database(t), Logger: quiet}
+	cfg.defaults()
+	pool := newPool(t, cfg)
+	first := []*kgo.Record{record(kafka.TopicAggregates, 0, sessionWindow("demo_stream", 0, 0, -1)),
+		record(kafka.TopicAggregates, 1, sessionWindow("demo_stream", 1, 0, -1))}
+	second := []*kgo.Record{record(kafka.TopicAggregates, 2, sessionWindow("demo_stream", 2, 2, -1))}
+	for _, batch := range [][]*kgo.Record{first, second} {
+		if err := write(ctx, pool, cfg, decoded(t, cfg, batch...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := sessionEnd(t, pool, t0), t0.Add(2*time.Minute); got == nil || !got.Equal(want) {
+		t.Errorf("the first session ended at %v, want %v (the next start, projected a batch later)", got, want)
+	}
+	if got := sessionEnd(t, pool, t0.Add(2*time.Minute)); got != nil {
+		t.Errorf("the live session ended at %v", got)
+	}
+}
