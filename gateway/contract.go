@@ -21,6 +21,9 @@ const (
 	subscribePath   = "/v1/events:subscribe"
 )
 
+// streamPaths are the routes of server-streaming methods: newline-delimited JSON.
+var streamPaths = map[string]bool{subscribePath: true, rankingStreamPath: true}
+
 // apiDocument is the OpenAPI document the gateway serves and enforces: protoc-gen-openapiv2's
 // output plus what the protos cannot say: the rules the handlers apply (channel pattern, page
 // size minimum, field lengths, enum values the server refuses), the streaming media types and
@@ -39,7 +42,7 @@ func apiDocument() ([]byte, *openapi.Spec, error) {
 			for _, p := range params {
 				constrainParam(template, p.(map[string]any))
 			}
-			if template == subscribePath {
+			if streamPaths[template] {
 				o["produces"] = []any{ndjsonMediaType, "application/json"} // errors before the stream are JSON
 			}
 			if template == exportPath {
@@ -73,7 +76,12 @@ func constrainParam(template string, p map[string]any) {
 		if strings.HasSuffix(template, "/moments") { // channels/- is every channel (AIP-159)
 			p["pattern"] = "^(-|" + strings.TrimSuffix(strings.TrimPrefix(schemas.ChannelPattern, "^"), "$") + ")$"
 		}
-	case name == "pageSize" || name == "topEmotesLimit":
+	case name == "metric":
+		// required, and its UNSPECIFIED value is refused (rankings.go)
+		p["required"] = true
+		delete(p, "default")
+		p["enum"] = withoutUnspecified(p["enum"].([]any))
+	case name == "pageSize" || name == "topEmotesLimit" || name == "limit" || name == "top":
 		p["minimum"] = 0 // 0 is the default; above the maximum is coerced to it (AIP-158)
 	case name == "session":
 		p["pattern"] = SessionIDPattern
@@ -87,14 +95,19 @@ func constrainParam(template string, p map[string]any) {
 	case name == "kinds" || name == "types":
 		// the server refuses the UNSPECIFIED value of a filter list
 		items := p["items"].(map[string]any)
-		var kept []any
-		for _, v := range items["enum"].([]any) {
-			if !strings.HasSuffix(v.(string), "_UNSPECIFIED") {
-				kept = append(kept, v)
-			}
-		}
-		items["enum"] = kept
+		items["enum"] = withoutUnspecified(items["enum"].([]any))
 	}
+}
+
+// withoutUnspecified is an enum's values without its _UNSPECIFIED one.
+func withoutUnspecified(values []any) []any {
+	var kept []any
+	for _, v := range values {
+		if !strings.HasSuffix(v.(string), "_UNSPECIFIED") {
+			kept = append(kept, v)
+		}
+	}
+	return kept
 }
 
 // sseOperation is SubscribeChannelEvents rendered as Server-Sent Events.

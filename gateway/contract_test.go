@@ -236,7 +236,7 @@ func TestUndeclaredMethodsGet405WithAllow(t *testing.T) {
 	}
 	for _, op := range ops {
 		target := strings.ReplaceAll(op.Path, "{channel}", "demo_stream")
-		stream := strings.HasPrefix(op.Path, "/v1/events:")
+		stream := strings.HasPrefix(op.Path, "/v1/events:") || strings.HasSuffix(op.Path, ":subscribe")
 		wantAllow := "GET, HEAD"
 		if stream {
 			wantAllow = "GET"
@@ -408,6 +408,9 @@ var violations = map[string][]string{
 	"enum CHANNEL_EVENT_TYPE_PROVISIONAL_WINDOW":    {"CHANNEL_EVENT_TYPE_UNSPECIFIED", "99"},
 	"enum LIVE_FILTER_UNSPECIFIED":                  {"99"},
 	"enum RESOLUTION_UNSPECIFIED":                   {"99"},
+	"enum RANKING_METRIC_VIEWERS":                   {"RANKING_METRIC_UNSPECIFIED", "99"},
+	"enum RANKING_SCOPE_UNSPECIFIED":                {"99"},
+	"required":                                      {""}, // the parameter left out
 }
 
 // validPathValues are values of the path parameters that break no rule.
@@ -416,6 +419,9 @@ var validPathValues = map[string]string{"channel": "demo_stream", "session": "17
 // rules names the rules of a parameter as the violations table does.
 func rules(p *openapi.Param) []string {
 	var out []string
+	if p.Required && p.In == "query" {
+		out = append(out, "required")
+	}
 	r := p
 	if p.Items != nil {
 		r = p.Items
@@ -513,6 +519,9 @@ func TestTheDocumentsRulesAreEnforcedOverGRPC(t *testing.T) {
 			if p.In == "path" {
 				valid.Set(p.Name, validPathValues[p.Name])
 			}
+			if p.In == "query" && p.Required && len(p.Enum) > 0 {
+				valid.Set(p.Name, p.Enum[0])
+			}
 		}
 		if g, h := call(valid); g == codes.InvalidArgument || h == http.StatusBadRequest {
 			t.Fatalf("%s with valid parameters: gRPC %s, HTTP %d", op.ID, g, h)
@@ -535,6 +544,9 @@ func TestTheDocumentsRulesAreEnforcedOverGRPC(t *testing.T) {
 					values[p.Name] = strings.Split(sample, ",")
 					if p.Items == nil {
 						values[p.Name] = []string{sample}
+					}
+					if rule == "required" {
+						delete(values, p.Name)
 					}
 					g, h := call(values)
 					if g != codes.InvalidArgument || h != http.StatusBadRequest {

@@ -9,22 +9,25 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/telemetra/telemetra/gateway/hub"
+	"github.com/telemetra/telemetra/gateway/ranking"
 	"github.com/telemetra/telemetra/internal/kafka"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
 // feed is the gateway's one Kafka consumer: it reads the processors' outputs from their end and
-// publishes them to the hub, which fans them out to every subscriber.
+// publishes them to the hub, which fans them out to every subscriber, and to the live ranking
+// index.
 type feed struct {
 	hub     *hub.Hub
+	index   *ranking.Index
 	outputs kafka.Outputs
 	logger  *slog.Logger
 	// status is each channel's last status seen, to tell subscribers what changed
 	status map[string]*pb.StreamStatus
 }
 
-func newFeed(h *hub.Hub, generation int, logger *slog.Logger) *feed {
-	return &feed{hub: h, outputs: kafka.OutputsFor(generation), logger: logger, status: map[string]*pb.StreamStatus{}}
+func newFeed(h *hub.Hub, index *ranking.Index, generation int, logger *slog.Logger) *feed {
+	return &feed{hub: h, index: index, outputs: kafka.OutputsFor(generation), logger: logger, status: map[string]*pb.StreamStatus{}}
 }
 
 // run consumes until ctx ends. Subscribers see what happens from their subscription on (plus the
@@ -56,6 +59,7 @@ func (f *feed) publish(r *kgo.Record) {
 			f.logger.Error("undecodable aggregate skipped", "partition", r.Partition, "offset", r.Offset, "err", err)
 			return
 		}
+		f.index.ApplyWindow(a)
 		for _, ev := range f.windowEvents(a) {
 			f.hub.Publish(ev)
 		}
@@ -65,6 +69,7 @@ func (f *feed) publish(r *kgo.Record) {
 			f.logger.Error("undecodable moment skipped", "partition", r.Partition, "offset", r.Offset, "err", err)
 			return
 		}
+		f.index.ApplyMoment(m)
 		f.hub.Publish(momentEvent(m))
 	}
 }

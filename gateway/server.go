@@ -75,6 +75,9 @@ type Config struct {
 	HealthThresholds *pipelinehealth.Thresholds
 	// HealthInterval is the time between two samples of the pipeline's figures (zero: 2 s).
 	HealthInterval time.Duration
+	// RankingInterval is how often a live ranking may be rebuilt and a ranking subscription
+	// compares its top (zero: DefaultRankingInterval).
+	RankingInterval time.Duration
 }
 
 // Limits are the servers' protections against slow, idle and oversized clients. Zero fields
@@ -160,6 +163,9 @@ func (c *Config) defaults() {
 	if c.Registry == nil {
 		c.Registry = prometheus.NewRegistry()
 	}
+	if c.RankingInterval <= 0 {
+		c.RankingInterval = DefaultRankingInterval
+	}
 	c.Limits.defaults()
 }
 
@@ -242,7 +248,8 @@ func start(ctx context.Context, cfg Config, opened *closers) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &service{live: live, store: history, hub: h, health: sampler, now: cfg.Now, logger: cfg.Logger, subscriptionMaxAge: cfg.SubscriptionMaxAge}
+	rankings := newLiveRankings(cfg.RankingInterval, cfg.Now, cfg.Registry)
+	svc := &service{live: live, store: history, hub: h, health: sampler, rankings: rankings, now: cfg.Now, logger: cfg.Logger, subscriptionMaxAge: cfg.SubscriptionMaxAge}
 	gs, healthSrv := newGRPCServer(cfg, svc, tlsCfg)
 	conn, err := dialSelf(opened, grpcLis.Addr().String(), tlsCfg)
 	if err != nil {
@@ -254,7 +261,7 @@ func start(ctx context.Context, cfg Config, opened *closers) (*Server, error) {
 	}
 	srv := &Server{grpcLis: grpcLis, httpLis: httpLis, done: make(chan struct{})}
 	srv.run(ctx, cfg, running{
-		view: view, live: live, hub: h, vitals: sampler, health: healthSrv, grpc: gs, http: newHTTPServer(cfg.Limits, handler, tlsCfg), tls: tlsCfg != nil,
+		view: view, live: live, hub: h, vitals: sampler, rankings: rankings, health: healthSrv, grpc: gs, http: newHTTPServer(cfg.Limits, handler, tlsCfg), tls: tlsCfg != nil,
 	}, *opened)
 	return srv, nil
 }
@@ -411,6 +418,8 @@ type running struct {
 	grpc   *grpc.Server
 	http   *http.Server
 	tls    bool
+
+	rankings *liveRankings
 }
 
 // run serves p on the server's listeners until ctx ends or a piece fails, then shuts down and
@@ -422,7 +431,11 @@ func (s *Server) run(ctx context.Context, cfg Config, p running, opened closers)
 		grp.Go(func() error { return p.view.Run(gctx) })
 	}
 	grp.Go(func() error {
-		return newFeed(p.hub, cfg.Generation, cfg.Logger).run(gctx, cfg.Brokers, cfg.ClientID+"-feed")
+		return newFeed(p.hub, p.rankings.Index(), cfg.Generation, cfg.Logger).run(gctx, cfg.Brokers, cfg.ClientID+"-feed")
+	})
+	grp.Go(func() error {
+		seedRankings(gctx, p.live, p.rankings.Index(), cfg.Logger)
+		return nil
 	})
 	grp.Go(func() error { return p.vitals.Run(gctx) })
 	grp.Go(func() error {
@@ -475,12 +488,13 @@ func awaitRecovery(ctx context.Context, live LiveStates, healthSrv *health.Serve
 	logger.Info("gateway serving: live view recovered")
 }
 
-// shutdown stops p gracefully: health NOT_SERVING, subscriptions ended with UNAVAILABLE (their
-// clients reconnect elsewhere), then the HTTP and gRPC servers let in-flight calls finish for
-// up to 10s before the gRPC server cuts the rest.
+// shutdown stops p gracefully: health NOT_SERVING, subscriptions (to channel events and to
+// rankings) ended with UNAVAILABLE (their clients reconnect elsewhere), then the HTTP and gRPC
+// servers let in-flight calls finish for up to 10s before the gRPC server cuts the rest.
 func shutdown(ctx context.Context, p running) {
 	p.health.Shutdown()
 	p.hub.Close()
+	p.rankings.close()
 	shutdownCtx, stop := context.WithTimeout(ctx, 10*time.Second)
 	defer stop()
 	_ = p.http.Shutdown(shutdownCtx)

@@ -41,6 +41,9 @@ type service struct {
 	// subscriptionMaxAge ends subscriptions this old (0: never), so clients spread out again
 	// over the gateways, as gRPC's MaxConnectionAge does for connections.
 	subscriptionMaxAge time.Duration
+
+	// rankings are the live cross-channel rankings (rankings.go).
+	rankings *liveRankings
 }
 
 var errMaxAge = errors.New("subscription reached its maximum age")

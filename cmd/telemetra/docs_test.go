@@ -65,13 +65,14 @@ var docRuns = []string{
 
 // docStreams mark the command lines that stream until interrupted: they pass when they print a
 // line, and are then stopped.
-var docStreams = []string{"/v1/events:subscribe", "/v1/events:sse", "/SubscribeChannelEvents"}
+var docStreams = []string{"/v1/events:subscribe", "/v1/events:sse", "/SubscribeChannelEvents", "/v1/rankings:subscribe", "/SubscribeRankings"}
 
 // docMayBeEmpty are the curl and grpcurl lines whose answer may be empty in a short run, with
 // the reason; every other answer must hold something (not `{}`, not only empty lists).
 var docMayBeEmpty = []struct{ contains, reason string }{
 	{"/moments?kinds=", "moments (z-score spikes against a baseline of windows, raids) are rare in a run of seconds"},
 	{"TelemetraService/ListMoments", "moments (z-score spikes against a baseline of windows, raids) are rare in a run of seconds"},
+	{"/v1/trending?limit=", "trending now sums the final windows the gateway's feed has seen since it started: none in its first seconds"},
 }
 
 // A docCommand is one command line of the docs: a command of a fenced sh/bash/shell/console

@@ -20,6 +20,7 @@ type Store struct {
 // non-constant text that goes into the SQL.
 type tables struct {
 	windows, moments, channels, sessions string
+	hours                                string // channel_hours, the hourly roll-up (rankings.go)
 }
 
 // New returns a Store reading the tables in schema through pool.
@@ -30,6 +31,7 @@ func New(pool *pgxpool.Pool, schema string) *Store {
 		moments:  qualified(projection.Moments().Name),
 		channels: qualified(projection.Channels().Name),
 		sessions: qualified(projection.StreamSessions().Name),
+		hours:    qualified(projection.ChannelHours().Name),
 	}}
 }
 

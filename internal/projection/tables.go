@@ -16,7 +16,7 @@ const (
 // projection's schema are metadata: schema_migrations (the migration runner's) and
 // projection_info (the generation a schema holds).
 func Tables() []Table {
-	return []Table{Channels(), WindowAggregates(), Moments(), StreamSessions(), ProjectorOffsets()}
+	return []Table{Channels(), WindowAggregates(), Moments(), StreamSessions(), ProjectorOffsets(), ChannelHours()}
 }
 
 // Channels has one row per channel: its live status as of its latest event.
@@ -161,6 +161,32 @@ func ProjectorOffsets() Table {
 		{Name: "topic", Type: text},
 		{Name: "partition", Type: integer},
 		{Name: "next_offset", Type: bigint},
+		{Name: "updated_at", Type: timestamptz, Stamp: true},
+	}}
+}
+
+// ChannelHours rolls each channel's final windows and moments up by UTC hour, for rankings and
+// trending over a range (migrations/0005_channel_hours.sql, refreshed by the projector through
+// refresh_channel_hours).
+func ChannelHours() Table {
+	return Table{Name: "channel_hours", Key: []string{"channel", "hour"}, Columns: []Column{
+		{Name: "channel", Type: text},
+		{Name: "hour", Type: timestamptz},
+		{Name: "windows", Type: bigint},
+		{Name: "window_seconds", Type: double},
+		{Name: "chat_messages", Type: bigint},
+		{Name: "unique_chatters", Type: bigint},
+		{Name: "viewer_sum", Type: bigint},
+		{Name: "viewer_samples", Type: bigint},
+		{Name: "viewer_minutes", Type: double},
+		{Name: "revenue_cents", Type: bigint},
+		{Name: "sentiment_sum", Type: double},
+		{Name: "sentiment_scored", Type: bigint},
+		{Name: "moments", Type: bigint},
+		{Name: "top_emotes", Type: jsonb},
+		{Name: "live", Type: boolean},
+		{Name: "title", Type: text},
+		{Name: "category", Type: text},
 		{Name: "updated_at", Type: timestamptz, Stamp: true},
 	}}
 }

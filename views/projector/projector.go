@@ -435,6 +435,9 @@ func (p *batchPlan) queue(consumer string) *pgx.Batch {
 		b.Queue(refreshOpenSessionsBefore, channels, sessions)
 		b.Queue(deleteEmptySessions, channels, sessions)
 	}
+	if channels, hours := p.hours(); len(channels) > 0 {
+		b.Queue(refreshChannelHours, channels, hours)
+	}
 	if len(p.momentsAt) > 0 {
 		channels, times := make([]string, 0, len(p.momentsAt)), make([]time.Time, 0, len(p.momentsAt))
 		for k, at := range p.momentsAt {
@@ -448,6 +451,30 @@ func (p *batchPlan) queue(consumer string) *pgx.Batch {
 		}
 	}
 	return b
+}
+
+// refreshChannelHours recomputes the hourly roll-up of the (channel, hour) pairs $1, $2 from
+// their windows and moments, after both are written (migrations/0005_channel_hours.sql).
+const refreshChannelHours = `SELECT refresh_channel_hours($1::text[], $2::timestamptz[])`
+
+// hours are the UTC hours the plan's windows start in and its moments are at, each pair once.
+func (p *batchPlan) hours() ([]string, []time.Time) {
+	seen := map[sessionKey]time.Time{}
+	add := func(channel string, t time.Time) {
+		h := t.UTC().Truncate(time.Hour)
+		seen[sessionKey{channel, h.String()}] = h
+	}
+	for _, a := range p.windows {
+		add(a.GetChannel(), a.GetWindowStart().AsTime())
+	}
+	for _, m := range p.moments {
+		add(m.GetChannel(), m.GetAt().AsTime())
+	}
+	channels, hours := make([]string, 0, len(seen)), make([]time.Time, 0, len(seen))
+	for k, h := range seen {
+		channels, hours = append(channels, k.channel), append(hours, h)
+	}
+	return channels, hours
 }
 
 // sendBatch runs b in tx and checks that the schema still projects cfg.Generation.

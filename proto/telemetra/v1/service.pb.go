@@ -305,8 +305,10 @@ const (
 	// Chat messages per minute: now, of the last final window; over a range,
 	// of the range's final windows.
 	RankingMetric_RANKING_METRIC_CHAT_RATE RankingMetric = 2
-	// Distinct chatters (HyperLogLog estimate): now, of the last final
-	// window; over a range, of the merged windows.
+	// Distinct chatters of a window (HyperLogLog estimate): now, of the last
+	// final window; over a range, the average over the range's final windows
+	// (an additive figure: merging 100,000 channels' sketches per request
+	// would not be).
 	RankingMetric_RANKING_METRIC_UNIQUE_CHATTERS RankingMetric = 3
 	// Revenue in US cents: now, of the last final window; over a range, the
 	// sum.
@@ -314,7 +316,8 @@ const (
 	// Average lexicon sentiment (-1 .. 1) of the scored messages: now, of the
 	// last final window; over a range, of all its scored messages.
 	RankingMetric_RANKING_METRIC_SENTIMENT RankingMetric = 5
-	// Moments detected: now, in the last hour; over a range, in the range.
+	// Moments detected: now, in the hour before the channel's latest event
+	// (counted from the gateway's start on); over a range, in the range.
 	RankingMetric_RANKING_METRIC_MOMENTS RankingMetric = 6
 )
 
@@ -375,8 +378,10 @@ const (
 	RankingScope_RANKING_SCOPE_UNSPECIFIED RankingScope = 0
 	// The live state: live channels only, their latest figures.
 	RankingScope_RANKING_SCOPE_NOW RankingScope = 1
-	// The final windows of [start_time, end_time) in PostgreSQL: every
-	// channel with a window in the range.
+	// The final windows of [start_time, end_time) in PostgreSQL, widened to
+	// whole UTC hours (the hourly roll-up serves it): every channel with a
+	// window or a moment in the range. A range longer than 7 days is ranked
+	// over its last 7 days; the response says which hours were ranked.
 	RankingScope_RANKING_SCOPE_RANGE RankingScope = 2
 )
 
@@ -2216,12 +2221,14 @@ type RankChannelsRequest struct {
 	Metric RankingMetric `protobuf:"varint,1,opt,name=metric,proto3,enum=telemetra.v1.RankingMetric" json:"metric,omitempty"`
 	// Now (default) or a range.
 	Scope RankingScope `protobuf:"varint,2,opt,name=scope,proto3,enum=telemetra.v1.RankingScope" json:"scope,omitempty"`
-	// Start of the range (RANKING_SCOPE_RANGE only; unset: end_time minus
-	// one hour).
+	// Start of the range (RANKING_SCOPE_RANGE only, ignored otherwise; unset:
+	// end_time minus one hour).
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	// End of the range (RANKING_SCOPE_RANGE only; unset: now).
+	// End of the range (RANKING_SCOPE_RANGE only, ignored otherwise; unset:
+	// now).
 	EndTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
-	// Only channels in this category (exact match); empty means all.
+	// Only channels in this category (exact match): now, their current
+	// category; over a range, channels with an hour in it. Empty means all.
 	Category string `protobuf:"bytes,5,opt,name=category,proto3" json:"category,omitempty"`
 	// Maximum number of entries; default 50, maximum 1000.
 	PageSize int32 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -2431,9 +2438,10 @@ type ChannelRank struct {
 	Value float64 `protobuf:"fixed64,3,opt,name=value,proto3" json:"value,omitempty"`
 	// Whether the channel is live now.
 	Live bool `protobuf:"varint,4,opt,name=live,proto3" json:"live,omitempty"`
-	// Category (now: current; range: at the end of the range).
+	// Category (now: current; range: of the channel's last window in the
+	// range).
 	Category string `protobuf:"bytes,5,opt,name=category,proto3" json:"category,omitempty"`
-	// Title (now: current; range: at the end of the range).
+	// Title (now: current; range: of the channel's last window in the range).
 	Title string `protobuf:"bytes,6,opt,name=title,proto3" json:"title,omitempty"`
 	// Viewers (RANKING_METRIC_VIEWERS' value).
 	Viewers float64 `protobuf:"fixed64,7,opt,name=viewers,proto3" json:"viewers,omitempty"`
@@ -2568,12 +2576,15 @@ func (x *ChannelRank) GetMoments() int64 {
 // Request for ListTrending.
 type ListTrendingRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Now (default: the last 10 minutes of final windows) or a range.
+	// Now (default: the final windows that start in the 10 minutes before the
+	// newest final window's end, counted from the gateway's start on) or a
+	// range (whole UTC hours, at most 7 days, as RankChannels).
 	Scope RankingScope `protobuf:"varint,1,opt,name=scope,proto3,enum=telemetra.v1.RankingScope" json:"scope,omitempty"`
-	// Start of the range (RANKING_SCOPE_RANGE only; unset: end_time minus
-	// one hour).
+	// Start of the range (RANKING_SCOPE_RANGE only, ignored otherwise; unset:
+	// end_time minus one hour).
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	// End of the range (RANKING_SCOPE_RANGE only; unset: now).
+	// End of the range (RANKING_SCOPE_RANGE only, ignored otherwise; unset:
+	// now).
 	EndTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
 	// Maximum number of emotes and of categories; default 10, maximum 100.
 	Limit         int32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
@@ -2790,7 +2801,10 @@ type TrendingCategory struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Category name.
 	Category string `protobuf:"bytes,1,opt,name=category,proto3" json:"category,omitempty"`
-	// Average viewers of its channels in the period, summed over channels.
+	// Average concurrent viewers of its channels over the period: the
+	// windows' average viewers times their length, summed, divided by the
+	// period's length (a channel live for half the period counts half). Over a
+	// range, an hour counts in the category of its last window.
 	Viewers float64 `protobuf:"fixed64,2,opt,name=viewers,proto3" json:"viewers,omitempty"`
 	// The same in the period of the same length just before.
 	PreviousViewers float64 `protobuf:"fixed64,3,opt,name=previous_viewers,json=previousViewers,proto3" json:"previous_viewers,omitempty"`
