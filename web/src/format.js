@@ -15,8 +15,12 @@ const percent = new Intl.NumberFormat(locale, { style: "percent", maximumFractio
 // num reads a JSON number field: int64s arrive as strings, unset fields are absent.
 export const num = (v) => Number(v || 0);
 
+const plurals = new Intl.PluralRules(locale);
+
 export const fmt = {
   locale,
+  // a count and its noun: "1 channel", "8 channels"
+  counted: (v, one, many) => `${integer.format(num(v))} ${plurals.select(num(v)) === "one" ? one : many}`,
   count: (v) => integer.format(num(v)),
   decimal: (v) => decimal.format(num(v)),
   signed: (v) => signed.format(num(v)),

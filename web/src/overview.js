@@ -185,9 +185,9 @@ export function mountOverview(app, { params }) {
       const t = await api("/v1/trending?" + query({ limit: 8 }));
       if (!alive()) return;
       $("trending-emotes").replaceChildren(...(t.emotes || []).map((e) =>
-        trendItem(e.emote, `${fmt.count(e.uses)} uses · ${fmt.count(e.channels)} channels`, fmt.change(e.uses, e.previousUses))));
+        trendItem(e.emote, `${fmt.counted(e.uses, "use", "uses")} · ${fmt.counted(e.channels, "channel", "channels")}`, fmt.change(e.uses, e.previousUses))));
       $("trending-categories").replaceChildren(...(t.categories || []).map((c) =>
-        trendItem(c.category, `${fmt.count(c.viewers)} viewers · ${fmt.count(c.channels)} channels`, fmt.change(c.viewers, c.previousViewers))));
+        trendItem(c.category, `${fmt.counted(c.viewers, "viewer", "viewers")} · ${fmt.counted(c.channels, "channel", "channels")}`, fmt.change(c.viewers, c.previousViewers))));
       if (!(t.emotes || []).length) $("trending-emotes").replaceChildren(trendItem("No emotes in the period", "", ""));
       if (!(t.categories || []).length) $("trending-categories").replaceChildren(trendItem("No categories in the period", "", ""));
       $("trending-period").textContent = t.startTime ? `Trending over ${fmt.time(t.startTime)} – ${fmt.time(t.endTime)}, against the period just before.` : "";

@@ -123,15 +123,15 @@ export function mountReport(app, { path, params }) {
     const t = r.transactions || {};
     const d = t.donations || {}, sub = t.subscriptions || {}, b = t.bits || {}, g = t.giftSubs || {};
     const rows = [
-      ["donations", `${fmt.count(d.count)} donations`, d.amountCents],
+      ["donations", fmt.counted(d.count, "donation", "donations"), d.amountCents],
       ["subscriptions", `${fmt.count(sub.count)} (tier 1: ${fmt.count(sub.tier1)}, tier 2: ${fmt.count(sub.tier2)}, tier 3: ${fmt.count(sub.tier3)})`, sub.amountCents],
-      ["bits", `${fmt.count(b.bits)} bits in ${fmt.count(b.count)} cheers`, b.amountCents],
-      ["gift subs", `${fmt.count(g.gifted)} gifted in ${fmt.count(g.count)} gifts`, g.amountCents],
+      ["bits", `${fmt.counted(b.bits, "bit", "bits")} in ${fmt.counted(b.count, "cheer", "cheers")}`, b.amountCents],
+      ["gift subs", `${fmt.count(g.gifted)} gifted in ${fmt.counted(g.count, "gift", "gifts")}`, g.amountCents],
     ];
     const table = $("report-revenue");
     table.innerHTML = `<thead><tr><th scope="col">type</th><th scope="col">count</th><th scope="col" class="num">amount</th></tr></thead>`;
     const body = document.createElement("tbody");
-    for (const [type, count, cents] of [...rows, ["total", `${fmt.count(t.transactions)} transactions`, t.revenueCents]]) {
+    for (const [type, count, cents] of [...rows, ["total", fmt.counted(t.transactions, "transaction", "transactions"), t.revenueCents]]) {
       const tr = body.insertRow();
       const th = document.createElement("th");
       th.scope = "row";

@@ -74,6 +74,8 @@ test("figures are localised (en-US here)", () => {
     [fmt.change(5, 0), "new"],
     [fmt.change(0, 0), "–"],
     [fmt.signed(0.25), "+0.25"],
+    [fmt.counted(1, "channel", "channels"), "1 channel"],
+    [fmt.counted("1200", "channel", "channels"), "1,200 channels"],
   ];
   for (const [got, want] of cases) assert.equal(got, want);
 });
