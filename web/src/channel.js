@@ -8,6 +8,7 @@ import { rangePicker } from "./rangepicker.js";
 import { exportURL, saveCSV } from "./csv.js";
 import { lineChart, barChart, emotesChart, momentsChart, brush, legend, kindOf, KIND_COLORS, KIND_LABELS } from "./charts.js";
 
+const RENDER_MS = 250;
 const VIEWERS = "#5b2bd6", CHATTERS = "#0a7d32", CHAT = "#00639a", SENTIMENT = "#9a4a00", REVENUE = "#0a7d32";
 
 export function mountChannel(app, { path, params }) {
@@ -27,6 +28,7 @@ export function mountChannel(app, { path, params }) {
     source: null,
     brushing: false, // a drag on the viewers chart is under way
     redraw: false, // an update came during the drag
+    renderTimer: null,
   };
 
   // without a channel in the hash: the first live one, else the first one
@@ -105,13 +107,13 @@ export function mountChannel(app, { path, params }) {
         if (!prev || (w.final && !prev.final) || (w.final === prev.final && num(w.version) >= num(prev.version))) {
           st.series.set(key, w);
         }
-        render();
+        scheduleRender();
       },
       moment: (ev) => {
         if (!alive() || ev.channel !== id) return;
         app.countEvent();
         st.moments.set(ev.moment.id, ev.moment);
-        render();
+        scheduleRender();
       },
       status: (ev) => {
         if (!alive() || ev.channel !== id) return;
@@ -165,6 +167,12 @@ export function mountChannel(app, { path, params }) {
     const el = $("channel-state");
     el.hidden = !text;
     el.textContent = text || "";
+  }
+
+  // scheduleRender draws live updates at most every RENDER_MS: a busy channel sends several a
+  // second, and a day of windows takes a while to draw
+  function scheduleRender() {
+    if (st.renderTimer === null) st.renderTimer = setTimeout(() => { st.renderTimer = null; render(); }, RENDER_MS);
   }
 
   function render() {
@@ -322,6 +330,7 @@ export function mountChannel(app, { path, params }) {
       mounted = false;
       app.channelListeners.delete(onList);
       if (st.source) st.source.close();
+      clearTimeout(st.renderTimer);
     },
   };
 

@@ -98,7 +98,9 @@ export function lineChart(svg, { domain, series, yLabel, yDomain, tickFormat = f
     plot.append("path").datum(segments(ser.points)).attr("class", "line").attr("stroke", ser.color)
       .attr("data-series", ser.label)
       .attr("d", (parts) => parts.map(line).join(""));
-    // points too: a line needs two windows, a new channel has one
+    // points too, where they are few enough to tell apart: a line needs two windows, a new
+    // channel has one
+    if (ser.points.length > 180) continue;
     plot.append("g").selectAll("circle").data(ser.points).join("circle").attr("r", 2.5).attr("fill", ser.color)
       .attr("cx", (p) => f.x(p[0])).attr("cy", (p) => f.y(p[1]))
       .append("title").text((p) => `${ser.label} · ${fmt.time(p[0])}: ${tickFormat(p[1])}`);
