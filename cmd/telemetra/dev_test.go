@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -109,19 +110,71 @@ func startDev(t *testing.T, extra ...string) *devPipeline {
 	return d
 }
 
+// get answers a GET of path (from /v1) on the REST gateway, with the pipeline's token if it has
+// one.
+func (d *devPipeline) get(path string) ([]byte, error) {
+	args := []string{"-sS", "--fail-with-body", d.base + path}
+	if d.authToken != "" {
+		args = append(args, "-H", "Authorization: Bearer "+d.authToken)
+	}
+	out, err := exec.Command("curl", args...).Output()
+	if err != nil {
+		return out, fmt.Errorf("GET %s: %w: %s", path, err, out)
+	}
+	return out, nil
+}
+
 // awaitLiveData waits until some channel has a window in progress.
 func (d *devPipeline) awaitLiveData(t *testing.T, within time.Duration) {
 	t.Helper()
 	testkit.WaitFor(t, "live data from "+d.base+"/v1/channels", within, func() error {
-		args := []string{"-sS", d.base + "/v1/channels"}
-		if d.authToken != "" {
-			args = append(args, "-H", "Authorization: Bearer "+d.authToken)
-		}
-		if out, _ := exec.Command("curl", args...).Output(); !strings.Contains(string(out), `"currentWindow"`) {
+		if out, _ := d.get("/v1/channels"); !strings.Contains(string(out), `"currentWindow"`) {
 			return fmt.Errorf("no current window in %s", out)
 		}
 		return nil
 	})
+}
+
+// awaitOfflineChannel waits until some channel is offline with a finished stream session, and
+// the history's final windows of the last 10 minutes are in PostgreSQL (the projection caught up
+// with the backfill). It returns that channel.
+func (d *devPipeline) awaitOfflineChannel(t *testing.T, within time.Duration) string {
+	t.Helper()
+	var offline string
+	testkit.WaitFor(t, "an offline channel with a finished session", within, func() error {
+		out, err := d.get("/v1/channels?page_size=1000")
+		if err != nil {
+			return err
+		}
+		var list struct {
+			Channels []struct {
+				ChannelID string `json:"channelId"`
+				Status    struct {
+					Live bool `json:"live"`
+				} `json:"status"`
+			} `json:"channels"`
+		}
+		if err := json.Unmarshal(out, &list); err != nil {
+			return fmt.Errorf("channels: %w", err)
+		}
+		now := time.Now().UTC()
+		recent := false
+		offline = ""
+		for _, c := range list.Channels {
+			q := fmt.Sprintf("?start_time=%s&end_time=%s", now.Add(-10*time.Minute).Format(time.RFC3339), now.Format(time.RFC3339))
+			if w, _ := d.get("/v1/channels/" + c.ChannelID + "/metrics" + q); strings.Contains(string(w), `"windowStart"`) {
+				recent = true
+			}
+			if s, _ := d.get("/v1/channels/" + c.ChannelID + "/sessions?page_size=1&start_time=1970-01-01T00:00:00Z"); !c.Status.Live && offline == "" && strings.Contains(string(s), `"startedAt"`) {
+				offline = c.ChannelID
+			}
+		}
+		if !recent || offline == "" {
+			return fmt.Errorf("final windows of the last 10 minutes: %v; offline channel with a session: %q", recent, offline)
+		}
+		return nil
+	})
+	return offline
 }
 
 // TestDevRunsWithMetricsOff: an empty --metrics-addr turns metrics off; the pipeline still runs.
@@ -192,8 +245,8 @@ func TestDashboardShowsADayOfHistory(t *testing.T) {
 	// reads the history's partitions at their own paces
 	windowsBetween := func(from, to time.Time) bool {
 		for _, ch := range []string{"demo_stream", "gaming", "speedrun_hub", "cozy_cafe", "esports_arena"} {
-			out, _ := exec.Command("curl", "-sS", fmt.Sprintf("%s/v1/channels/%s/metrics?start_time=%s&end_time=%s",
-				d.base, ch, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))).Output()
+			out, _ := d.get(fmt.Sprintf("/v1/channels/%s/metrics?start_time=%s&end_time=%s",
+				ch, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339)))
 			if strings.Contains(string(out), `"windowStart"`) {
 				return true
 			}
@@ -214,6 +267,35 @@ func TestDashboardShowsADayOfHistory(t *testing.T) {
 	t.Logf("%s", out)
 	if err != nil {
 		t.Fatalf("history browser test against %s/dashboard/: %v", d.base, err)
+	}
+}
+
+// TestDashboardPages opens every page of the dashboard in Debian's headless Chromium
+// (web/test/pages.test.mjs): the overview's rankings, sparklines and trending lists, a live
+// channel's legends, labels, currency and brush zoom, an offline channel's last stream, a
+// stream report with its CSV download, the compare view and the pipeline-health strip. The
+// pipeline is started with --auth-token, so every page first asks for the token and works after
+// Sign in, and with four hours of history on a fixed seed over ten channels, so that some are
+// offline with finished streams. Screenshots: artifacts/overview.png, channel.png,
+// offline-channel.png, report.png, compare.png.
+func TestDashboardPages(t *testing.T) {
+	if os.Getenv("TELEMETRA_BROWSER_TEST") == "" {
+		t.Skip("TELEMETRA_BROWSER_TEST not set (make test sets it after installing web/'s npm packages)")
+	}
+	artifacts := artifactsDir(t)
+	const token = "pages-test-token"
+	// seed 1 has two of these ten channels offline at the end of the history, for over an hour
+	channels := "demo_stream,gaming,speedrun_hub,cozy_cafe,esports_arena,retro_corner,art_lounge,music_live,chess_club,cooking_show"
+	d := startDev(t, "--history", "4h", "--rate", "20", "--seed", "1", "--channels", channels, "--auth-token", token)
+	offline := d.awaitOfflineChannel(t, 5*time.Minute)
+	t.Logf("offline channel: %s", offline)
+	test := exec.Command("node", "test/pages.test.mjs")
+	test.Dir = "../../web"
+	test.Env = append(os.Environ(), "DASHBOARD_URL="+d.base+"/dashboard/", "AUTH_TOKEN="+token, "SCREENSHOTS="+artifacts)
+	out, err := test.CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("pages browser test against %s/dashboard/: %v", d.base, err)
 	}
 }
 
@@ -247,16 +329,18 @@ func runDashboardTest(t *testing.T, d *devPipeline, env ...string) {
 
 // TestDashboardEventStream runs web/test/sse.test.mjs: the dashboard's fetch-based reader of
 // /v1/events:sse (web/src/sse.js) parses the SSE framing however the bytes are split, reconnects
-// with backoff, stops on 401 and aborts on close. It needs node, as the browser test does, and
-// runs when that one does.
+// with backoff, stops on 401 and aborts on close; and web/test/route.test.mjs, the pure helpers
+// (hash routes and ranges, localised figures, the NDJSON framing). It needs node, as the browser
+// test does, and runs when that one does.
 func TestDashboardEventStream(t *testing.T) {
 	if os.Getenv("TELEMETRA_BROWSER_TEST") == "" {
 		t.Skip("TELEMETRA_BROWSER_TEST not set (make test sets it after installing web/'s npm packages)")
 	}
-	test := exec.Command("node", "--test", "test/sse.test.mjs")
+	test := exec.Command("node", "--test", "test/sse.test.mjs", "test/route.test.mjs")
 	test.Dir = "../../web"
+	test.Env = append(os.Environ(), "LANG=en_US.UTF-8") // route.test.mjs checks en-US figures
 	out, err := test.CombinedOutput()
 	if err != nil {
-		t.Fatalf("node --test test/sse.test.mjs: %v\n%s", err, out)
+		t.Fatalf("node --test test/sse.test.mjs test/route.test.mjs: %v\n%s", err, out)
 	}
 }

@@ -1,7 +1,7 @@
-// Server-Sent Events over fetch. EventSource cannot send headers, so with it the bearer token
-// would have to go into the URL (and from there into access logs and history); fetch sends it as
-// an Authorization header. This module does the two things EventSource did for us: parse the
-// event-stream framing, and reconnect with backoff.
+// Server-Sent Events (and newline-delimited JSON) over fetch. EventSource cannot send headers,
+// so with it the bearer token would have to go into the URL (and from there into access logs and
+// history); fetch sends it as an Authorization header. This module does the two things
+// EventSource did for us: parse the stream's framing, and reconnect with backoff.
 
 // sseParser returns a function to feed the stream's text to, in chunks split anywhere. It calls
 // onEvent({type, data, id}) for each complete event and onRetry(ms) for a "retry:" field, as the
@@ -42,18 +42,40 @@ export function sseParser({ onEvent, onRetry = () => {} }) {
   };
 }
 
-// connectEventStream reads url as an event stream until close(), reconnecting after a network
-// error, a refused request or the server ending the stream. Each attempt has its own
-// AbortController, aborted on close and before the next attempt. Callbacks:
+// ndjsonParser is the framing of the gateway's gRPC streams over REST: one JSON object per line.
+// Each line is delivered as an event of type "message" with the line as its data.
+export function ndjsonParser({ onEvent }) {
+  let partial = "";
+  return (chunk) => {
+    const lines = (partial + chunk).split("\n");
+    partial = lines.pop();
+    for (const l of lines) if (l.trim()) onEvent({ type: "message", data: l, id: "" });
+  };
+}
+
+// connectEventStream reads url as a Server-Sent Events stream (see connectStream).
+export function connectEventStream(url, options) {
+  return connectStream(url, { ...options, mediaType: "text/event-stream", framing: sseParser });
+}
+
+// connectNDJSONStream reads url as newline-delimited JSON (see connectStream).
+export function connectNDJSONStream(url, options) {
+  return connectStream(url, { ...options, mediaType: "application/x-ndjson", framing: ndjsonParser });
+}
+
+// connectStream reads url as a stream of mediaType, split into events by framing, until close(),
+// reconnecting after a network error, a refused request or the server ending the stream. Each
+// attempt has its own AbortController, aborted on close and before the next attempt. Callbacks:
 //   headers()            request headers, asked for on every attempt
 //   onOpen()             the server accepted the stream
 //   onEvent({type, data, id})
-//   onRetry(reason, ms)  reconnecting in ms; reason is "network", "refused" (an HTTP error or
-//                        not an event stream) or "ended" (the server closed the stream)
+//   onRetry(reason, ms, status)  reconnecting in ms; reason is "network", "refused" (an HTTP
+//                        error or not of mediaType; status is the response's) or "ended" (the
+//                        server closed the stream)
 //   onUnauthorized({authorizationSent})  HTTP 401: the stream stops, a new token is needed
 // The delay starts at minDelay and doubles up to maxDelay; an event arriving resets it.
-export function connectEventStream(url, {
-  headers = () => ({}), onOpen = () => {}, onEvent, onRetry = () => {}, onUnauthorized,
+function connectStream(url, {
+  mediaType, framing, headers = () => ({}), onOpen = () => {}, onEvent, onRetry = () => {}, onUnauthorized,
   minDelay = 1000, maxDelay = 30_000,
 }) {
   let closed = false;
@@ -62,12 +84,12 @@ export function connectEventStream(url, {
   let baseDelay = minDelay; // a "retry:" field from the server replaces minDelay
   let delay = baseDelay;
 
-  function retry(reason) {
+  function retry(reason, status) {
     if (closed) return;
     // ±20%: many tabs reconnecting after a gateway restart spread out
     const wait = Math.round(delay * (0.8 + Math.random() * 0.4));
     delay = Math.min(delay * 2, maxDelay);
-    onRetry(reason, wait);
+    onRetry(reason, wait, status);
     timer = setTimeout(connect, wait);
   }
 
@@ -88,7 +110,7 @@ export function connectEventStream(url, {
     const sent = headers();
     let response;
     try {
-      response = await fetch(url, { headers: { Accept: "text/event-stream", ...sent }, cache: "no-store", signal: mine.signal });
+      response = await fetch(url, { headers: { Accept: mediaType, ...sent }, cache: "no-store", signal: mine.signal });
     } catch (err) {
       if (!mine.signal.aborted) retry("network");
       return;
@@ -99,13 +121,13 @@ export function connectEventStream(url, {
       onUnauthorized({ authorizationSent: "Authorization" in sent });
       return;
     }
-    if (!response.ok || !(response.headers.get("Content-Type") || "").startsWith("text/event-stream")) {
+    if (!response.ok || !(response.headers.get("Content-Type") || "").startsWith(mediaType)) {
       mine.abort();
-      retry("refused");
+      retry("refused", response.status);
       return;
     }
     onOpen();
-    const push = sseParser({ onEvent: deliver, onRetry: (ms) => { baseDelay = ms; } });
+    const push = framing({ onEvent: deliver, onRetry: (ms) => { baseDelay = ms; } });
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     try {
       for (;;) {

@@ -1,5 +1,5 @@
-// Opens the dashboard in Debian's headless Chromium against a running pipeline and checks that
-// the channel list and the charts render with data, that a live update arrives over the event
+// Opens the dashboard's channel page in Debian's headless Chromium against a running pipeline and
+// checks that the channel list and the charts render with data, that a live update arrives over the event
 // stream, and that the channel list works from the keyboard. Saves a screenshot.
 //   DASHBOARD_URL=http://127.0.0.1:8080/dashboard/ SCREENSHOT=out.png node test/dashboard.test.mjs
 // Against a gateway started with --auth-token, set AUTH_TOKEN to that token: the test first
@@ -41,7 +41,7 @@ try {
     else errors.push(m.text());
   });
   page.on("request", (r) => requestedURLs.push(r.url()));
-  await page.goto(url);
+  await page.goto(url + "#/channel"); // the channel page (the overview is tested in pages.test.mjs)
 
   const connection = () => page.locator("#connection").textContent();
   // what a page without its token must never claim

@@ -26,7 +26,7 @@ try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
-  await page.goto(url);
+  await page.goto(url + "#/channel");
   await page.waitForSelector("#channels button[aria-selected=true]", { timeout: 60_000 });
 
   // the listed channel with the most windows over the day (each was live for part of it only)
