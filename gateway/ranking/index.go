@@ -7,10 +7,11 @@ import (
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
-// MomentsWindow is how far back a channel's moments count in its "now" figures: the hour
-// before the channel's latest event (event time, so a replayed or delayed channel counts its
-// own last hour, not the wall clock's).
-const MomentsWindow = time.Hour
+// RecentSpan is how far back a channel's moments and revenue count in its "now" figures: the
+// hour before the channel's latest event (event time, so a replayed or delayed channel counts
+// its own last hour, not the wall clock's). One minute's revenue is mostly nothing: money comes
+// a few times an hour per channel.
+const RecentSpan = time.Hour
 
 // Index holds every channel's latest figures. Updates come from the gateway's feed (windows,
 // moments) and once from the live view (Seed); each applies only what is newer than what the
@@ -31,8 +32,15 @@ type channelFigures struct {
 	fig       Figures
 	statusAt  time.Time // last_event_time of the status applied
 	lastFinal time.Time // window_start of the last final window applied
-	moments   []moment  // of the last MomentsWindow before latest, oldest first
-	latest    time.Time // latest event time seen (status or moment)
+	moments   []moment        // of the last RecentSpan before latest, oldest first
+	revenue   []windowRevenue // final windows of the last RecentSpan before latest, oldest first
+	latest    time.Time       // latest event time seen (status or moment)
+}
+
+// windowRevenue is a final window's revenue.
+type windowRevenue struct {
+	start time.Time
+	cents int64
 }
 
 type moment struct {
@@ -148,11 +156,13 @@ func (c *channelFigures) applyFinal(a *pb.WindowAggregate) bool {
 		c.fig.MessagesPerMinute = float64(chat.GetMessages()) / minutes
 	}
 	c.fig.UniqueChatters = chat.GetUniqueChatters()
-	c.fig.RevenueCents = a.GetTransactions().GetRevenueCents()
+	// newer than every window held (lastFinal): the list stays in order
+	c.revenue = append(c.revenue, windowRevenue{start: start, cents: a.GetTransactions().GetRevenueCents()})
 	c.fig.Sentiment = 0
 	if s := chat.GetSentiment(); s.GetScoredMessages() > 0 {
 		c.fig.Sentiment = s.GetScoreSum() / float64(s.GetScoredMessages())
 	}
+	c.see(start)
 	return true
 }
 
@@ -172,13 +182,13 @@ func (c *channelFigures) applyMoment(id string, at time.Time) bool {
 	return true
 }
 
-// see moves the channel's latest event time on and drops the moments older than the hour
-// before it.
+// see moves the channel's latest event time on and drops the moments and the windows' revenue
+// older than the RecentSpan before it.
 func (c *channelFigures) see(at time.Time) {
 	if at.After(c.latest) {
 		c.latest = at
 	}
-	from := c.latest.Add(-MomentsWindow)
+	from := c.latest.Add(-RecentSpan)
 	k := 0
 	for k < len(c.moments) && c.moments[k].at.Before(from) {
 		k++
@@ -187,6 +197,17 @@ func (c *channelFigures) see(at time.Time) {
 		c.moments = append(c.moments[:0], c.moments[k:]...)
 	}
 	c.fig.Moments = int64(len(c.moments))
+	k = 0
+	for k < len(c.revenue) && c.revenue[k].start.Before(from) {
+		k++
+	}
+	if k > 0 {
+		c.revenue = append(c.revenue[:0], c.revenue[k:]...)
+	}
+	c.fig.RevenueCents = 0
+	for _, r := range c.revenue {
+		c.fig.RevenueCents += r.cents
+	}
 }
 
 // liveFigures copies the figures of the live channels: what a snapshot ranks.

@@ -154,6 +154,33 @@ func TestMomentsCountTheChannelsLastHourOnce(t *testing.T) {
 	}
 }
 
+// TestRevenueCountsTheChannelsLastHour: now, revenue is the sum of the final windows of the hour
+// before the channel's latest event (one minute's is mostly nothing), each window once.
+func TestRevenueCountsTheChannelsLastHour(t *testing.T) {
+	x := NewIndex(20 * time.Minute)
+	revenue := func() int64 {
+		e, _ := x.liveFigures()
+		return e[0].Figures.RevenueCents
+	}
+	for _, step := range []struct {
+		name   string
+		window *pb.WindowAggregate
+		want   int64
+	}{
+		{"the first window", window("alpha", 0, "Chess", 100, 10, 499), 499},
+		{"a window without money", window("alpha", 1, "Chess", 100, 10, 0), 499},
+		{"a later one", window("alpha", 30, "Chess", 100, 10, 1000), 1499},
+		{"the first delivered again", window("alpha", 0, "Chess", 100, 10, 499), 1499},
+		{"an hour after the first", window("alpha", 60, "Chess", 100, 10, 250), 1250},
+		{"an hour after the second", window("alpha", 90, "Chess", 100, 10, 0), 250},
+	} {
+		x.ApplyWindow(step.window)
+		if got := revenue(); got != step.want {
+			t.Fatalf("%s: %d cents, want %d", step.name, got, step.want)
+		}
+	}
+}
+
 func TestPagesStayConsistentAcrossARebuild(t *testing.T) {
 	x := NewIndex(20 * time.Minute)
 	for k := range 10 {

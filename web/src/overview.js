@@ -19,7 +19,7 @@ const METRICS = {
   RANKING_METRIC_VIEWERS: { head: "Viewers", text: (r) => fmt.count(r.value) },
   RANKING_METRIC_CHAT_RATE: { head: "Chat / min", text: (r) => fmt.decimal(r.value) },
   RANKING_METRIC_UNIQUE_CHATTERS: { head: "Unique chatters", text: (r) => fmt.count(r.value) },
-  RANKING_METRIC_REVENUE: { head: "Revenue (last minute)", text: (r) => fmt.cents(r.value) },
+  RANKING_METRIC_REVENUE: { head: "Revenue (last hour)", text: (r) => fmt.cents(r.value) },
   RANKING_METRIC_SENTIMENT: { head: "Sentiment", text: (r) => fmt.signed(r.value) },
   RANKING_METRIC_MOMENTS: { head: "Moments (last hour)", text: (r) => fmt.count(r.value) },
 };
@@ -28,7 +28,7 @@ const METRICS = {
 const EXTRA_COLUMNS = [
   { metric: "RANKING_METRIC_VIEWERS", head: "Viewers", text: (r) => fmt.count(r.viewers) },
   { metric: "RANKING_METRIC_CHAT_RATE", head: "Chat / min", text: (r) => fmt.decimal(r.messagesPerMinute) },
-  { metric: "RANKING_METRIC_REVENUE", head: "Revenue (last minute)", text: (r) => fmt.cents(r.revenueCents) },
+  { metric: "RANKING_METRIC_REVENUE", head: "Revenue (last hour)", text: (r) => fmt.cents(r.revenueCents) },
 ];
 
 // the sparklines' cache outlives a page visit: coming back to the overview draws at once

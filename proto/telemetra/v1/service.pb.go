@@ -310,7 +310,9 @@ const (
 	// (an additive figure: merging 100,000 channels' sketches per request
 	// would not be).
 	RankingMetric_RANKING_METRIC_UNIQUE_CHATTERS RankingMetric = 3
-	// Revenue in US cents: now, of the last final window; over a range, the
+	// Revenue in US cents: now, of the final windows of the hour before the
+	// channel's latest event (one minute's is mostly nothing: money comes a
+	// few times an hour), counted from the gateway's start; over a range, the
 	// sum.
 	RankingMetric_RANKING_METRIC_REVENUE RankingMetric = 4
 	// Average lexicon sentiment (-1 .. 1) of the scored messages: now, of the
