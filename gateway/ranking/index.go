@@ -30,8 +30,8 @@ type channelFigures struct {
 	name      string
 	ordinal   int
 	fig       Figures
-	statusAt  time.Time // last_event_time of the status applied
-	lastFinal time.Time // window_start of the last final window applied
+	statusAt  time.Time       // last_event_time of the status applied
+	lastFinal time.Time       // window_start of the last final window applied
 	moments   []moment        // of the last RecentSpan before latest, oldest first
 	revenue   []windowRevenue // final windows of the last RecentSpan before latest, oldest first
 	latest    time.Time       // latest event time seen (status or moment)
