@@ -428,6 +428,64 @@ func (RankingScope) EnumDescriptor() ([]byte, []int) {
 	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{5}
 }
 
+// AlertDeliveryState is where a delivery stands.
+type AlertDeliveryState int32
+
+const (
+	// Not a state; in a filter, every state.
+	AlertDeliveryState_ALERT_DELIVERY_STATE_UNSPECIFIED AlertDeliveryState = 0
+	// Waiting for its first attempt or its next retry.
+	AlertDeliveryState_ALERT_DELIVERY_STATE_PENDING AlertDeliveryState = 1
+	// The receiver answered 2xx.
+	AlertDeliveryState_ALERT_DELIVERY_STATE_DELIVERED AlertDeliveryState = 2
+	// Given up: the attempts ran out, the receiver's queue was full, or the
+	// subscription was deleted (dead_letter_reason says which).
+	AlertDeliveryState_ALERT_DELIVERY_STATE_DEAD_LETTERED AlertDeliveryState = 3
+)
+
+// Enum value maps for AlertDeliveryState.
+var (
+	AlertDeliveryState_name = map[int32]string{
+		0: "ALERT_DELIVERY_STATE_UNSPECIFIED",
+		1: "ALERT_DELIVERY_STATE_PENDING",
+		2: "ALERT_DELIVERY_STATE_DELIVERED",
+		3: "ALERT_DELIVERY_STATE_DEAD_LETTERED",
+	}
+	AlertDeliveryState_value = map[string]int32{
+		"ALERT_DELIVERY_STATE_UNSPECIFIED":   0,
+		"ALERT_DELIVERY_STATE_PENDING":       1,
+		"ALERT_DELIVERY_STATE_DELIVERED":     2,
+		"ALERT_DELIVERY_STATE_DEAD_LETTERED": 3,
+	}
+)
+
+func (x AlertDeliveryState) Enum() *AlertDeliveryState {
+	p := new(AlertDeliveryState)
+	*p = x
+	return p
+}
+
+func (x AlertDeliveryState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AlertDeliveryState) Descriptor() protoreflect.EnumDescriptor {
+	return file_telemetra_v1_service_proto_enumTypes[6].Descriptor()
+}
+
+func (AlertDeliveryState) Type() protoreflect.EnumType {
+	return &file_telemetra_v1_service_proto_enumTypes[6]
+}
+
+func (x AlertDeliveryState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AlertDeliveryState.Descriptor instead.
+func (AlertDeliveryState) EnumDescriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{6}
+}
+
 // Request for ListChannels.
 type ListChannelsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3663,6 +3721,950 @@ func (x *ConsumerLag) GetLagRecords() int64 {
 	return 0
 }
 
+// AlertSubscription is a webhook subscription on moments: every moment that
+// matches its filters is POSTed to its URL, signed (docs/alerts.md).
+type AlertSubscription struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name: "alertSubscriptions/{id}" (id assigned by the server).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The receiver: an absolute http or https URL.
+	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	// Only moments of this channel; empty means every channel.
+	Channel string `protobuf:"bytes,3,opt,name=channel,proto3" json:"channel,omitempty"`
+	// Only moments of these kinds; empty means every kind.
+	Kinds []MomentKind `protobuf:"varint,4,rep,packed,name=kinds,proto3,enum=telemetra.v1.MomentKind" json:"kinds,omitempty"`
+	// Only raids that brought more than this many viewers (raids only; 0:
+	// every raid).
+	MinRaidViewers int64 `protobuf:"varint,5,opt,name=min_raid_viewers,json=minRaidViewers,proto3" json:"min_raid_viewers,omitempty"`
+	// Only moments whose |z_score| is at least this (spikes, drops and hype;
+	// 0: every one).
+	MinAbsZScore float64 `protobuf:"fixed64,6,opt,name=min_abs_z_score,json=minAbsZScore,proto3" json:"min_abs_z_score,omitempty"`
+	// Free text for the people who manage it.
+	Description string `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
+	// Output only. When it was created.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only. The signing secret: set only in the responses of
+	// CreateAlertSubscription and RotateAlertSecret.
+	Secret string `protobuf:"bytes,9,opt,name=secret,proto3" json:"secret,omitempty"`
+	// Output only. When the current secret was made.
+	SecretCreateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=secret_create_time,json=secretCreateTime,proto3" json:"secret_create_time,omitempty"`
+	// Output only. Until when deliveries are also signed with the previous
+	// secret; unset when there is none.
+	PreviousSecretExpireTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=previous_secret_expire_time,json=previousSecretExpireTime,proto3" json:"previous_secret_expire_time,omitempty"`
+	// Output only. Deliveries pending now.
+	PendingDeliveries int64 `protobuf:"varint,12,opt,name=pending_deliveries,json=pendingDeliveries,proto3" json:"pending_deliveries,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *AlertSubscription) Reset() {
+	*x = AlertSubscription{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertSubscription) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertSubscription) ProtoMessage() {}
+
+func (x *AlertSubscription) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertSubscription.ProtoReflect.Descriptor instead.
+func (*AlertSubscription) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *AlertSubscription) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AlertSubscription) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *AlertSubscription) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *AlertSubscription) GetKinds() []MomentKind {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *AlertSubscription) GetMinRaidViewers() int64 {
+	if x != nil {
+		return x.MinRaidViewers
+	}
+	return 0
+}
+
+func (x *AlertSubscription) GetMinAbsZScore() float64 {
+	if x != nil {
+		return x.MinAbsZScore
+	}
+	return 0
+}
+
+func (x *AlertSubscription) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *AlertSubscription) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *AlertSubscription) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *AlertSubscription) GetSecretCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SecretCreateTime
+	}
+	return nil
+}
+
+func (x *AlertSubscription) GetPreviousSecretExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PreviousSecretExpireTime
+	}
+	return nil
+}
+
+func (x *AlertSubscription) GetPendingDeliveries() int64 {
+	if x != nil {
+		return x.PendingDeliveries
+	}
+	return 0
+}
+
+// Request for CreateAlertSubscription.
+type CreateAlertSubscriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The subscription: url is required; name and the output-only fields are
+	// ignored.
+	Subscription  *AlertSubscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAlertSubscriptionRequest) Reset() {
+	*x = CreateAlertSubscriptionRequest{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAlertSubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAlertSubscriptionRequest) ProtoMessage() {}
+
+func (x *CreateAlertSubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAlertSubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*CreateAlertSubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *CreateAlertSubscriptionRequest) GetSubscription() *AlertSubscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
+// Request for GetAlertSubscription.
+type GetAlertSubscriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "alertSubscriptions/{id}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAlertSubscriptionRequest) Reset() {
+	*x = GetAlertSubscriptionRequest{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAlertSubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAlertSubscriptionRequest) ProtoMessage() {}
+
+func (x *GetAlertSubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAlertSubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*GetAlertSubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *GetAlertSubscriptionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request for ListAlertSubscriptions.
+type ListAlertSubscriptionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Maximum number of subscriptions; default 50, maximum 1000.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from a previous ListAlertSubscriptions response.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlertSubscriptionsRequest) Reset() {
+	*x = ListAlertSubscriptionsRequest{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlertSubscriptionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlertSubscriptionsRequest) ProtoMessage() {}
+
+func (x *ListAlertSubscriptionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlertSubscriptionsRequest.ProtoReflect.Descriptor instead.
+func (*ListAlertSubscriptionsRequest) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListAlertSubscriptionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAlertSubscriptionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of ListAlertSubscriptions.
+type ListAlertSubscriptionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The subscriptions, oldest first.
+	Subscriptions []*AlertSubscription `protobuf:"bytes,1,rep,name=subscriptions,proto3" json:"subscriptions,omitempty"`
+	// Token for the next page; empty when this is the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlertSubscriptionsResponse) Reset() {
+	*x = ListAlertSubscriptionsResponse{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlertSubscriptionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlertSubscriptionsResponse) ProtoMessage() {}
+
+func (x *ListAlertSubscriptionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlertSubscriptionsResponse.ProtoReflect.Descriptor instead.
+func (*ListAlertSubscriptionsResponse) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ListAlertSubscriptionsResponse) GetSubscriptions() []*AlertSubscription {
+	if x != nil {
+		return x.Subscriptions
+	}
+	return nil
+}
+
+func (x *ListAlertSubscriptionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request for DeleteAlertSubscription.
+type DeleteAlertSubscriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "alertSubscriptions/{id}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAlertSubscriptionRequest) Reset() {
+	*x = DeleteAlertSubscriptionRequest{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAlertSubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAlertSubscriptionRequest) ProtoMessage() {}
+
+func (x *DeleteAlertSubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAlertSubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAlertSubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *DeleteAlertSubscriptionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Response of DeleteAlertSubscription.
+type DeleteAlertSubscriptionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Pending deliveries that will not be sent.
+	CancelledDeliveries int64 `protobuf:"varint,1,opt,name=cancelled_deliveries,json=cancelledDeliveries,proto3" json:"cancelled_deliveries,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *DeleteAlertSubscriptionResponse) Reset() {
+	*x = DeleteAlertSubscriptionResponse{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAlertSubscriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAlertSubscriptionResponse) ProtoMessage() {}
+
+func (x *DeleteAlertSubscriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAlertSubscriptionResponse.ProtoReflect.Descriptor instead.
+func (*DeleteAlertSubscriptionResponse) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *DeleteAlertSubscriptionResponse) GetCancelledDeliveries() int64 {
+	if x != nil {
+		return x.CancelledDeliveries
+	}
+	return 0
+}
+
+// Request for RotateAlertSecret.
+type RotateAlertSecretRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "alertSubscriptions/{id}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// How long deliveries are still signed with the previous secret too;
+	// unset: 24 hours; zero: not at all (the old secret stops at once).
+	PreviousSecretTtl *durationpb.Duration `protobuf:"bytes,2,opt,name=previous_secret_ttl,json=previousSecretTtl,proto3" json:"previous_secret_ttl,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *RotateAlertSecretRequest) Reset() {
+	*x = RotateAlertSecretRequest{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateAlertSecretRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateAlertSecretRequest) ProtoMessage() {}
+
+func (x *RotateAlertSecretRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateAlertSecretRequest.ProtoReflect.Descriptor instead.
+func (*RotateAlertSecretRequest) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *RotateAlertSecretRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RotateAlertSecretRequest) GetPreviousSecretTtl() *durationpb.Duration {
+	if x != nil {
+		return x.PreviousSecretTtl
+	}
+	return nil
+}
+
+// Request for TestAlertSubscription.
+type TestAlertSubscriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "alertSubscriptions/{id}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestAlertSubscriptionRequest) Reset() {
+	*x = TestAlertSubscriptionRequest{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestAlertSubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestAlertSubscriptionRequest) ProtoMessage() {}
+
+func (x *TestAlertSubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestAlertSubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*TestAlertSubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *TestAlertSubscriptionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// AlertDelivery is one moment's delivery to one subscription.
+type AlertDelivery struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name: "alertSubscriptions/{id}/deliveries/{delivery}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The idempotency key, sent in every attempt's Telemetra-Webhook-Id
+	// header: the moment's resource name, "channels/{channel}/moments/{id}"
+	// (for a test delivery, "tests/{delivery}").
+	IdempotencyKey string `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	// The moment delivered.
+	Moment *Moment `protobuf:"bytes,3,opt,name=moment,proto3" json:"moment,omitempty"`
+	// True for a TestAlertSubscription delivery.
+	Test bool `protobuf:"varint,4,opt,name=test,proto3" json:"test,omitempty"`
+	// Where it stands.
+	State AlertDeliveryState `protobuf:"varint,5,opt,name=state,proto3,enum=telemetra.v1.AlertDeliveryState" json:"state,omitempty"`
+	// Attempts made.
+	AttemptCount int32 `protobuf:"varint,6,opt,name=attempt_count,json=attemptCount,proto3" json:"attempt_count,omitempty"`
+	// When it was queued.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When the next attempt is due (pending only).
+	NextAttemptTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=next_attempt_time,json=nextAttemptTime,proto3" json:"next_attempt_time,omitempty"`
+	// When it ended (delivered or dead-lettered).
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Why it was dead-lettered: "attempts exhausted", "queue full" or
+	// "subscription deleted".
+	DeadLetterReason string `protobuf:"bytes,10,opt,name=dead_letter_reason,json=deadLetterReason,proto3" json:"dead_letter_reason,omitempty"`
+	// The attempts, oldest first.
+	Attempts      []*AlertAttempt `protobuf:"bytes,11,rep,name=attempts,proto3" json:"attempts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertDelivery) Reset() {
+	*x = AlertDelivery{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertDelivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertDelivery) ProtoMessage() {}
+
+func (x *AlertDelivery) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertDelivery.ProtoReflect.Descriptor instead.
+func (*AlertDelivery) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *AlertDelivery) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AlertDelivery) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *AlertDelivery) GetMoment() *Moment {
+	if x != nil {
+		return x.Moment
+	}
+	return nil
+}
+
+func (x *AlertDelivery) GetTest() bool {
+	if x != nil {
+		return x.Test
+	}
+	return false
+}
+
+func (x *AlertDelivery) GetState() AlertDeliveryState {
+	if x != nil {
+		return x.State
+	}
+	return AlertDeliveryState_ALERT_DELIVERY_STATE_UNSPECIFIED
+}
+
+func (x *AlertDelivery) GetAttemptCount() int32 {
+	if x != nil {
+		return x.AttemptCount
+	}
+	return 0
+}
+
+func (x *AlertDelivery) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *AlertDelivery) GetNextAttemptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttemptTime
+	}
+	return nil
+}
+
+func (x *AlertDelivery) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *AlertDelivery) GetDeadLetterReason() string {
+	if x != nil {
+		return x.DeadLetterReason
+	}
+	return ""
+}
+
+func (x *AlertDelivery) GetAttempts() []*AlertAttempt {
+	if x != nil {
+		return x.Attempts
+	}
+	return nil
+}
+
+// AlertAttempt is one POST of a delivery.
+type AlertAttempt struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 for the first attempt.
+	Number int32 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	// When it was sent.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// From sending to the answer's status line (or the failure).
+	Latency *durationpb.Duration `protobuf:"bytes,3,opt,name=latency,proto3" json:"latency,omitempty"`
+	// The receiver's HTTP status; 0 when there was no answer.
+	StatusCode int32 `protobuf:"varint,4,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	// Why it failed, when it did: the status, a timeout or a connection
+	// error, shortened.
+	Error         string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertAttempt) Reset() {
+	*x = AlertAttempt{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertAttempt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertAttempt) ProtoMessage() {}
+
+func (x *AlertAttempt) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertAttempt.ProtoReflect.Descriptor instead.
+func (*AlertAttempt) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *AlertAttempt) GetNumber() int32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *AlertAttempt) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *AlertAttempt) GetLatency() *durationpb.Duration {
+	if x != nil {
+		return x.Latency
+	}
+	return nil
+}
+
+func (x *AlertAttempt) GetStatusCode() int32 {
+	if x != nil {
+		return x.StatusCode
+	}
+	return 0
+}
+
+func (x *AlertAttempt) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// Request for GetAlertDelivery.
+type GetAlertDeliveryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "alertSubscriptions/{id}/deliveries/{delivery}".
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAlertDeliveryRequest) Reset() {
+	*x = GetAlertDeliveryRequest{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAlertDeliveryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAlertDeliveryRequest) ProtoMessage() {}
+
+func (x *GetAlertDeliveryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAlertDeliveryRequest.ProtoReflect.Descriptor instead.
+func (*GetAlertDeliveryRequest) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *GetAlertDeliveryRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// Request for ListAlertDeliveries.
+type ListAlertDeliveriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "alertSubscriptions/{id}", or "alertSubscriptions/-" for every
+	// subscription.
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Only deliveries in this state; unspecified means every state.
+	State AlertDeliveryState `protobuf:"varint,2,opt,name=state,proto3,enum=telemetra.v1.AlertDeliveryState" json:"state,omitempty"`
+	// Maximum number of deliveries; default 50, maximum 1000.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from a previous ListAlertDeliveries response.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlertDeliveriesRequest) Reset() {
+	*x = ListAlertDeliveriesRequest{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlertDeliveriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlertDeliveriesRequest) ProtoMessage() {}
+
+func (x *ListAlertDeliveriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlertDeliveriesRequest.ProtoReflect.Descriptor instead.
+func (*ListAlertDeliveriesRequest) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ListAlertDeliveriesRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *ListAlertDeliveriesRequest) GetState() AlertDeliveryState {
+	if x != nil {
+		return x.State
+	}
+	return AlertDeliveryState_ALERT_DELIVERY_STATE_UNSPECIFIED
+}
+
+func (x *ListAlertDeliveriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAlertDeliveriesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of ListAlertDeliveries.
+type ListAlertDeliveriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The deliveries, newest first.
+	Deliveries []*AlertDelivery `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	// Token for the next page; empty when this is the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlertDeliveriesResponse) Reset() {
+	*x = ListAlertDeliveriesResponse{}
+	mi := &file_telemetra_v1_service_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlertDeliveriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlertDeliveriesResponse) ProtoMessage() {}
+
+func (x *ListAlertDeliveriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_telemetra_v1_service_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlertDeliveriesResponse.ProtoReflect.Descriptor instead.
+func (*ListAlertDeliveriesResponse) Descriptor() ([]byte, []int) {
+	return file_telemetra_v1_service_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ListAlertDeliveriesResponse) GetDeliveries() []*AlertDelivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+func (x *ListAlertDeliveriesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_telemetra_v1_service_proto protoreflect.FileDescriptor
 
 const file_telemetra_v1_service_proto_rawDesc = "" +
@@ -3944,7 +4946,77 @@ const file_telemetra_v1_service_proto_rawDesc = "" +
 	"\vConsumerLag\x12\x1a\n" +
 	"\bconsumer\x18\x01 \x01(\tR\bconsumer\x12\x1f\n" +
 	"\vlag_records\x18\x02 \x01(\x03R\n" +
-	"lagRecords*X\n" +
+	"lagRecords\"\x9f\x04\n" +
+	"\x11AlertSubscription\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x18\n" +
+	"\achannel\x18\x03 \x01(\tR\achannel\x12.\n" +
+	"\x05kinds\x18\x04 \x03(\x0e2\x18.telemetra.v1.MomentKindR\x05kinds\x12(\n" +
+	"\x10min_raid_viewers\x18\x05 \x01(\x03R\x0eminRaidViewers\x12%\n" +
+	"\x0fmin_abs_z_score\x18\x06 \x01(\x01R\fminAbsZScore\x12 \n" +
+	"\vdescription\x18\a \x01(\tR\vdescription\x12;\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12\x16\n" +
+	"\x06secret\x18\t \x01(\tR\x06secret\x12H\n" +
+	"\x12secret_create_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\x10secretCreateTime\x12Y\n" +
+	"\x1bprevious_secret_expire_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime\x12-\n" +
+	"\x12pending_deliveries\x18\f \x01(\x03R\x11pendingDeliveries\"e\n" +
+	"\x1eCreateAlertSubscriptionRequest\x12C\n" +
+	"\fsubscription\x18\x01 \x01(\v2\x1f.telemetra.v1.AlertSubscriptionR\fsubscription\"1\n" +
+	"\x1bGetAlertSubscriptionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"[\n" +
+	"\x1dListAlertSubscriptionsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x8f\x01\n" +
+	"\x1eListAlertSubscriptionsResponse\x12E\n" +
+	"\rsubscriptions\x18\x01 \x03(\v2\x1f.telemetra.v1.AlertSubscriptionR\rsubscriptions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"4\n" +
+	"\x1eDeleteAlertSubscriptionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"T\n" +
+	"\x1fDeleteAlertSubscriptionResponse\x121\n" +
+	"\x14cancelled_deliveries\x18\x01 \x01(\x03R\x13cancelledDeliveries\"y\n" +
+	"\x18RotateAlertSecretRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12I\n" +
+	"\x13previous_secret_ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x11previousSecretTtl\"2\n" +
+	"\x1cTestAlertSubscriptionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x8d\x04\n" +
+	"\rAlertDelivery\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12'\n" +
+	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x12,\n" +
+	"\x06moment\x18\x03 \x01(\v2\x14.telemetra.v1.MomentR\x06moment\x12\x12\n" +
+	"\x04test\x18\x04 \x01(\bR\x04test\x126\n" +
+	"\x05state\x18\x05 \x01(\x0e2 .telemetra.v1.AlertDeliveryStateR\x05state\x12#\n" +
+	"\rattempt_count\x18\x06 \x01(\x05R\fattemptCount\x12;\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12F\n" +
+	"\x11next_attempt_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\x125\n" +
+	"\bend_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12,\n" +
+	"\x12dead_letter_reason\x18\n" +
+	" \x01(\tR\x10deadLetterReason\x126\n" +
+	"\battempts\x18\v \x03(\v2\x1a.telemetra.v1.AlertAttemptR\battempts\"\xcd\x01\n" +
+	"\fAlertAttempt\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\x05R\x06number\x129\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x123\n" +
+	"\alatency\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\alatency\x12\x1f\n" +
+	"\vstatus_code\x18\x04 \x01(\x05R\n" +
+	"statusCode\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\"-\n" +
+	"\x17GetAlertDeliveryRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xa8\x01\n" +
+	"\x1aListAlertDeliveriesRequest\x12\x16\n" +
+	"\x06parent\x18\x01 \x01(\tR\x06parent\x126\n" +
+	"\x05state\x18\x02 \x01(\x0e2 .telemetra.v1.AlertDeliveryStateR\x05state\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x82\x01\n" +
+	"\x1bListAlertDeliveriesResponse\x12;\n" +
+	"\n" +
+	"deliveries\x18\x01 \x03(\v2\x1b.telemetra.v1.AlertDeliveryR\n" +
+	"deliveries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*X\n" +
 	"\n" +
 	"LiveFilter\x12\x1b\n" +
 	"\x17LIVE_FILTER_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -3981,7 +5053,12 @@ const file_telemetra_v1_service_proto_rawDesc = "" +
 	"\fRankingScope\x12\x1d\n" +
 	"\x19RANKING_SCOPE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11RANKING_SCOPE_NOW\x10\x01\x12\x17\n" +
-	"\x13RANKING_SCOPE_RANGE\x10\x022\xa1\t\n" +
+	"\x13RANKING_SCOPE_RANGE\x10\x02*\xa8\x01\n" +
+	"\x12AlertDeliveryState\x12$\n" +
+	" ALERT_DELIVERY_STATE_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cALERT_DELIVERY_STATE_PENDING\x10\x01\x12\"\n" +
+	"\x1eALERT_DELIVERY_STATE_DELIVERED\x10\x02\x12&\n" +
+	"\"ALERT_DELIVERY_STATE_DEAD_LETTERED\x10\x032\xe0\x0f\n" +
 	"\x10TelemetraService\x12U\n" +
 	"\fListChannels\x12!.telemetra.v1.ListChannelsRequest\x1a\".telemetra.v1.ListChannelsResponse\x12D\n" +
 	"\n" +
@@ -3996,7 +5073,15 @@ const file_telemetra_v1_service_proto_rawDesc = "" +
 	"\x11SubscribeRankings\x12&.telemetra.v1.SubscribeRankingsRequest\x1a\x1b.telemetra.v1.RankingUpdate0\x01\x12S\n" +
 	"\x0fGetStreamReport\x12$.telemetra.v1.GetStreamReportRequest\x1a\x1a.telemetra.v1.StreamReport\x12K\n" +
 	"\rExportWindows\x12\".telemetra.v1.ExportWindowsRequest\x1a\x14.google.api.HttpBody0\x01\x12Y\n" +
-	"\x11GetPipelineHealth\x12&.telemetra.v1.GetPipelineHealthRequest\x1a\x1c.telemetra.v1.PipelineHealthB?Z=github.com/telemetra/telemetra/proto/telemetra/v1;telemetrav1b\x06proto3"
+	"\x11GetPipelineHealth\x12&.telemetra.v1.GetPipelineHealthRequest\x1a\x1c.telemetra.v1.PipelineHealth\x12h\n" +
+	"\x17CreateAlertSubscription\x12,.telemetra.v1.CreateAlertSubscriptionRequest\x1a\x1f.telemetra.v1.AlertSubscription\x12b\n" +
+	"\x14GetAlertSubscription\x12).telemetra.v1.GetAlertSubscriptionRequest\x1a\x1f.telemetra.v1.AlertSubscription\x12s\n" +
+	"\x16ListAlertSubscriptions\x12+.telemetra.v1.ListAlertSubscriptionsRequest\x1a,.telemetra.v1.ListAlertSubscriptionsResponse\x12v\n" +
+	"\x17DeleteAlertSubscription\x12,.telemetra.v1.DeleteAlertSubscriptionRequest\x1a-.telemetra.v1.DeleteAlertSubscriptionResponse\x12\\\n" +
+	"\x11RotateAlertSecret\x12&.telemetra.v1.RotateAlertSecretRequest\x1a\x1f.telemetra.v1.AlertSubscription\x12`\n" +
+	"\x15TestAlertSubscription\x12*.telemetra.v1.TestAlertSubscriptionRequest\x1a\x1b.telemetra.v1.AlertDelivery\x12V\n" +
+	"\x10GetAlertDelivery\x12%.telemetra.v1.GetAlertDeliveryRequest\x1a\x1b.telemetra.v1.AlertDelivery\x12j\n" +
+	"\x13ListAlertDeliveries\x12(.telemetra.v1.ListAlertDeliveriesRequest\x1a).telemetra.v1.ListAlertDeliveriesResponseB?Z=github.com/telemetra/telemetra/proto/telemetra/v1;telemetrav1b\x06proto3"
 
 var (
 	file_telemetra_v1_service_proto_rawDescOnce sync.Once
@@ -4010,177 +5095,225 @@ func file_telemetra_v1_service_proto_rawDescGZIP() []byte {
 	return file_telemetra_v1_service_proto_rawDescData
 }
 
-var file_telemetra_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_telemetra_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_telemetra_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_telemetra_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_telemetra_v1_service_proto_goTypes = []any{
-	(LiveFilter)(0),                       // 0: telemetra.v1.LiveFilter
-	(Resolution)(0),                       // 1: telemetra.v1.Resolution
-	(ChannelEventType)(0),                 // 2: telemetra.v1.ChannelEventType
-	(StatusChangeReason)(0),               // 3: telemetra.v1.StatusChangeReason
-	(RankingMetric)(0),                    // 4: telemetra.v1.RankingMetric
-	(RankingScope)(0),                     // 5: telemetra.v1.RankingScope
-	(*ListChannelsRequest)(nil),           // 6: telemetra.v1.ListChannelsRequest
-	(*ListChannelsResponse)(nil),          // 7: telemetra.v1.ListChannelsResponse
-	(*GetChannelRequest)(nil),             // 8: telemetra.v1.GetChannelRequest
-	(*Channel)(nil),                       // 9: telemetra.v1.Channel
-	(*ListWindowMetricsRequest)(nil),      // 10: telemetra.v1.ListWindowMetricsRequest
-	(*ListWindowMetricsResponse)(nil),     // 11: telemetra.v1.ListWindowMetricsResponse
-	(*WindowMetrics)(nil),                 // 12: telemetra.v1.WindowMetrics
-	(*ChatMetrics)(nil),                   // 13: telemetra.v1.ChatMetrics
-	(*ListMomentsRequest)(nil),            // 14: telemetra.v1.ListMomentsRequest
-	(*ListMomentsResponse)(nil),           // 15: telemetra.v1.ListMomentsResponse
-	(*ListStreamSessionsRequest)(nil),     // 16: telemetra.v1.ListStreamSessionsRequest
-	(*ListStreamSessionsResponse)(nil),    // 17: telemetra.v1.ListStreamSessionsResponse
-	(*StreamSession)(nil),                 // 18: telemetra.v1.StreamSession
-	(*SummarizeChannelRequest)(nil),       // 19: telemetra.v1.SummarizeChannelRequest
-	(*SummarizeChannelResponse)(nil),      // 20: telemetra.v1.SummarizeChannelResponse
-	(*MomentKindCount)(nil),               // 21: telemetra.v1.MomentKindCount
-	(*SubscribeChannelEventsRequest)(nil), // 22: telemetra.v1.SubscribeChannelEventsRequest
-	(*ChannelEvent)(nil),                  // 23: telemetra.v1.ChannelEvent
-	(*StatusChange)(nil),                  // 24: telemetra.v1.StatusChange
-	(*Heartbeat)(nil),                     // 25: telemetra.v1.Heartbeat
-	(*RankChannelsRequest)(nil),           // 26: telemetra.v1.RankChannelsRequest
-	(*RankChannelsResponse)(nil),          // 27: telemetra.v1.RankChannelsResponse
-	(*ChannelRank)(nil),                   // 28: telemetra.v1.ChannelRank
-	(*ListTrendingRequest)(nil),           // 29: telemetra.v1.ListTrendingRequest
-	(*ListTrendingResponse)(nil),          // 30: telemetra.v1.ListTrendingResponse
-	(*TrendingEmote)(nil),                 // 31: telemetra.v1.TrendingEmote
-	(*TrendingCategory)(nil),              // 32: telemetra.v1.TrendingCategory
-	(*SubscribeRankingsRequest)(nil),      // 33: telemetra.v1.SubscribeRankingsRequest
-	(*RankingUpdate)(nil),                 // 34: telemetra.v1.RankingUpdate
-	(*RankChange)(nil),                    // 35: telemetra.v1.RankChange
-	(*GetStreamReportRequest)(nil),        // 36: telemetra.v1.GetStreamReportRequest
-	(*StreamReport)(nil),                  // 37: telemetra.v1.StreamReport
-	(*ExportWindowsRequest)(nil),          // 38: telemetra.v1.ExportWindowsRequest
-	(*StreamChange)(nil),                  // 39: telemetra.v1.StreamChange
-	(*GetPipelineHealthRequest)(nil),      // 40: telemetra.v1.GetPipelineHealthRequest
-	(*PipelineHealth)(nil),                // 41: telemetra.v1.PipelineHealth
-	(*ConsumerLag)(nil),                   // 42: telemetra.v1.ConsumerLag
-	(*StreamStatus)(nil),                  // 43: telemetra.v1.StreamStatus
-	(*timestamppb.Timestamp)(nil),         // 44: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),           // 45: google.protobuf.Duration
-	(*ViewerStats)(nil),                   // 46: telemetra.v1.ViewerStats
-	(*TransactionStats)(nil),              // 47: telemetra.v1.TransactionStats
-	(*EmoteCount)(nil),                    // 48: telemetra.v1.EmoteCount
-	(*SentimentStats)(nil),                // 49: telemetra.v1.SentimentStats
-	(MomentKind)(0),                       // 50: telemetra.v1.MomentKind
-	(*Moment)(nil),                        // 51: telemetra.v1.Moment
-	(*httpbody.HttpBody)(nil),             // 52: google.api.HttpBody
+	(LiveFilter)(0),                         // 0: telemetra.v1.LiveFilter
+	(Resolution)(0),                         // 1: telemetra.v1.Resolution
+	(ChannelEventType)(0),                   // 2: telemetra.v1.ChannelEventType
+	(StatusChangeReason)(0),                 // 3: telemetra.v1.StatusChangeReason
+	(RankingMetric)(0),                      // 4: telemetra.v1.RankingMetric
+	(RankingScope)(0),                       // 5: telemetra.v1.RankingScope
+	(AlertDeliveryState)(0),                 // 6: telemetra.v1.AlertDeliveryState
+	(*ListChannelsRequest)(nil),             // 7: telemetra.v1.ListChannelsRequest
+	(*ListChannelsResponse)(nil),            // 8: telemetra.v1.ListChannelsResponse
+	(*GetChannelRequest)(nil),               // 9: telemetra.v1.GetChannelRequest
+	(*Channel)(nil),                         // 10: telemetra.v1.Channel
+	(*ListWindowMetricsRequest)(nil),        // 11: telemetra.v1.ListWindowMetricsRequest
+	(*ListWindowMetricsResponse)(nil),       // 12: telemetra.v1.ListWindowMetricsResponse
+	(*WindowMetrics)(nil),                   // 13: telemetra.v1.WindowMetrics
+	(*ChatMetrics)(nil),                     // 14: telemetra.v1.ChatMetrics
+	(*ListMomentsRequest)(nil),              // 15: telemetra.v1.ListMomentsRequest
+	(*ListMomentsResponse)(nil),             // 16: telemetra.v1.ListMomentsResponse
+	(*ListStreamSessionsRequest)(nil),       // 17: telemetra.v1.ListStreamSessionsRequest
+	(*ListStreamSessionsResponse)(nil),      // 18: telemetra.v1.ListStreamSessionsResponse
+	(*StreamSession)(nil),                   // 19: telemetra.v1.StreamSession
+	(*SummarizeChannelRequest)(nil),         // 20: telemetra.v1.SummarizeChannelRequest
+	(*SummarizeChannelResponse)(nil),        // 21: telemetra.v1.SummarizeChannelResponse
+	(*MomentKindCount)(nil),                 // 22: telemetra.v1.MomentKindCount
+	(*SubscribeChannelEventsRequest)(nil),   // 23: telemetra.v1.SubscribeChannelEventsRequest
+	(*ChannelEvent)(nil),                    // 24: telemetra.v1.ChannelEvent
+	(*StatusChange)(nil),                    // 25: telemetra.v1.StatusChange
+	(*Heartbeat)(nil),                       // 26: telemetra.v1.Heartbeat
+	(*RankChannelsRequest)(nil),             // 27: telemetra.v1.RankChannelsRequest
+	(*RankChannelsResponse)(nil),            // 28: telemetra.v1.RankChannelsResponse
+	(*ChannelRank)(nil),                     // 29: telemetra.v1.ChannelRank
+	(*ListTrendingRequest)(nil),             // 30: telemetra.v1.ListTrendingRequest
+	(*ListTrendingResponse)(nil),            // 31: telemetra.v1.ListTrendingResponse
+	(*TrendingEmote)(nil),                   // 32: telemetra.v1.TrendingEmote
+	(*TrendingCategory)(nil),                // 33: telemetra.v1.TrendingCategory
+	(*SubscribeRankingsRequest)(nil),        // 34: telemetra.v1.SubscribeRankingsRequest
+	(*RankingUpdate)(nil),                   // 35: telemetra.v1.RankingUpdate
+	(*RankChange)(nil),                      // 36: telemetra.v1.RankChange
+	(*GetStreamReportRequest)(nil),          // 37: telemetra.v1.GetStreamReportRequest
+	(*StreamReport)(nil),                    // 38: telemetra.v1.StreamReport
+	(*ExportWindowsRequest)(nil),            // 39: telemetra.v1.ExportWindowsRequest
+	(*StreamChange)(nil),                    // 40: telemetra.v1.StreamChange
+	(*GetPipelineHealthRequest)(nil),        // 41: telemetra.v1.GetPipelineHealthRequest
+	(*PipelineHealth)(nil),                  // 42: telemetra.v1.PipelineHealth
+	(*ConsumerLag)(nil),                     // 43: telemetra.v1.ConsumerLag
+	(*AlertSubscription)(nil),               // 44: telemetra.v1.AlertSubscription
+	(*CreateAlertSubscriptionRequest)(nil),  // 45: telemetra.v1.CreateAlertSubscriptionRequest
+	(*GetAlertSubscriptionRequest)(nil),     // 46: telemetra.v1.GetAlertSubscriptionRequest
+	(*ListAlertSubscriptionsRequest)(nil),   // 47: telemetra.v1.ListAlertSubscriptionsRequest
+	(*ListAlertSubscriptionsResponse)(nil),  // 48: telemetra.v1.ListAlertSubscriptionsResponse
+	(*DeleteAlertSubscriptionRequest)(nil),  // 49: telemetra.v1.DeleteAlertSubscriptionRequest
+	(*DeleteAlertSubscriptionResponse)(nil), // 50: telemetra.v1.DeleteAlertSubscriptionResponse
+	(*RotateAlertSecretRequest)(nil),        // 51: telemetra.v1.RotateAlertSecretRequest
+	(*TestAlertSubscriptionRequest)(nil),    // 52: telemetra.v1.TestAlertSubscriptionRequest
+	(*AlertDelivery)(nil),                   // 53: telemetra.v1.AlertDelivery
+	(*AlertAttempt)(nil),                    // 54: telemetra.v1.AlertAttempt
+	(*GetAlertDeliveryRequest)(nil),         // 55: telemetra.v1.GetAlertDeliveryRequest
+	(*ListAlertDeliveriesRequest)(nil),      // 56: telemetra.v1.ListAlertDeliveriesRequest
+	(*ListAlertDeliveriesResponse)(nil),     // 57: telemetra.v1.ListAlertDeliveriesResponse
+	(*StreamStatus)(nil),                    // 58: telemetra.v1.StreamStatus
+	(*timestamppb.Timestamp)(nil),           // 59: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),             // 60: google.protobuf.Duration
+	(*ViewerStats)(nil),                     // 61: telemetra.v1.ViewerStats
+	(*TransactionStats)(nil),                // 62: telemetra.v1.TransactionStats
+	(*EmoteCount)(nil),                      // 63: telemetra.v1.EmoteCount
+	(*SentimentStats)(nil),                  // 64: telemetra.v1.SentimentStats
+	(MomentKind)(0),                         // 65: telemetra.v1.MomentKind
+	(*Moment)(nil),                          // 66: telemetra.v1.Moment
+	(*httpbody.HttpBody)(nil),               // 67: google.api.HttpBody
 }
 var file_telemetra_v1_service_proto_depIdxs = []int32{
-	0,  // 0: telemetra.v1.ListChannelsRequest.live_filter:type_name -> telemetra.v1.LiveFilter
-	9,  // 1: telemetra.v1.ListChannelsResponse.channels:type_name -> telemetra.v1.Channel
-	43, // 2: telemetra.v1.Channel.status:type_name -> telemetra.v1.StreamStatus
-	12, // 3: telemetra.v1.Channel.current_window:type_name -> telemetra.v1.WindowMetrics
-	12, // 4: telemetra.v1.Channel.last_final_window:type_name -> telemetra.v1.WindowMetrics
-	44, // 5: telemetra.v1.Channel.watermark:type_name -> google.protobuf.Timestamp
-	44, // 6: telemetra.v1.Channel.update_time:type_name -> google.protobuf.Timestamp
-	45, // 7: telemetra.v1.Channel.staleness:type_name -> google.protobuf.Duration
-	44, // 8: telemetra.v1.ListWindowMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
-	44, // 9: telemetra.v1.ListWindowMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
-	1,  // 10: telemetra.v1.ListWindowMetricsRequest.resolution:type_name -> telemetra.v1.Resolution
-	12, // 11: telemetra.v1.ListWindowMetricsResponse.metrics:type_name -> telemetra.v1.WindowMetrics
-	44, // 12: telemetra.v1.WindowMetrics.window_start:type_name -> google.protobuf.Timestamp
-	44, // 13: telemetra.v1.WindowMetrics.window_end:type_name -> google.protobuf.Timestamp
-	1,  // 14: telemetra.v1.WindowMetrics.resolution:type_name -> telemetra.v1.Resolution
-	13, // 15: telemetra.v1.WindowMetrics.chat:type_name -> telemetra.v1.ChatMetrics
-	46, // 16: telemetra.v1.WindowMetrics.viewers:type_name -> telemetra.v1.ViewerStats
-	47, // 17: telemetra.v1.WindowMetrics.transactions:type_name -> telemetra.v1.TransactionStats
-	48, // 18: telemetra.v1.ChatMetrics.top_emotes:type_name -> telemetra.v1.EmoteCount
-	49, // 19: telemetra.v1.ChatMetrics.sentiment:type_name -> telemetra.v1.SentimentStats
-	44, // 20: telemetra.v1.ListMomentsRequest.start_time:type_name -> google.protobuf.Timestamp
-	44, // 21: telemetra.v1.ListMomentsRequest.end_time:type_name -> google.protobuf.Timestamp
-	50, // 22: telemetra.v1.ListMomentsRequest.kinds:type_name -> telemetra.v1.MomentKind
-	51, // 23: telemetra.v1.ListMomentsResponse.moments:type_name -> telemetra.v1.Moment
-	44, // 24: telemetra.v1.ListStreamSessionsRequest.start_time:type_name -> google.protobuf.Timestamp
-	44, // 25: telemetra.v1.ListStreamSessionsRequest.end_time:type_name -> google.protobuf.Timestamp
-	18, // 26: telemetra.v1.ListStreamSessionsResponse.sessions:type_name -> telemetra.v1.StreamSession
-	44, // 27: telemetra.v1.StreamSession.started_at:type_name -> google.protobuf.Timestamp
-	44, // 28: telemetra.v1.StreamSession.ended_at:type_name -> google.protobuf.Timestamp
-	45, // 29: telemetra.v1.StreamSession.duration:type_name -> google.protobuf.Duration
-	47, // 30: telemetra.v1.StreamSession.transactions:type_name -> telemetra.v1.TransactionStats
-	44, // 31: telemetra.v1.SummarizeChannelRequest.start_time:type_name -> google.protobuf.Timestamp
-	44, // 32: telemetra.v1.SummarizeChannelRequest.end_time:type_name -> google.protobuf.Timestamp
-	44, // 33: telemetra.v1.SummarizeChannelResponse.start_time:type_name -> google.protobuf.Timestamp
-	44, // 34: telemetra.v1.SummarizeChannelResponse.end_time:type_name -> google.protobuf.Timestamp
-	13, // 35: telemetra.v1.SummarizeChannelResponse.chat:type_name -> telemetra.v1.ChatMetrics
-	46, // 36: telemetra.v1.SummarizeChannelResponse.viewers:type_name -> telemetra.v1.ViewerStats
-	47, // 37: telemetra.v1.SummarizeChannelResponse.transactions:type_name -> telemetra.v1.TransactionStats
-	21, // 38: telemetra.v1.SummarizeChannelResponse.moments:type_name -> telemetra.v1.MomentKindCount
-	50, // 39: telemetra.v1.MomentKindCount.kind:type_name -> telemetra.v1.MomentKind
-	2,  // 40: telemetra.v1.SubscribeChannelEventsRequest.types:type_name -> telemetra.v1.ChannelEventType
-	44, // 41: telemetra.v1.ChannelEvent.emitted_at:type_name -> google.protobuf.Timestamp
-	12, // 42: telemetra.v1.ChannelEvent.window:type_name -> telemetra.v1.WindowMetrics
-	51, // 43: telemetra.v1.ChannelEvent.moment:type_name -> telemetra.v1.Moment
-	24, // 44: telemetra.v1.ChannelEvent.status:type_name -> telemetra.v1.StatusChange
-	25, // 45: telemetra.v1.ChannelEvent.heartbeat:type_name -> telemetra.v1.Heartbeat
-	43, // 46: telemetra.v1.StatusChange.status:type_name -> telemetra.v1.StreamStatus
-	3,  // 47: telemetra.v1.StatusChange.reason:type_name -> telemetra.v1.StatusChangeReason
-	4,  // 48: telemetra.v1.RankChannelsRequest.metric:type_name -> telemetra.v1.RankingMetric
-	5,  // 49: telemetra.v1.RankChannelsRequest.scope:type_name -> telemetra.v1.RankingScope
-	44, // 50: telemetra.v1.RankChannelsRequest.start_time:type_name -> google.protobuf.Timestamp
-	44, // 51: telemetra.v1.RankChannelsRequest.end_time:type_name -> google.protobuf.Timestamp
-	28, // 52: telemetra.v1.RankChannelsResponse.rankings:type_name -> telemetra.v1.ChannelRank
-	44, // 53: telemetra.v1.RankChannelsResponse.as_of:type_name -> google.protobuf.Timestamp
-	4,  // 54: telemetra.v1.RankChannelsResponse.metric:type_name -> telemetra.v1.RankingMetric
-	5,  // 55: telemetra.v1.RankChannelsResponse.scope:type_name -> telemetra.v1.RankingScope
-	44, // 56: telemetra.v1.RankChannelsResponse.start_time:type_name -> google.protobuf.Timestamp
-	44, // 57: telemetra.v1.RankChannelsResponse.end_time:type_name -> google.protobuf.Timestamp
-	5,  // 58: telemetra.v1.ListTrendingRequest.scope:type_name -> telemetra.v1.RankingScope
-	44, // 59: telemetra.v1.ListTrendingRequest.start_time:type_name -> google.protobuf.Timestamp
-	44, // 60: telemetra.v1.ListTrendingRequest.end_time:type_name -> google.protobuf.Timestamp
-	44, // 61: telemetra.v1.ListTrendingResponse.start_time:type_name -> google.protobuf.Timestamp
-	44, // 62: telemetra.v1.ListTrendingResponse.end_time:type_name -> google.protobuf.Timestamp
-	31, // 63: telemetra.v1.ListTrendingResponse.emotes:type_name -> telemetra.v1.TrendingEmote
-	32, // 64: telemetra.v1.ListTrendingResponse.categories:type_name -> telemetra.v1.TrendingCategory
-	4,  // 65: telemetra.v1.SubscribeRankingsRequest.metric:type_name -> telemetra.v1.RankingMetric
-	44, // 66: telemetra.v1.RankingUpdate.as_of:type_name -> google.protobuf.Timestamp
-	28, // 67: telemetra.v1.RankingUpdate.rankings:type_name -> telemetra.v1.ChannelRank
-	35, // 68: telemetra.v1.RankingUpdate.changes:type_name -> telemetra.v1.RankChange
-	18, // 69: telemetra.v1.StreamReport.session:type_name -> telemetra.v1.StreamSession
-	13, // 70: telemetra.v1.StreamReport.chat:type_name -> telemetra.v1.ChatMetrics
-	47, // 71: telemetra.v1.StreamReport.transactions:type_name -> telemetra.v1.TransactionStats
-	51, // 72: telemetra.v1.StreamReport.moments:type_name -> telemetra.v1.Moment
-	39, // 73: telemetra.v1.StreamReport.changes:type_name -> telemetra.v1.StreamChange
-	44, // 74: telemetra.v1.ExportWindowsRequest.start_time:type_name -> google.protobuf.Timestamp
-	44, // 75: telemetra.v1.ExportWindowsRequest.end_time:type_name -> google.protobuf.Timestamp
-	1,  // 76: telemetra.v1.ExportWindowsRequest.resolution:type_name -> telemetra.v1.Resolution
-	44, // 77: telemetra.v1.StreamChange.at:type_name -> google.protobuf.Timestamp
-	44, // 78: telemetra.v1.PipelineHealth.as_of:type_name -> google.protobuf.Timestamp
-	42, // 79: telemetra.v1.PipelineHealth.consumers:type_name -> telemetra.v1.ConsumerLag
-	45, // 80: telemetra.v1.PipelineHealth.live_freshness:type_name -> google.protobuf.Duration
-	45, // 81: telemetra.v1.PipelineHealth.projection_freshness:type_name -> google.protobuf.Duration
-	6,  // 82: telemetra.v1.TelemetraService.ListChannels:input_type -> telemetra.v1.ListChannelsRequest
-	8,  // 83: telemetra.v1.TelemetraService.GetChannel:input_type -> telemetra.v1.GetChannelRequest
-	10, // 84: telemetra.v1.TelemetraService.ListWindowMetrics:input_type -> telemetra.v1.ListWindowMetricsRequest
-	14, // 85: telemetra.v1.TelemetraService.ListMoments:input_type -> telemetra.v1.ListMomentsRequest
-	16, // 86: telemetra.v1.TelemetraService.ListStreamSessions:input_type -> telemetra.v1.ListStreamSessionsRequest
-	19, // 87: telemetra.v1.TelemetraService.SummarizeChannel:input_type -> telemetra.v1.SummarizeChannelRequest
-	22, // 88: telemetra.v1.TelemetraService.SubscribeChannelEvents:input_type -> telemetra.v1.SubscribeChannelEventsRequest
-	26, // 89: telemetra.v1.TelemetraService.RankChannels:input_type -> telemetra.v1.RankChannelsRequest
-	29, // 90: telemetra.v1.TelemetraService.ListTrending:input_type -> telemetra.v1.ListTrendingRequest
-	33, // 91: telemetra.v1.TelemetraService.SubscribeRankings:input_type -> telemetra.v1.SubscribeRankingsRequest
-	36, // 92: telemetra.v1.TelemetraService.GetStreamReport:input_type -> telemetra.v1.GetStreamReportRequest
-	38, // 93: telemetra.v1.TelemetraService.ExportWindows:input_type -> telemetra.v1.ExportWindowsRequest
-	40, // 94: telemetra.v1.TelemetraService.GetPipelineHealth:input_type -> telemetra.v1.GetPipelineHealthRequest
-	7,  // 95: telemetra.v1.TelemetraService.ListChannels:output_type -> telemetra.v1.ListChannelsResponse
-	9,  // 96: telemetra.v1.TelemetraService.GetChannel:output_type -> telemetra.v1.Channel
-	11, // 97: telemetra.v1.TelemetraService.ListWindowMetrics:output_type -> telemetra.v1.ListWindowMetricsResponse
-	15, // 98: telemetra.v1.TelemetraService.ListMoments:output_type -> telemetra.v1.ListMomentsResponse
-	17, // 99: telemetra.v1.TelemetraService.ListStreamSessions:output_type -> telemetra.v1.ListStreamSessionsResponse
-	20, // 100: telemetra.v1.TelemetraService.SummarizeChannel:output_type -> telemetra.v1.SummarizeChannelResponse
-	23, // 101: telemetra.v1.TelemetraService.SubscribeChannelEvents:output_type -> telemetra.v1.ChannelEvent
-	27, // 102: telemetra.v1.TelemetraService.RankChannels:output_type -> telemetra.v1.RankChannelsResponse
-	30, // 103: telemetra.v1.TelemetraService.ListTrending:output_type -> telemetra.v1.ListTrendingResponse
-	34, // 104: telemetra.v1.TelemetraService.SubscribeRankings:output_type -> telemetra.v1.RankingUpdate
-	37, // 105: telemetra.v1.TelemetraService.GetStreamReport:output_type -> telemetra.v1.StreamReport
-	52, // 106: telemetra.v1.TelemetraService.ExportWindows:output_type -> google.api.HttpBody
-	41, // 107: telemetra.v1.TelemetraService.GetPipelineHealth:output_type -> telemetra.v1.PipelineHealth
-	95, // [95:108] is the sub-list for method output_type
-	82, // [82:95] is the sub-list for method input_type
-	82, // [82:82] is the sub-list for extension type_name
-	82, // [82:82] is the sub-list for extension extendee
-	0,  // [0:82] is the sub-list for field type_name
+	0,   // 0: telemetra.v1.ListChannelsRequest.live_filter:type_name -> telemetra.v1.LiveFilter
+	10,  // 1: telemetra.v1.ListChannelsResponse.channels:type_name -> telemetra.v1.Channel
+	58,  // 2: telemetra.v1.Channel.status:type_name -> telemetra.v1.StreamStatus
+	13,  // 3: telemetra.v1.Channel.current_window:type_name -> telemetra.v1.WindowMetrics
+	13,  // 4: telemetra.v1.Channel.last_final_window:type_name -> telemetra.v1.WindowMetrics
+	59,  // 5: telemetra.v1.Channel.watermark:type_name -> google.protobuf.Timestamp
+	59,  // 6: telemetra.v1.Channel.update_time:type_name -> google.protobuf.Timestamp
+	60,  // 7: telemetra.v1.Channel.staleness:type_name -> google.protobuf.Duration
+	59,  // 8: telemetra.v1.ListWindowMetricsRequest.start_time:type_name -> google.protobuf.Timestamp
+	59,  // 9: telemetra.v1.ListWindowMetricsRequest.end_time:type_name -> google.protobuf.Timestamp
+	1,   // 10: telemetra.v1.ListWindowMetricsRequest.resolution:type_name -> telemetra.v1.Resolution
+	13,  // 11: telemetra.v1.ListWindowMetricsResponse.metrics:type_name -> telemetra.v1.WindowMetrics
+	59,  // 12: telemetra.v1.WindowMetrics.window_start:type_name -> google.protobuf.Timestamp
+	59,  // 13: telemetra.v1.WindowMetrics.window_end:type_name -> google.protobuf.Timestamp
+	1,   // 14: telemetra.v1.WindowMetrics.resolution:type_name -> telemetra.v1.Resolution
+	14,  // 15: telemetra.v1.WindowMetrics.chat:type_name -> telemetra.v1.ChatMetrics
+	61,  // 16: telemetra.v1.WindowMetrics.viewers:type_name -> telemetra.v1.ViewerStats
+	62,  // 17: telemetra.v1.WindowMetrics.transactions:type_name -> telemetra.v1.TransactionStats
+	63,  // 18: telemetra.v1.ChatMetrics.top_emotes:type_name -> telemetra.v1.EmoteCount
+	64,  // 19: telemetra.v1.ChatMetrics.sentiment:type_name -> telemetra.v1.SentimentStats
+	59,  // 20: telemetra.v1.ListMomentsRequest.start_time:type_name -> google.protobuf.Timestamp
+	59,  // 21: telemetra.v1.ListMomentsRequest.end_time:type_name -> google.protobuf.Timestamp
+	65,  // 22: telemetra.v1.ListMomentsRequest.kinds:type_name -> telemetra.v1.MomentKind
+	66,  // 23: telemetra.v1.ListMomentsResponse.moments:type_name -> telemetra.v1.Moment
+	59,  // 24: telemetra.v1.ListStreamSessionsRequest.start_time:type_name -> google.protobuf.Timestamp
+	59,  // 25: telemetra.v1.ListStreamSessionsRequest.end_time:type_name -> google.protobuf.Timestamp
+	19,  // 26: telemetra.v1.ListStreamSessionsResponse.sessions:type_name -> telemetra.v1.StreamSession
+	59,  // 27: telemetra.v1.StreamSession.started_at:type_name -> google.protobuf.Timestamp
+	59,  // 28: telemetra.v1.StreamSession.ended_at:type_name -> google.protobuf.Timestamp
+	60,  // 29: telemetra.v1.StreamSession.duration:type_name -> google.protobuf.Duration
+	62,  // 30: telemetra.v1.StreamSession.transactions:type_name -> telemetra.v1.TransactionStats
+	59,  // 31: telemetra.v1.SummarizeChannelRequest.start_time:type_name -> google.protobuf.Timestamp
+	59,  // 32: telemetra.v1.SummarizeChannelRequest.end_time:type_name -> google.protobuf.Timestamp
+	59,  // 33: telemetra.v1.SummarizeChannelResponse.start_time:type_name -> google.protobuf.Timestamp
+	59,  // 34: telemetra.v1.SummarizeChannelResponse.end_time:type_name -> google.protobuf.Timestamp
+	14,  // 35: telemetra.v1.SummarizeChannelResponse.chat:type_name -> telemetra.v1.ChatMetrics
+	61,  // 36: telemetra.v1.SummarizeChannelResponse.viewers:type_name -> telemetra.v1.ViewerStats
+	62,  // 37: telemetra.v1.SummarizeChannelResponse.transactions:type_name -> telemetra.v1.TransactionStats
+	22,  // 38: telemetra.v1.SummarizeChannelResponse.moments:type_name -> telemetra.v1.MomentKindCount
+	65,  // 39: telemetra.v1.MomentKindCount.kind:type_name -> telemetra.v1.MomentKind
+	2,   // 40: telemetra.v1.SubscribeChannelEventsRequest.types:type_name -> telemetra.v1.ChannelEventType
+	59,  // 41: telemetra.v1.ChannelEvent.emitted_at:type_name -> google.protobuf.Timestamp
+	13,  // 42: telemetra.v1.ChannelEvent.window:type_name -> telemetra.v1.WindowMetrics
+	66,  // 43: telemetra.v1.ChannelEvent.moment:type_name -> telemetra.v1.Moment
+	25,  // 44: telemetra.v1.ChannelEvent.status:type_name -> telemetra.v1.StatusChange
+	26,  // 45: telemetra.v1.ChannelEvent.heartbeat:type_name -> telemetra.v1.Heartbeat
+	58,  // 46: telemetra.v1.StatusChange.status:type_name -> telemetra.v1.StreamStatus
+	3,   // 47: telemetra.v1.StatusChange.reason:type_name -> telemetra.v1.StatusChangeReason
+	4,   // 48: telemetra.v1.RankChannelsRequest.metric:type_name -> telemetra.v1.RankingMetric
+	5,   // 49: telemetra.v1.RankChannelsRequest.scope:type_name -> telemetra.v1.RankingScope
+	59,  // 50: telemetra.v1.RankChannelsRequest.start_time:type_name -> google.protobuf.Timestamp
+	59,  // 51: telemetra.v1.RankChannelsRequest.end_time:type_name -> google.protobuf.Timestamp
+	29,  // 52: telemetra.v1.RankChannelsResponse.rankings:type_name -> telemetra.v1.ChannelRank
+	59,  // 53: telemetra.v1.RankChannelsResponse.as_of:type_name -> google.protobuf.Timestamp
+	4,   // 54: telemetra.v1.RankChannelsResponse.metric:type_name -> telemetra.v1.RankingMetric
+	5,   // 55: telemetra.v1.RankChannelsResponse.scope:type_name -> telemetra.v1.RankingScope
+	59,  // 56: telemetra.v1.RankChannelsResponse.start_time:type_name -> google.protobuf.Timestamp
+	59,  // 57: telemetra.v1.RankChannelsResponse.end_time:type_name -> google.protobuf.Timestamp
+	5,   // 58: telemetra.v1.ListTrendingRequest.scope:type_name -> telemetra.v1.RankingScope
+	59,  // 59: telemetra.v1.ListTrendingRequest.start_time:type_name -> google.protobuf.Timestamp
+	59,  // 60: telemetra.v1.ListTrendingRequest.end_time:type_name -> google.protobuf.Timestamp
+	59,  // 61: telemetra.v1.ListTrendingResponse.start_time:type_name -> google.protobuf.Timestamp
+	59,  // 62: telemetra.v1.ListTrendingResponse.end_time:type_name -> google.protobuf.Timestamp
+	32,  // 63: telemetra.v1.ListTrendingResponse.emotes:type_name -> telemetra.v1.TrendingEmote
+	33,  // 64: telemetra.v1.ListTrendingResponse.categories:type_name -> telemetra.v1.TrendingCategory
+	4,   // 65: telemetra.v1.SubscribeRankingsRequest.metric:type_name -> telemetra.v1.RankingMetric
+	59,  // 66: telemetra.v1.RankingUpdate.as_of:type_name -> google.protobuf.Timestamp
+	29,  // 67: telemetra.v1.RankingUpdate.rankings:type_name -> telemetra.v1.ChannelRank
+	36,  // 68: telemetra.v1.RankingUpdate.changes:type_name -> telemetra.v1.RankChange
+	19,  // 69: telemetra.v1.StreamReport.session:type_name -> telemetra.v1.StreamSession
+	14,  // 70: telemetra.v1.StreamReport.chat:type_name -> telemetra.v1.ChatMetrics
+	62,  // 71: telemetra.v1.StreamReport.transactions:type_name -> telemetra.v1.TransactionStats
+	66,  // 72: telemetra.v1.StreamReport.moments:type_name -> telemetra.v1.Moment
+	40,  // 73: telemetra.v1.StreamReport.changes:type_name -> telemetra.v1.StreamChange
+	59,  // 74: telemetra.v1.ExportWindowsRequest.start_time:type_name -> google.protobuf.Timestamp
+	59,  // 75: telemetra.v1.ExportWindowsRequest.end_time:type_name -> google.protobuf.Timestamp
+	1,   // 76: telemetra.v1.ExportWindowsRequest.resolution:type_name -> telemetra.v1.Resolution
+	59,  // 77: telemetra.v1.StreamChange.at:type_name -> google.protobuf.Timestamp
+	59,  // 78: telemetra.v1.PipelineHealth.as_of:type_name -> google.protobuf.Timestamp
+	43,  // 79: telemetra.v1.PipelineHealth.consumers:type_name -> telemetra.v1.ConsumerLag
+	60,  // 80: telemetra.v1.PipelineHealth.live_freshness:type_name -> google.protobuf.Duration
+	60,  // 81: telemetra.v1.PipelineHealth.projection_freshness:type_name -> google.protobuf.Duration
+	65,  // 82: telemetra.v1.AlertSubscription.kinds:type_name -> telemetra.v1.MomentKind
+	59,  // 83: telemetra.v1.AlertSubscription.create_time:type_name -> google.protobuf.Timestamp
+	59,  // 84: telemetra.v1.AlertSubscription.secret_create_time:type_name -> google.protobuf.Timestamp
+	59,  // 85: telemetra.v1.AlertSubscription.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	44,  // 86: telemetra.v1.CreateAlertSubscriptionRequest.subscription:type_name -> telemetra.v1.AlertSubscription
+	44,  // 87: telemetra.v1.ListAlertSubscriptionsResponse.subscriptions:type_name -> telemetra.v1.AlertSubscription
+	60,  // 88: telemetra.v1.RotateAlertSecretRequest.previous_secret_ttl:type_name -> google.protobuf.Duration
+	66,  // 89: telemetra.v1.AlertDelivery.moment:type_name -> telemetra.v1.Moment
+	6,   // 90: telemetra.v1.AlertDelivery.state:type_name -> telemetra.v1.AlertDeliveryState
+	59,  // 91: telemetra.v1.AlertDelivery.create_time:type_name -> google.protobuf.Timestamp
+	59,  // 92: telemetra.v1.AlertDelivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	59,  // 93: telemetra.v1.AlertDelivery.end_time:type_name -> google.protobuf.Timestamp
+	54,  // 94: telemetra.v1.AlertDelivery.attempts:type_name -> telemetra.v1.AlertAttempt
+	59,  // 95: telemetra.v1.AlertAttempt.start_time:type_name -> google.protobuf.Timestamp
+	60,  // 96: telemetra.v1.AlertAttempt.latency:type_name -> google.protobuf.Duration
+	6,   // 97: telemetra.v1.ListAlertDeliveriesRequest.state:type_name -> telemetra.v1.AlertDeliveryState
+	53,  // 98: telemetra.v1.ListAlertDeliveriesResponse.deliveries:type_name -> telemetra.v1.AlertDelivery
+	7,   // 99: telemetra.v1.TelemetraService.ListChannels:input_type -> telemetra.v1.ListChannelsRequest
+	9,   // 100: telemetra.v1.TelemetraService.GetChannel:input_type -> telemetra.v1.GetChannelRequest
+	11,  // 101: telemetra.v1.TelemetraService.ListWindowMetrics:input_type -> telemetra.v1.ListWindowMetricsRequest
+	15,  // 102: telemetra.v1.TelemetraService.ListMoments:input_type -> telemetra.v1.ListMomentsRequest
+	17,  // 103: telemetra.v1.TelemetraService.ListStreamSessions:input_type -> telemetra.v1.ListStreamSessionsRequest
+	20,  // 104: telemetra.v1.TelemetraService.SummarizeChannel:input_type -> telemetra.v1.SummarizeChannelRequest
+	23,  // 105: telemetra.v1.TelemetraService.SubscribeChannelEvents:input_type -> telemetra.v1.SubscribeChannelEventsRequest
+	27,  // 106: telemetra.v1.TelemetraService.RankChannels:input_type -> telemetra.v1.RankChannelsRequest
+	30,  // 107: telemetra.v1.TelemetraService.ListTrending:input_type -> telemetra.v1.ListTrendingRequest
+	34,  // 108: telemetra.v1.TelemetraService.SubscribeRankings:input_type -> telemetra.v1.SubscribeRankingsRequest
+	37,  // 109: telemetra.v1.TelemetraService.GetStreamReport:input_type -> telemetra.v1.GetStreamReportRequest
+	39,  // 110: telemetra.v1.TelemetraService.ExportWindows:input_type -> telemetra.v1.ExportWindowsRequest
+	41,  // 111: telemetra.v1.TelemetraService.GetPipelineHealth:input_type -> telemetra.v1.GetPipelineHealthRequest
+	45,  // 112: telemetra.v1.TelemetraService.CreateAlertSubscription:input_type -> telemetra.v1.CreateAlertSubscriptionRequest
+	46,  // 113: telemetra.v1.TelemetraService.GetAlertSubscription:input_type -> telemetra.v1.GetAlertSubscriptionRequest
+	47,  // 114: telemetra.v1.TelemetraService.ListAlertSubscriptions:input_type -> telemetra.v1.ListAlertSubscriptionsRequest
+	49,  // 115: telemetra.v1.TelemetraService.DeleteAlertSubscription:input_type -> telemetra.v1.DeleteAlertSubscriptionRequest
+	51,  // 116: telemetra.v1.TelemetraService.RotateAlertSecret:input_type -> telemetra.v1.RotateAlertSecretRequest
+	52,  // 117: telemetra.v1.TelemetraService.TestAlertSubscription:input_type -> telemetra.v1.TestAlertSubscriptionRequest
+	55,  // 118: telemetra.v1.TelemetraService.GetAlertDelivery:input_type -> telemetra.v1.GetAlertDeliveryRequest
+	56,  // 119: telemetra.v1.TelemetraService.ListAlertDeliveries:input_type -> telemetra.v1.ListAlertDeliveriesRequest
+	8,   // 120: telemetra.v1.TelemetraService.ListChannels:output_type -> telemetra.v1.ListChannelsResponse
+	10,  // 121: telemetra.v1.TelemetraService.GetChannel:output_type -> telemetra.v1.Channel
+	12,  // 122: telemetra.v1.TelemetraService.ListWindowMetrics:output_type -> telemetra.v1.ListWindowMetricsResponse
+	16,  // 123: telemetra.v1.TelemetraService.ListMoments:output_type -> telemetra.v1.ListMomentsResponse
+	18,  // 124: telemetra.v1.TelemetraService.ListStreamSessions:output_type -> telemetra.v1.ListStreamSessionsResponse
+	21,  // 125: telemetra.v1.TelemetraService.SummarizeChannel:output_type -> telemetra.v1.SummarizeChannelResponse
+	24,  // 126: telemetra.v1.TelemetraService.SubscribeChannelEvents:output_type -> telemetra.v1.ChannelEvent
+	28,  // 127: telemetra.v1.TelemetraService.RankChannels:output_type -> telemetra.v1.RankChannelsResponse
+	31,  // 128: telemetra.v1.TelemetraService.ListTrending:output_type -> telemetra.v1.ListTrendingResponse
+	35,  // 129: telemetra.v1.TelemetraService.SubscribeRankings:output_type -> telemetra.v1.RankingUpdate
+	38,  // 130: telemetra.v1.TelemetraService.GetStreamReport:output_type -> telemetra.v1.StreamReport
+	67,  // 131: telemetra.v1.TelemetraService.ExportWindows:output_type -> google.api.HttpBody
+	42,  // 132: telemetra.v1.TelemetraService.GetPipelineHealth:output_type -> telemetra.v1.PipelineHealth
+	44,  // 133: telemetra.v1.TelemetraService.CreateAlertSubscription:output_type -> telemetra.v1.AlertSubscription
+	44,  // 134: telemetra.v1.TelemetraService.GetAlertSubscription:output_type -> telemetra.v1.AlertSubscription
+	48,  // 135: telemetra.v1.TelemetraService.ListAlertSubscriptions:output_type -> telemetra.v1.ListAlertSubscriptionsResponse
+	50,  // 136: telemetra.v1.TelemetraService.DeleteAlertSubscription:output_type -> telemetra.v1.DeleteAlertSubscriptionResponse
+	44,  // 137: telemetra.v1.TelemetraService.RotateAlertSecret:output_type -> telemetra.v1.AlertSubscription
+	53,  // 138: telemetra.v1.TelemetraService.TestAlertSubscription:output_type -> telemetra.v1.AlertDelivery
+	53,  // 139: telemetra.v1.TelemetraService.GetAlertDelivery:output_type -> telemetra.v1.AlertDelivery
+	57,  // 140: telemetra.v1.TelemetraService.ListAlertDeliveries:output_type -> telemetra.v1.ListAlertDeliveriesResponse
+	120, // [120:141] is the sub-list for method output_type
+	99,  // [99:120] is the sub-list for method input_type
+	99,  // [99:99] is the sub-list for extension type_name
+	99,  // [99:99] is the sub-list for extension extendee
+	0,   // [0:99] is the sub-list for field type_name
 }
 
 func init() { file_telemetra_v1_service_proto_init() }
@@ -4200,8 +5333,8 @@ func file_telemetra_v1_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_telemetra_v1_service_proto_rawDesc), len(file_telemetra_v1_service_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   37,
+			NumEnums:      7,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -48,19 +48,27 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	TelemetraService_ListChannels_FullMethodName           = "/telemetra.v1.TelemetraService/ListChannels"
-	TelemetraService_GetChannel_FullMethodName             = "/telemetra.v1.TelemetraService/GetChannel"
-	TelemetraService_ListWindowMetrics_FullMethodName      = "/telemetra.v1.TelemetraService/ListWindowMetrics"
-	TelemetraService_ListMoments_FullMethodName            = "/telemetra.v1.TelemetraService/ListMoments"
-	TelemetraService_ListStreamSessions_FullMethodName     = "/telemetra.v1.TelemetraService/ListStreamSessions"
-	TelemetraService_SummarizeChannel_FullMethodName       = "/telemetra.v1.TelemetraService/SummarizeChannel"
-	TelemetraService_SubscribeChannelEvents_FullMethodName = "/telemetra.v1.TelemetraService/SubscribeChannelEvents"
-	TelemetraService_RankChannels_FullMethodName           = "/telemetra.v1.TelemetraService/RankChannels"
-	TelemetraService_ListTrending_FullMethodName           = "/telemetra.v1.TelemetraService/ListTrending"
-	TelemetraService_SubscribeRankings_FullMethodName      = "/telemetra.v1.TelemetraService/SubscribeRankings"
-	TelemetraService_GetStreamReport_FullMethodName        = "/telemetra.v1.TelemetraService/GetStreamReport"
-	TelemetraService_ExportWindows_FullMethodName          = "/telemetra.v1.TelemetraService/ExportWindows"
-	TelemetraService_GetPipelineHealth_FullMethodName      = "/telemetra.v1.TelemetraService/GetPipelineHealth"
+	TelemetraService_ListChannels_FullMethodName            = "/telemetra.v1.TelemetraService/ListChannels"
+	TelemetraService_GetChannel_FullMethodName              = "/telemetra.v1.TelemetraService/GetChannel"
+	TelemetraService_ListWindowMetrics_FullMethodName       = "/telemetra.v1.TelemetraService/ListWindowMetrics"
+	TelemetraService_ListMoments_FullMethodName             = "/telemetra.v1.TelemetraService/ListMoments"
+	TelemetraService_ListStreamSessions_FullMethodName      = "/telemetra.v1.TelemetraService/ListStreamSessions"
+	TelemetraService_SummarizeChannel_FullMethodName        = "/telemetra.v1.TelemetraService/SummarizeChannel"
+	TelemetraService_SubscribeChannelEvents_FullMethodName  = "/telemetra.v1.TelemetraService/SubscribeChannelEvents"
+	TelemetraService_RankChannels_FullMethodName            = "/telemetra.v1.TelemetraService/RankChannels"
+	TelemetraService_ListTrending_FullMethodName            = "/telemetra.v1.TelemetraService/ListTrending"
+	TelemetraService_SubscribeRankings_FullMethodName       = "/telemetra.v1.TelemetraService/SubscribeRankings"
+	TelemetraService_GetStreamReport_FullMethodName         = "/telemetra.v1.TelemetraService/GetStreamReport"
+	TelemetraService_ExportWindows_FullMethodName           = "/telemetra.v1.TelemetraService/ExportWindows"
+	TelemetraService_GetPipelineHealth_FullMethodName       = "/telemetra.v1.TelemetraService/GetPipelineHealth"
+	TelemetraService_CreateAlertSubscription_FullMethodName = "/telemetra.v1.TelemetraService/CreateAlertSubscription"
+	TelemetraService_GetAlertSubscription_FullMethodName    = "/telemetra.v1.TelemetraService/GetAlertSubscription"
+	TelemetraService_ListAlertSubscriptions_FullMethodName  = "/telemetra.v1.TelemetraService/ListAlertSubscriptions"
+	TelemetraService_DeleteAlertSubscription_FullMethodName = "/telemetra.v1.TelemetraService/DeleteAlertSubscription"
+	TelemetraService_RotateAlertSecret_FullMethodName       = "/telemetra.v1.TelemetraService/RotateAlertSecret"
+	TelemetraService_TestAlertSubscription_FullMethodName   = "/telemetra.v1.TelemetraService/TestAlertSubscription"
+	TelemetraService_GetAlertDelivery_FullMethodName        = "/telemetra.v1.TelemetraService/GetAlertDelivery"
+	TelemetraService_ListAlertDeliveries_FullMethodName     = "/telemetra.v1.TelemetraService/ListAlertDeliveries"
 )
 
 // TelemetraServiceClient is the client API for TelemetraService service.
@@ -123,6 +131,30 @@ type TelemetraServiceClient interface {
 	// the live state and of the projection, and the dead-letter and late
 	// rates.
 	GetPipelineHealth(ctx context.Context, in *GetPipelineHealthRequest, opts ...grpc.CallOption) (*PipelineHealth, error)
+	// Creates a webhook subscription on moments. The response carries the
+	// signing secret; it is never shown again (RotateAlertSecret makes a new
+	// one).
+	CreateAlertSubscription(ctx context.Context, in *CreateAlertSubscriptionRequest, opts ...grpc.CallOption) (*AlertSubscription, error)
+	// Returns one alert subscription (without its secret).
+	GetAlertSubscription(ctx context.Context, in *GetAlertSubscriptionRequest, opts ...grpc.CallOption) (*AlertSubscription, error)
+	// Lists the alert subscriptions, oldest first (without their secrets).
+	ListAlertSubscriptions(ctx context.Context, in *ListAlertSubscriptionsRequest, opts ...grpc.CallOption) (*ListAlertSubscriptionsResponse, error)
+	// Deletes an alert subscription: its pending deliveries are not sent.
+	// Its delivery log is kept until it expires.
+	DeleteAlertSubscription(ctx context.Context, in *DeleteAlertSubscriptionRequest, opts ...grpc.CallOption) (*DeleteAlertSubscriptionResponse, error)
+	// Makes a new signing secret. Deliveries are signed with both the new and
+	// the previous secret until previous_secret_expire_time, so a receiver can
+	// switch without losing one.
+	RotateAlertSecret(ctx context.Context, in *RotateAlertSecretRequest, opts ...grpc.CallOption) (*AlertSubscription, error)
+	// Queues a sample delivery (a made-up moment of kind
+	// MOMENT_KIND_UNSPECIFIED, marked test) to the subscription's URL, signed
+	// and retried as any other.
+	TestAlertSubscription(ctx context.Context, in *TestAlertSubscriptionRequest, opts ...grpc.CallOption) (*AlertDelivery, error)
+	// Returns one delivery with its attempts.
+	GetAlertDelivery(ctx context.Context, in *GetAlertDeliveryRequest, opts ...grpc.CallOption) (*AlertDelivery, error)
+	// Lists a subscription's deliveries ("alertSubscriptions/-" for all),
+	// newest first, with their attempts.
+	ListAlertDeliveries(ctx context.Context, in *ListAlertDeliveriesRequest, opts ...grpc.CallOption) (*ListAlertDeliveriesResponse, error)
 }
 
 type telemetraServiceClient struct {
@@ -290,6 +322,86 @@ func (c *telemetraServiceClient) GetPipelineHealth(ctx context.Context, in *GetP
 	return out, nil
 }
 
+func (c *telemetraServiceClient) CreateAlertSubscription(ctx context.Context, in *CreateAlertSubscriptionRequest, opts ...grpc.CallOption) (*AlertSubscription, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AlertSubscription)
+	err := c.cc.Invoke(ctx, TelemetraService_CreateAlertSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *telemetraServiceClient) GetAlertSubscription(ctx context.Context, in *GetAlertSubscriptionRequest, opts ...grpc.CallOption) (*AlertSubscription, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AlertSubscription)
+	err := c.cc.Invoke(ctx, TelemetraService_GetAlertSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *telemetraServiceClient) ListAlertSubscriptions(ctx context.Context, in *ListAlertSubscriptionsRequest, opts ...grpc.CallOption) (*ListAlertSubscriptionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAlertSubscriptionsResponse)
+	err := c.cc.Invoke(ctx, TelemetraService_ListAlertSubscriptions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *telemetraServiceClient) DeleteAlertSubscription(ctx context.Context, in *DeleteAlertSubscriptionRequest, opts ...grpc.CallOption) (*DeleteAlertSubscriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteAlertSubscriptionResponse)
+	err := c.cc.Invoke(ctx, TelemetraService_DeleteAlertSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *telemetraServiceClient) RotateAlertSecret(ctx context.Context, in *RotateAlertSecretRequest, opts ...grpc.CallOption) (*AlertSubscription, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AlertSubscription)
+	err := c.cc.Invoke(ctx, TelemetraService_RotateAlertSecret_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *telemetraServiceClient) TestAlertSubscription(ctx context.Context, in *TestAlertSubscriptionRequest, opts ...grpc.CallOption) (*AlertDelivery, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AlertDelivery)
+	err := c.cc.Invoke(ctx, TelemetraService_TestAlertSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *telemetraServiceClient) GetAlertDelivery(ctx context.Context, in *GetAlertDeliveryRequest, opts ...grpc.CallOption) (*AlertDelivery, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AlertDelivery)
+	err := c.cc.Invoke(ctx, TelemetraService_GetAlertDelivery_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *telemetraServiceClient) ListAlertDeliveries(ctx context.Context, in *ListAlertDeliveriesRequest, opts ...grpc.CallOption) (*ListAlertDeliveriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAlertDeliveriesResponse)
+	err := c.cc.Invoke(ctx, TelemetraService_ListAlertDeliveries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TelemetraServiceServer is the server API for TelemetraService service.
 // All implementations must embed UnimplementedTelemetraServiceServer
 // for forward compatibility.
@@ -350,6 +462,30 @@ type TelemetraServiceServer interface {
 	// the live state and of the projection, and the dead-letter and late
 	// rates.
 	GetPipelineHealth(context.Context, *GetPipelineHealthRequest) (*PipelineHealth, error)
+	// Creates a webhook subscription on moments. The response carries the
+	// signing secret; it is never shown again (RotateAlertSecret makes a new
+	// one).
+	CreateAlertSubscription(context.Context, *CreateAlertSubscriptionRequest) (*AlertSubscription, error)
+	// Returns one alert subscription (without its secret).
+	GetAlertSubscription(context.Context, *GetAlertSubscriptionRequest) (*AlertSubscription, error)
+	// Lists the alert subscriptions, oldest first (without their secrets).
+	ListAlertSubscriptions(context.Context, *ListAlertSubscriptionsRequest) (*ListAlertSubscriptionsResponse, error)
+	// Deletes an alert subscription: its pending deliveries are not sent.
+	// Its delivery log is kept until it expires.
+	DeleteAlertSubscription(context.Context, *DeleteAlertSubscriptionRequest) (*DeleteAlertSubscriptionResponse, error)
+	// Makes a new signing secret. Deliveries are signed with both the new and
+	// the previous secret until previous_secret_expire_time, so a receiver can
+	// switch without losing one.
+	RotateAlertSecret(context.Context, *RotateAlertSecretRequest) (*AlertSubscription, error)
+	// Queues a sample delivery (a made-up moment of kind
+	// MOMENT_KIND_UNSPECIFIED, marked test) to the subscription's URL, signed
+	// and retried as any other.
+	TestAlertSubscription(context.Context, *TestAlertSubscriptionRequest) (*AlertDelivery, error)
+	// Returns one delivery with its attempts.
+	GetAlertDelivery(context.Context, *GetAlertDeliveryRequest) (*AlertDelivery, error)
+	// Lists a subscription's deliveries ("alertSubscriptions/-" for all),
+	// newest first, with their attempts.
+	ListAlertDeliveries(context.Context, *ListAlertDeliveriesRequest) (*ListAlertDeliveriesResponse, error)
 	mustEmbedUnimplementedTelemetraServiceServer()
 }
 
@@ -398,6 +534,30 @@ func (UnimplementedTelemetraServiceServer) ExportWindows(*ExportWindowsRequest, 
 }
 func (UnimplementedTelemetraServiceServer) GetPipelineHealth(context.Context, *GetPipelineHealthRequest) (*PipelineHealth, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPipelineHealth not implemented")
+}
+func (UnimplementedTelemetraServiceServer) CreateAlertSubscription(context.Context, *CreateAlertSubscriptionRequest) (*AlertSubscription, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateAlertSubscription not implemented")
+}
+func (UnimplementedTelemetraServiceServer) GetAlertSubscription(context.Context, *GetAlertSubscriptionRequest) (*AlertSubscription, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAlertSubscription not implemented")
+}
+func (UnimplementedTelemetraServiceServer) ListAlertSubscriptions(context.Context, *ListAlertSubscriptionsRequest) (*ListAlertSubscriptionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAlertSubscriptions not implemented")
+}
+func (UnimplementedTelemetraServiceServer) DeleteAlertSubscription(context.Context, *DeleteAlertSubscriptionRequest) (*DeleteAlertSubscriptionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteAlertSubscription not implemented")
+}
+func (UnimplementedTelemetraServiceServer) RotateAlertSecret(context.Context, *RotateAlertSecretRequest) (*AlertSubscription, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateAlertSecret not implemented")
+}
+func (UnimplementedTelemetraServiceServer) TestAlertSubscription(context.Context, *TestAlertSubscriptionRequest) (*AlertDelivery, error) {
+	return nil, status.Error(codes.Unimplemented, "method TestAlertSubscription not implemented")
+}
+func (UnimplementedTelemetraServiceServer) GetAlertDelivery(context.Context, *GetAlertDeliveryRequest) (*AlertDelivery, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAlertDelivery not implemented")
+}
+func (UnimplementedTelemetraServiceServer) ListAlertDeliveries(context.Context, *ListAlertDeliveriesRequest) (*ListAlertDeliveriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAlertDeliveries not implemented")
 }
 func (UnimplementedTelemetraServiceServer) mustEmbedUnimplementedTelemetraServiceServer() {}
 func (UnimplementedTelemetraServiceServer) testEmbeddedByValue()                          {}
@@ -633,6 +793,150 @@ func _TelemetraService_GetPipelineHealth_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TelemetraService_CreateAlertSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateAlertSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TelemetraServiceServer).CreateAlertSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TelemetraService_CreateAlertSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TelemetraServiceServer).CreateAlertSubscription(ctx, req.(*CreateAlertSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TelemetraService_GetAlertSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAlertSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TelemetraServiceServer).GetAlertSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TelemetraService_GetAlertSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TelemetraServiceServer).GetAlertSubscription(ctx, req.(*GetAlertSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TelemetraService_ListAlertSubscriptions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAlertSubscriptionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TelemetraServiceServer).ListAlertSubscriptions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TelemetraService_ListAlertSubscriptions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TelemetraServiceServer).ListAlertSubscriptions(ctx, req.(*ListAlertSubscriptionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TelemetraService_DeleteAlertSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteAlertSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TelemetraServiceServer).DeleteAlertSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TelemetraService_DeleteAlertSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TelemetraServiceServer).DeleteAlertSubscription(ctx, req.(*DeleteAlertSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TelemetraService_RotateAlertSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateAlertSecretRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TelemetraServiceServer).RotateAlertSecret(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TelemetraService_RotateAlertSecret_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TelemetraServiceServer).RotateAlertSecret(ctx, req.(*RotateAlertSecretRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TelemetraService_TestAlertSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TestAlertSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TelemetraServiceServer).TestAlertSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TelemetraService_TestAlertSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TelemetraServiceServer).TestAlertSubscription(ctx, req.(*TestAlertSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TelemetraService_GetAlertDelivery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAlertDeliveryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TelemetraServiceServer).GetAlertDelivery(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TelemetraService_GetAlertDelivery_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TelemetraServiceServer).GetAlertDelivery(ctx, req.(*GetAlertDeliveryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TelemetraService_ListAlertDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAlertDeliveriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TelemetraServiceServer).ListAlertDeliveries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TelemetraService_ListAlertDeliveries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TelemetraServiceServer).ListAlertDeliveries(ctx, req.(*ListAlertDeliveriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TelemetraService_ServiceDesc is the grpc.ServiceDesc for TelemetraService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -679,6 +983,38 @@ var TelemetraService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPipelineHealth",
 			Handler:    _TelemetraService_GetPipelineHealth_Handler,
+		},
+		{
+			MethodName: "CreateAlertSubscription",
+			Handler:    _TelemetraService_CreateAlertSubscription_Handler,
+		},
+		{
+			MethodName: "GetAlertSubscription",
+			Handler:    _TelemetraService_GetAlertSubscription_Handler,
+		},
+		{
+			MethodName: "ListAlertSubscriptions",
+			Handler:    _TelemetraService_ListAlertSubscriptions_Handler,
+		},
+		{
+			MethodName: "DeleteAlertSubscription",
+			Handler:    _TelemetraService_DeleteAlertSubscription_Handler,
+		},
+		{
+			MethodName: "RotateAlertSecret",
+			Handler:    _TelemetraService_RotateAlertSecret_Handler,
+		},
+		{
+			MethodName: "TestAlertSubscription",
+			Handler:    _TelemetraService_TestAlertSubscription_Handler,
+		},
+		{
+			MethodName: "GetAlertDelivery",
+			Handler:    _TelemetraService_GetAlertDelivery_Handler,
+		},
+		{
+			MethodName: "ListAlertDeliveries",
+			Handler:    _TelemetraService_ListAlertDeliveries_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
