@@ -20,6 +20,16 @@ import (
 //go:embed *.sql
 var files embed.FS
 
+// alertFiles are the alerting state's migrations (alerts/NNNN_name.sql), applied to a schema of
+// their own (DefaultAlertsSchema): a replay swaps the projection's schema for a rebuilt one,
+// and subscriptions and delivery logs cannot be rebuilt from Kafka.
+//
+//go:embed alerts/*.sql
+var alertFiles embed.FS
+
+// DefaultAlertsSchema is the schema ApplyAlerts migrates unless told otherwise.
+const DefaultAlertsSchema = "telemetra_alerts"
+
 // Migration is one SQL file.
 type Migration struct {
 	Version  int
@@ -33,6 +43,24 @@ var fileName = regexp.MustCompile(`^(\d{4})_([a-z0-9_]+)\.sql$`)
 // All returns the embedded migrations in version order.
 func All() ([]Migration, error) {
 	return load(files)
+}
+
+// Alerts returns the embedded alerting migrations in version order.
+func Alerts() ([]Migration, error) {
+	sub, err := fs.Sub(alertFiles, "alerts")
+	if err != nil {
+		return nil, err
+	}
+	return load(sub)
+}
+
+// ApplyAlerts brings the alerting schema in `schema` up to date, as Apply does the projection's.
+func ApplyAlerts(ctx context.Context, conn *pgx.Conn, schema string, logger *slog.Logger) ([]Migration, error) {
+	all, err := Alerts()
+	if err != nil {
+		return nil, err
+	}
+	return apply(ctx, conn, schema, all, logger)
 }
 
 func load(fsys fs.FS) ([]Migration, error) {

@@ -132,25 +132,6 @@ func TestSortMomentKindCounts(t *testing.T) {
 	}
 }
 
-func TestMomentKindNamesRoundTrip(t *testing.T) {
-	for value, name := range pb.MomentKind_name {
-		kind := pb.MomentKind(value)
-		if kind == pb.MomentKind_MOMENT_KIND_UNSPECIFIED {
-			continue
-		}
-		stored := momentKindName(kind)
-		if got := momentKind(stored); got != kind {
-			t.Errorf("%s stored as %q reads back as %v", name, stored, got)
-		}
-	}
-	if momentKindName(pb.MomentKind_MOMENT_KIND_CHAT_SPIKE) != "chat_spike" {
-		t.Errorf("chat spike stored as %q", momentKindName(pb.MomentKind_MOMENT_KIND_CHAT_SPIKE))
-	}
-	if got := momentKind("something_new"); got != pb.MomentKind_MOMENT_KIND_UNSPECIFIED {
-		t.Errorf("unknown kind read as %v", got)
-	}
-}
-
 func TestEveryResolutionHasABucketing(t *testing.T) {
 	for value, name := range pb.Resolution_name {
 		if r := pb.Resolution(value); r != pb.Resolution_RESOLUTION_UNSPECIFIED {

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -64,7 +63,7 @@ func (s *Store) Moments(ctx context.Context, q MomentsQuery) ([]*pb.Moment, erro
 	}
 	kinds := make([]string, 0, len(q.Kinds))
 	for _, k := range q.Kinds {
-		kinds = append(kinds, momentKindName(k))
+		kinds = append(kinds, projection.MomentKindName(k))
 	}
 	var cursorAt *time.Time
 	var cursorChannel, cursorID string
@@ -96,7 +95,7 @@ func scanMoment(row pgx.CollectableRow) (*pb.Moment, error) {
 		&m.BaselineStddev, &m.ZScore, &m.Description, &raidFrom, &raidViewers, &sent); err != nil {
 		return nil, err
 	}
-	m.Kind = momentKind(kind)
+	m.Kind = projection.ParseMomentKind(kind)
 	m.At = timestamppb.New(at)
 	m.WindowStart = timestampOrNil(windowStart)
 	m.WindowEnd = timestampOrNil(windowEnd)
@@ -108,17 +107,6 @@ func scanMoment(row pgx.CollectableRow) (*pb.Moment, error) {
 		}
 	}
 	return &m, nil
-}
-
-// momentKindName is the kind as stored: the enum name without MOMENT_KIND_, lower-cased
-// (views/projector writes it so).
-func momentKindName(k pb.MomentKind) string {
-	return strings.ToLower(strings.TrimPrefix(k.String(), "MOMENT_KIND_"))
-}
-
-// momentKind parses a stored kind; an unknown one is UNSPECIFIED.
-func momentKind(name string) pb.MomentKind {
-	return pb.MomentKind(pb.MomentKind_value["MOMENT_KIND_"+strings.ToUpper(name)])
 }
 
 func timestampOrNil(t *time.Time) *timestamppb.Timestamp {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/telemetra/telemetra/internal/projection"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
@@ -62,7 +63,7 @@ func (s *Store) Summarize(ctx context.Context, q SummaryQuery) (*pb.SummarizeCha
 				if err := row.Scan(&kind, &c.Count); err != nil {
 					return nil, err
 				}
-				c.Kind = momentKind(kind)
+				c.Kind = projection.ParseMomentKind(kind)
 				return &c, nil
 			})
 			if err != nil {

@@ -212,7 +212,7 @@ WHERE c.last_seen IS NULL OR excluded.last_seen >= c.last_seen`,
 var momentUpsert = newUpsert(projection.Moments(), "m", "", map[string]func(*pb.Moment) any{
 	"channel":         func(m *pb.Moment) any { return m.GetChannel() },
 	"id":              func(m *pb.Moment) any { return m.GetId() },
-	"kind":            func(m *pb.Moment) any { return momentKind(m.GetKind()) },
+	"kind":            func(m *pb.Moment) any { return projection.MomentKindName(m.GetKind()) },
 	"at":              func(m *pb.Moment) any { return m.GetAt().AsTime() },
 	"window_start":    func(m *pb.Moment) any { return timeOrNil(m.GetWindowStart()) },
 	"window_end":      func(m *pb.Moment) any { return timeOrNil(m.GetWindowEnd()) },
@@ -236,10 +236,6 @@ var momentUpsert = newUpsert(projection.Moments(), "m", "", map[string]func(*pb.
 	},
 	"emitted_at": func(m *pb.Moment) any { return timeOrNil(m.GetEmittedAt()) },
 })
-
-func momentKind(k pb.MomentKind) string {
-	return strings.ToLower(strings.TrimPrefix(k.String(), "MOMENT_KIND_"))
-}
 
 // The sessions a batch refreshes: $1 channels, $2 their session ids (arrays of the same length,
 // each pair once).
