@@ -35,6 +35,8 @@ func apiDocument() ([]byte, *openapi.Spec, error) {
 		return nil, nil, fmt.Errorf("parse generated OpenAPI document: %w", err)
 	}
 	paths, _ := doc["paths"].(map[string]any)
+	renameDeliveryParam(paths)
+	constrainAlertBodies(doc["definitions"].(map[string]any))
 	for template, item := range paths {
 		for _, op := range item.(map[string]any) {
 			o := op.(map[string]any)
@@ -92,11 +94,67 @@ func constrainParam(template string, p map[string]any) {
 		items := p["items"].(map[string]any)
 		items["pattern"] = "^(channels/)?" + strings.TrimPrefix(schemas.ChannelPattern, "^")
 		items["maxLength"] = MaxFieldBytes
+	case name == "alertSubscription" && strings.HasSuffix(template, "/deliveries"):
+		p["pattern"] = "^(-|" + strings.TrimSuffix(strings.TrimPrefix(AlertSubscriptionIDPattern, "^"), "$") + ")$" // every subscription's
+	case name == "alertSubscription":
+		p["pattern"] = AlertSubscriptionIDPattern
+	case name == "delivery":
+		p["pattern"] = AlertDeliveryIDPattern
 	case name == "kinds" || name == "types":
 		// the server refuses the UNSPECIFIED value of a filter list
 		items := p["items"].(map[string]any)
 		items["enum"] = withoutUnspecified(items["enum"].([]any))
 	}
+}
+
+// generatedDeliveryParam is what protoc-gen-openapiv2 names the path parameter of
+// {name=alertSubscriptions/*/deliveries/*}: the singular it guesses of "deliveries".
+const generatedDeliveryParam = "deliverie"
+
+// renameDeliveryParam names that parameter "delivery" (the document only: grpc-gateway binds
+// the whole resource name, whatever the document calls its parts).
+func renameDeliveryParam(paths map[string]any) {
+	for template, item := range paths {
+		renamed := strings.ReplaceAll(template, "{"+generatedDeliveryParam+"}", "{delivery}")
+		if renamed == template {
+			continue
+		}
+		for _, op := range item.(map[string]any) {
+			for _, p := range op.(map[string]any)["parameters"].([]any) {
+				if p := p.(map[string]any); p["name"] == generatedDeliveryParam {
+					p["name"] = "delivery"
+				}
+			}
+		}
+		delete(paths, template)
+		paths[renamed] = item
+	}
+}
+
+// constrainAlertBodies declares the rules alerts.go enforces on the request bodies of the
+// alert methods. Bodies are closed (additionalProperties: false), as protojson refuses unknown
+// fields; the front checks them (openapi.Body).
+func constrainAlertBodies(defs map[string]any) {
+	sub := defs["AlertSubscription"].(map[string]any)
+	sub["required"] = []any{"url"}
+	sub["additionalProperties"] = false
+	props := sub["properties"].(map[string]any)
+	prop := func(name string) map[string]any { return props[name].(map[string]any) }
+	prop("name")["readOnly"] = true // assigned by the server
+	prop("url")["pattern"] = AlertURLPattern
+	prop("url")["maxLength"] = maxAlertURLBytes // the pattern is ASCII: characters are bytes
+	prop("channel")["pattern"] = "^(" + strings.TrimSuffix(strings.TrimPrefix(schemas.ChannelPattern, "^"), "$") + ")?$"
+	kinds := prop("kinds")
+	kinds["maxItems"] = maxAlertKinds
+	kind := defs["MomentKind"].(map[string]any)
+	kinds["items"] = map[string]any{"type": "string", "enum": withoutUnspecified(kind["enum"].([]any))}
+	prop("minRaidViewers")["pattern"] = MinRaidViewersPattern
+	prop("minAbsZScore")["minimum"] = 0
+	prop("description")["maxLength"] = maxAlertDescription
+	rotate := defs["RotateAlertSecretBody"].(map[string]any)
+	rotate["additionalProperties"] = false
+	rotate["properties"].(map[string]any)["previousSecretTtl"].(map[string]any)["pattern"] = PreviousSecretTTLPattern
+	defs["TestAlertSubscriptionBody"].(map[string]any)["additionalProperties"] = false
 }
 
 // withoutUnspecified is an enum's values without its _UNSPECIFIED one.

@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -19,7 +21,8 @@ import (
 
 // restFront checks every request to a route of the OpenAPI document against the document
 // before grpc-gateway (or the SSE handler) sees it: the method (405 with Allow otherwise), the
-// path and query parameters (400 naming the parameter and the rule), and that no body comes.
+// path and query parameters (400 naming the parameter and the rule), and the body: none where
+// the operation takes none, else a JSON object that meets the body's rules (openapi.Body).
 // A request the document does not route passes through (grpc-gateway answers 404).
 type restFront struct {
 	spec *openapi.Spec
@@ -47,9 +50,22 @@ func (f *restFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"method %s is not allowed on %s; allowed: %s", openapi.ShortPrefix(r.Method), openapi.ShortPrefix(r.URL.Path), strings.Join(allow, ", ")))
 		return
 	}
-	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+	var body []byte
+	if op.Body == nil && r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 		writeStatus(w, status.Newf(codes.InvalidArgument, "request body: %s %s takes none", op.Method, op.Path))
 		return
+	}
+	if op.Body != nil {
+		raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+		if err != nil {
+			writeStatus(w, status.Newf(codes.InvalidArgument, "request body: unreadable or over %d bytes", MaxBodyBytes))
+			return
+		}
+		var violation *openapi.Violation
+		if body, violation = op.CheckBody(raw); violation != nil {
+			writeStatus(w, status.New(codes.InvalidArgument, "body: "+violation.Error()))
+			return
+		}
 	}
 	if name, ok := unforwardableHeader(r.Header); !ok {
 		writeStatus(w, status.Newf(codes.InvalidArgument, "header %s: not printable ASCII", openapi.ShortPrefix(name)))
@@ -72,8 +88,16 @@ func (f *restFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r2 := r.Clone(r.Context())
 	r2.URL.RawQuery = query.Encode()
 	r2.Method = op.Method // HEAD is served as GET; net/http drops the body of a HEAD answer
+	if op.Body != nil {
+		r2.Body, r2.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		r2.Header.Del("Content-Length")
+	}
 	f.next.ServeHTTP(w, r2)
 }
+
+// MaxBodyBytes bounds a request body: the largest valid one (an alert subscription) is a few
+// kilobytes.
+const MaxBodyBytes = 64 << 10
 
 // unforwardableHeader finds a header that grpc-gateway would pass on as gRPC metadata (the
 // authorization, Grpc-Metadata-*) and that gRPC refuses: not printable ASCII. gRPC would fail

@@ -33,6 +33,7 @@ import (
 	"github.com/telemetra/telemetra/gateway/pipelinehealth"
 	"github.com/telemetra/telemetra/gateway/store"
 	"github.com/telemetra/telemetra/internal/kafka"
+	"github.com/telemetra/telemetra/migrations"
 	pb "github.com/telemetra/telemetra/proto/telemetra/v1"
 )
 
@@ -47,6 +48,9 @@ type Config struct {
 	// subscriptions only; history calls answer UNIMPLEMENTED).
 	DatabaseURL string
 	Schema      string
+	// AlertsSchema holds the alerting state (migrations/alerts; default
+	// migrations.DefaultAlertsSchema): alert subscriptions and their deliveries.
+	AlertsSchema string
 	// AuthToken, if set, is the bearer token every RPC but health checks must carry.
 	AuthToken string
 	// TLSCert and TLSKey, if set, serve gRPC and HTTP over TLS.
@@ -145,6 +149,9 @@ func (c *Config) defaults() {
 	if c.Schema == "" {
 		c.Schema = "public"
 	}
+	if c.AlertsSchema == "" {
+		c.AlertsSchema = migrations.DefaultAlertsSchema
+	}
 	if c.StartupTimeout == 0 {
 		c.StartupTimeout = kafka.DefaultStartupTimeout
 	}
@@ -222,7 +229,7 @@ func start(ctx context.Context, cfg Config, opened *closers) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	history, err := openHistory(ctx, cfg, opened)
+	history, alerts, err := openHistory(ctx, cfg, opened)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +256,7 @@ func start(ctx context.Context, cfg Config, opened *closers) (*Server, error) {
 		return nil, err
 	}
 	rankings := newLiveRankings(cfg.RankingInterval, cfg.Now, cfg.Registry)
-	svc := &service{live: live, store: history, hub: h, health: sampler, rankings: rankings, now: cfg.Now, logger: cfg.Logger, subscriptionMaxAge: cfg.SubscriptionMaxAge}
+	svc := &service{live: live, store: history, alerts: alerts, hub: h, health: sampler, rankings: rankings, now: cfg.Now, logger: cfg.Logger, subscriptionMaxAge: cfg.SubscriptionMaxAge}
 	gs, healthSrv := newGRPCServer(cfg, svc, tlsCfg)
 	conn, err := dialSelf(opened, grpcLis.Addr().String(), tlsCfg)
 	if err != nil {
@@ -278,16 +285,17 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
-// openHistory connects the history store, nil when no database is configured. An unreachable
-// database is no failure: history calls answer UNAVAILABLE until it is back.
-func openHistory(ctx context.Context, cfg Config, opened *closers) (*store.Store, error) {
+// openHistory connects the history store and the alerting state, nil when no database is
+// configured. An unreachable database is no failure: history calls answer UNAVAILABLE until it
+// is back.
+func openHistory(ctx context.Context, cfg Config, opened *closers) (*store.Store, *store.Alerts, error) {
 	if cfg.DatabaseURL == "" {
 		cfg.Logger.Warn("history is off: no database configured (--database-url); only live reads and subscriptions are served")
-		return nil, nil
+		return nil, nil, nil
 	}
 	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("database config: %w", err)
+		return nil, nil, fmt.Errorf("database config: %w", err)
 	}
 	opened.add(pool.Close)
 	pingCtx, stop := context.WithTimeout(ctx, 5*time.Second)
@@ -295,7 +303,7 @@ func openHistory(ctx context.Context, cfg Config, opened *closers) (*store.Store
 	if err := pool.Ping(pingCtx); err != nil {
 		cfg.Logger.Warn("history database unreachable at start; history calls answer UNAVAILABLE until it is back", "err", err)
 	}
-	return store.New(pool, cfg.Schema), nil
+	return store.New(pool, cfg.Schema), store.NewAlerts(pool, cfg.AlertsSchema), nil
 }
 
 // openLive returns cfg.Live, or else a new View of the processor's table (also returned, to be

@@ -34,6 +34,7 @@ type service struct {
 	pb.UnimplementedTelemetraServiceServer
 	live   LiveStates
 	store  *store.Store
+	alerts *store.Alerts // nil without a database (alerts.go)
 	hub    *hub.Hub
 	health *pipelinehealth.Sampler
 	now    func() time.Time

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/telemetra/telemetra/gateway"
@@ -23,6 +25,7 @@ import (
 type devCmd struct {
 	windowFlags
 	gatewayLimitFlags
+	alertsSchemaFlags
 	BrokerAddr   string        `name:"broker-addr" env:"TELEMETRA_BROKER_ADDR" default:"127.0.0.1:9092" help:"Listen address of the embedded Kafka broker."`
 	Channels     []string      `name:"channels" env:"CHANNELS" default:"demo_stream,gaming,speedrun_hub,cozy_cafe,esports_arena" sep:"," help:"Channels to simulate."`
 	Rate         float64       `name:"rate" env:"RATE_PER_SEC" default:"50" help:"Producer events per second."`
@@ -37,6 +40,17 @@ type devCmd struct {
 	History      time.Duration `name:"history" default:"24h" help:"On a fresh start (a new data dir), first write this much past event time before going live, so the dashboard has a day to show (0: none)."`
 	Retention    time.Duration `name:"retention" default:"5m" help:"Drop stream records older than this that every consumer group has read, so memory stays flat (0: keep everything); the history lives in PostgreSQL."`
 	AuthToken    string        `name:"auth-token" env:"TELEMETRA_AUTH_TOKEN" help:"Require \"authorization: Bearer <token>\" on every RPC of the gateway except health checks (the dashboard asks for it)."`
+}
+
+// migrateAlerts applies the alerting migrations (the projector applies the projection's).
+func (d *devCmd) migrateAlerts(ctx context.Context, dbURL string, logger *slog.Logger) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = applyAlerts(ctx, conn, d.AlertsSchema, logger)
+	return err
 }
 
 // compactPeriodically compacts the state table of the in-memory broker once the processor has
@@ -113,6 +127,11 @@ func (d *devCmd) Run(ctx context.Context, g *globals) error {
 		}
 	}
 
+	if dbURL != "" {
+		if err := d.migrateAlerts(ctx, dbURL, g.logger); err != nil {
+			return err
+		}
+	}
 	seed, run, err := d.simulation(time.Now())
 	if err != nil {
 		return err
@@ -126,7 +145,7 @@ func (d *devCmd) Run(ctx context.Context, g *globals) error {
 	defer stopGateway()
 	srv, err := gateway.Start(gwCtx, gateway.Config{
 		GRPCAddr: d.GRPCAddr, HTTPAddr: d.HTTPAddr, Brokers: []string{broker.Addr()}, DatabaseURL: dbURL, Schema: "public",
-		AuthToken: d.AuthToken, Logger: g.logger.With("role", "gateway"), Registry: reg,
+		AlertsSchema: d.AlertsSchema, AuthToken: d.AuthToken, Logger: g.logger.With("role", "gateway"), Registry: reg,
 		Limits: d.limits(), SubscriptionMaxAge: d.SubscriptionMaxAge,
 	})
 	if err != nil {

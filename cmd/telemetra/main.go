@@ -119,6 +119,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			"partitions":      strconv.Itoa(kafka.DefaultPartitions),
 		},
 		gatewayLimitVars(),
+		alertsSchemaVars(),
 	)
 	if err != nil {
 		_, _ = fmt.Fprintln(stderr, "telemetra:", err) // a failed write to stderr has nowhere to go

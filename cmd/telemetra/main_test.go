@@ -107,11 +107,16 @@ func TestMigrate(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCLI(t, "migrate", "--database-url", db)
-	if code != 0 || !strings.Contains(out, fmt.Sprintf("applied %d migration(s) to schema public", len(all))) {
+	alerts, err := migrations.Alerts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("applied %d migration(s) to schema public", len(all))) ||
+		!strings.Contains(out, fmt.Sprintf("applied %d migration(s) to schema %s", len(alerts), migrations.DefaultAlertsSchema)) {
 		t.Fatalf("first run: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	code, out, errOut = runCLI(t, "migrate", "--database-url", db)
-	if code != 0 || !strings.Contains(out, "up to date") {
+	if code != 0 || strings.Count(out, "up to date") != 2 {
 		t.Fatalf("second run: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	code, _, errOut = runCLI(t, "migrate", "--database-url", "postgres://nobody@127.0.0.1:1/none?connect_timeout=2")

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/url"
 
+	"github.com/alecthomas/kong"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/telemetra/telemetra/migrations"
@@ -36,8 +39,28 @@ func (p postgresFlags) url() string {
 	return u.String()
 }
 
+// alertsSchemaFlags select the schema of the alerting state (migrations/alerts).
+type alertsSchemaFlags struct {
+	AlertsSchema string `name:"alerts-schema" env:"TELEMETRA_ALERTS_SCHEMA" default:"${alerts_schema}" help:"Schema holding the alert subscriptions and deliveries (not replayed with the projection's)."`
+}
+
+// alertsSchemaVars are the kong variables of alertsSchemaFlags' default.
+func alertsSchemaVars() kong.Vars {
+	return kong.Vars{"alerts_schema": migrations.DefaultAlertsSchema}
+}
+
+// applyAlerts brings the alerting schema up to date; it returns how many migrations it applied.
+func applyAlerts(ctx context.Context, conn *pgx.Conn, schema string, logger *slog.Logger) (int, error) {
+	done, err := migrations.ApplyAlerts(ctx, conn, schema, logger)
+	if err != nil {
+		return 0, fmt.Errorf("alerting schema %s: %w", schema, err)
+	}
+	return len(done), nil
+}
+
 type migrateCmd struct {
 	postgresFlags
+	alertsSchemaFlags
 }
 
 func (m *migrateCmd) Run(ctx context.Context, g *globals) error {
@@ -50,10 +73,22 @@ func (m *migrateCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	if len(done) == 0 {
-		_, err = fmt.Fprintf(g.stdout, "schema %s is up to date\n", m.Schema)
+	if err := reportMigrations(g.stdout, len(done), m.Schema); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(g.stdout, "applied %d migration(s) to schema %s\n", len(done), m.Schema)
+	alerts, err := applyAlerts(ctx, conn, m.AlertsSchema, g.logger)
+	if err != nil {
+		return err
+	}
+	return reportMigrations(g.stdout, alerts, m.AlertsSchema)
+}
+
+// reportMigrations says what a migration run did to schema.
+func reportMigrations(w io.Writer, applied int, schema string) error {
+	if applied == 0 {
+		_, err := fmt.Fprintf(w, "schema %s is up to date\n", schema)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "applied %d migration(s) to schema %s\n", applied, schema)
 	return err
 }

@@ -12,6 +12,7 @@ type serveCmd struct {
 	kafkaFlags
 	startupFlags
 	postgresFlags
+	alertsSchemaFlags
 	gatewayLimitFlags
 	NoHistory        bool          `name:"no-history" help:"Serve without a history database: live reads and subscriptions only; history calls answer UNIMPLEMENTED."`
 	GRPCAddr         string        `name:"grpc-addr" env:"TELEMETRA_GRPC_ADDR" default:"127.0.0.1:9090" help:"gRPC listen address."`
@@ -39,7 +40,7 @@ func (s *serveCmd) Run(ctx context.Context, g *globals) error {
 	}
 	srv, err := gateway.Start(ctx, gateway.Config{
 		GRPCAddr: s.GRPCAddr, HTTPAddr: s.HTTPAddr, Brokers: s.Brokers, Generation: s.Generation,
-		DatabaseURL: dbURL, Schema: s.Schema, AuthToken: s.AuthToken, TLSCert: s.TLSCert, TLSKey: s.TLSKey,
+		DatabaseURL: dbURL, Schema: s.Schema, AlertsSchema: s.AlertsSchema, AuthToken: s.AuthToken, TLSCert: s.TLSCert, TLSKey: s.TLSKey,
 		RequestTimeout: s.RequestTimeout, SubscriberBuffer: s.SubscriberBuffer, MaxSubscribers: s.MaxSubscribers,
 		StartupTimeout: s.timeout(), Logger: g.logger.With("role", "gateway"), Registry: reg,
 		Limits: s.limits(), SubscriptionMaxAge: s.SubscriptionMaxAge,

@@ -128,6 +128,18 @@ func (p *Param) checkValue(val string) (string, *Violation) {
 			return bad("%d is more than the maximum of %v", n, *p.Maximum)
 		}
 		return val, nil
+	case "number":
+		f, err := strconv.ParseFloat(val, 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return bad("%s is not a finite number", ShortQuote(val))
+		}
+		if p.Minimum != nil && f < *p.Minimum {
+			return bad("%v is less than the minimum of %v", f, *p.Minimum)
+		}
+		if p.Maximum != nil && f > *p.Maximum {
+			return bad("%v is more than the maximum of %v", f, *p.Maximum)
+		}
+		return val, nil
 	case "boolean":
 		if val != "true" && val != "false" {
 			return bad("%s is not true or false", ShortQuote(val))

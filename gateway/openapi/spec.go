@@ -21,6 +21,8 @@ type Operation struct {
 	Params           []*Param
 	// Produces are the operation's response media types (the document's when it has none).
 	Produces []string
+	// Body is the rules of the request body; nil when the operation takes none.
+	Body *Body
 }
 
 // Param is a path or query parameter and the rules it must meet (OpenAPI v2 parameter
@@ -35,6 +37,8 @@ type Param struct {
 	MaxItems               *int
 	// Items are the rules of each element of an array parameter (collectionFormat multi).
 	Items *Param
+	// ReadOnly is set on a body property the server ignores in requests (readOnly).
+	ReadOnly bool
 }
 
 type path struct {
@@ -53,8 +57,9 @@ type segment struct {
 
 // documentJS mirrors the JSON of an OpenAPI v2 document, as far as Parse reads it.
 type documentJS struct {
-	Produces []string                          `json:"produces"`
-	Paths    map[string]map[string]operationJS `json:"paths"`
+	Produces    []string                          `json:"produces"`
+	Paths       map[string]map[string]operationJS `json:"paths"`
+	Definitions map[string]*schemaJS              `json:"definitions"`
 }
 
 type operationJS struct {
@@ -64,20 +69,21 @@ type operationJS struct {
 }
 
 type paramJS struct {
-	Name             string   `json:"name"`
-	In               string   `json:"in"`
-	Type             string   `json:"type"`
-	Format           string   `json:"format"`
-	Required         bool     `json:"required"`
-	Enum             []string `json:"enum"`
-	Pattern          string   `json:"pattern"`
-	Minimum          *float64 `json:"minimum"`
-	Maximum          *float64 `json:"maximum"`
-	MinLength        *int     `json:"minLength"`
-	MaxLength        *int     `json:"maxLength"`
-	MaxItems         *int     `json:"maxItems"`
-	CollectionFormat string   `json:"collectionFormat"`
-	Items            *paramJS `json:"items"`
+	Name             string    `json:"name"`
+	In               string    `json:"in"`
+	Type             string    `json:"type"`
+	Format           string    `json:"format"`
+	Required         bool      `json:"required"`
+	Enum             []string  `json:"enum"`
+	Pattern          string    `json:"pattern"`
+	Minimum          *float64  `json:"minimum"`
+	Maximum          *float64  `json:"maximum"`
+	MinLength        *int      `json:"minLength"`
+	MaxLength        *int      `json:"maxLength"`
+	MaxItems         *int      `json:"maxItems"`
+	CollectionFormat string    `json:"collectionFormat"`
+	Items            *paramJS  `json:"items"`
+	Schema           *schemaJS `json:"schema"`
 }
 
 // Parse reads the routes and parameter rules of an OpenAPI v2 document.
@@ -104,6 +110,14 @@ func Parse(doc []byte) (*Spec, error) {
 				op.Produces = d.Produces
 			}
 			for _, pj := range o.Parameters {
+				if pj.In == "body" {
+					body, err := d.body(pj)
+					if err != nil {
+						return nil, fmt.Errorf("%s %s: %w", op.Method, t, err)
+					}
+					op.Body = body
+					continue
+				}
 				param, err := pj.param()
 				if err != nil {
 					return nil, fmt.Errorf("%s %s: %w", op.Method, t, err)
