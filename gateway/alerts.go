@@ -62,8 +62,9 @@ const (
 	// optional port), no userinfo and no fragment, in ASCII: every string it matches is a URL
 	// net/url parses with that host.
 	AlertURLPattern = `^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/([A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2})*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@/?%-]*)?$`
-	// PreviousSecretTTLPattern is a JSON Duration from 0s to 604800s (7 days) inclusive.
-	PreviousSecretTTLPattern = `^(([0-9]{1,5}|[1-5][0-9]{5}|60[0-3][0-9]{3}|604[0-7][0-9]{2})(\.[0-9]{1,9})?|604800(\.0{1,9})?)s$`
+	// PreviousSecretTTLPattern is a JSON Duration from 0s to 604800s (7 days) inclusive, as
+	// protojson spells it (no leading zeros).
+	PreviousSecretTTLPattern = `^((0|[1-9][0-9]{0,4}|[1-5][0-9]{5}|60[0-3][0-9]{3}|604[0-7][0-9]{2})(\.[0-9]{1,9})?|604800(\.0{1,9})?)s$`
 	// MinRaidViewersPattern is a non-negative int64 in JSON (a string without leading zeros).
 	MinRaidViewersPattern = `^(0|[1-9][0-9]{0,17})$`
 )

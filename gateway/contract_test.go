@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -234,15 +235,24 @@ func TestUndeclaredMethodsGet405WithAllow(t *testing.T) {
 	if len(ops) < 8 {
 		t.Fatalf("the document has %d operations, want the 7 methods and the SSE route", len(ops))
 	}
+	declared := map[string][]string{} // methods by path
 	for _, op := range ops {
-		target := strings.ReplaceAll(op.Path, "{channel}", "demo_stream")
-		stream := strings.HasPrefix(op.Path, "/v1/events:") || strings.HasSuffix(op.Path, ":subscribe")
-		wantAllow := "GET, HEAD"
-		if stream {
-			wantAllow = "GET"
+		declared[op.Path] = append(declared[op.Path], op.Method)
+	}
+	for path, methods := range declared {
+		target := path
+		for name, v := range validPathValues {
+			target = strings.ReplaceAll(target, "{"+name+"}", v)
 		}
-		for _, method := range []string{"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "QUERY", "HEAD"} {
-			if method == "HEAD" && !stream {
+		stream := strings.HasPrefix(path, "/v1/events:") || strings.HasSuffix(path, ":subscribe")
+		allow := slices.Clone(methods)
+		if slices.Contains(methods, "GET") && !stream {
+			allow = append(allow, "HEAD")
+		}
+		slices.Sort(allow)
+		wantAllow := strings.Join(allow, ", ")
+		for _, method := range []string{"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "QUERY", "HEAD"} {
+			if slices.Contains(allow, method) {
 				continue
 			}
 			code, _, msg, h := c.rest(t, method, target, nil)
@@ -411,10 +421,29 @@ var violations = map[string][]string{
 	"enum RANKING_METRIC_VIEWERS":                   {"RANKING_METRIC_UNSPECIFIED", "99"},
 	"enum RANKING_SCOPE_UNSPECIFIED":                {"99"},
 	"required":                                      {""}, // the parameter left out
+	"enum ALERT_DELIVERY_STATE_UNSPECIFIED":         {"99"},
+	"pattern " + gateway.AlertSubscriptionIDPattern: {"-", "ABC", strings.Repeat("0", 31), strings.Repeat("g", 32)},
+	"pattern ^(-|[0-9a-f]{32})$":                    {"--", "A", strings.Repeat("0", 33)},
+	"pattern " + gateway.AlertDeliveryIDPattern:     {"x", "-1", "1234567890123456789"},
+	"pattern " + gateway.AlertURLPattern: {"ftp://example.com/", "/hook", "http:///x", "https://me@example.com/",
+		"https://example.com/#f", "https://example.com/%zz", "https://exämple.com/", "https://example.com/" + strings.Repeat("a", 2100)},
+	"pattern ^([a-z0-9][a-z0-9_]{2,24})?$":        {"Demo", "ab", "demo stream"},
+	"pattern " + gateway.MinRaidViewersPattern:    {"-1", "01", "1.5", " 1"},
+	"pattern " + gateway.PreviousSecretTTLPattern: {"-1s", "604801s", "604800.5s", "1000000s", "1m", "1"},
+	"maxLength 1024 (characters)":                 {strings.Repeat("é", 1025)},
+	"maxItems 16":                                 nil, // checked below: 17 items
+	"type string":                                 {"5", "null", "true", "{}"},
+	"type number":                                 {`"1"`, "null", "[]"},
+	"type array":                                  {`"MOMENT_KIND_RAID"`, "null", "{}"},
+	"closed":                                      {`{"noSuchField":1}`},
 }
 
+// validBodies are bodies that break no rule, by operation.
+var validBodies = map[string]string{"CreateAlertSubscription": `{"url":"https://example.com/hook"}`}
+
 // validPathValues are values of the path parameters that break no rule.
-var validPathValues = map[string]string{"channel": "demo_stream", "session": "1760610600"}
+var validPathValues = map[string]string{"channel": "demo_stream", "session": "1760610600",
+	"alertSubscription": strings.Repeat("0", 32), "delivery": "1"}
 
 // rules names the rules of a parameter as the violations table does.
 func rules(p *openapi.Param) []string {
@@ -466,7 +495,7 @@ func TestTheDocumentsRulesAreEnforcedOverGRPC(t *testing.T) {
 			}
 			t.Fatalf("operation %s is no method of the service", op.ID)
 		}
-		call := func(values url.Values) (codes.Code, int) {
+		call := func(values url.Values, body string) (codes.Code, int) {
 			msgType, err := protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName())
 			if err != nil {
 				t.Fatal(err)
@@ -497,7 +526,9 @@ func TestTheDocumentsRulesAreEnforcedOverGRPC(t *testing.T) {
 				}
 			}
 			var grpcCode codes.Code
-			if err := runtime.PopulateQueryParameters(req, query, utilities.NewDoubleArray(nil)); err != nil {
+			if err := populateBody(req, op.Body, body); err != nil {
+				grpcCode = codes.InvalidArgument // grpc-gateway refuses it before gRPC
+			} else if err := runtime.PopulateQueryParameters(req, query, utilities.NewDoubleArray(nil)); err != nil {
 				grpcCode = codes.InvalidArgument // grpc-gateway refuses it before gRPC
 			} else {
 				b, err := proto.Marshal(req)
@@ -511,7 +542,11 @@ func TestTheDocumentsRulesAreEnforcedOverGRPC(t *testing.T) {
 				}
 				grpcCode = status.Code(err)
 			}
-			httpCode, _, _, _ := c.rest(t, http.MethodGet, path+"?"+query.Encode(), nil)
+			var bodyReader io.Reader
+			if body != "" {
+				bodyReader = strings.NewReader(body)
+			}
+			httpCode, _, _, _ := c.rest(t, op.Method, path+"?"+query.Encode(), bodyReader)
 			return grpcCode, httpCode
 		}
 		valid := url.Values{}
@@ -523,9 +558,14 @@ func TestTheDocumentsRulesAreEnforcedOverGRPC(t *testing.T) {
 				valid.Set(p.Name, p.Enum[0])
 			}
 		}
-		if g, h := call(valid); g == codes.InvalidArgument || h == http.StatusBadRequest {
+		validBody := ""
+		if op.Body != nil {
+			validBody = cmpOr(validBodies[name], "{}")
+		}
+		if g, h := call(valid, validBody); g == codes.InvalidArgument || h == http.StatusBadRequest {
 			t.Fatalf("%s with valid parameters: gRPC %s, HTTP %d", op.ID, g, h)
 		}
+		checked += checkBodyRules(t, op, validBody, func(body string) (codes.Code, int) { return call(valid, body) })
 		for _, p := range op.Params {
 			for _, rule := range rules(p) {
 				samples, known := violations[rule]
@@ -548,7 +588,7 @@ func TestTheDocumentsRulesAreEnforcedOverGRPC(t *testing.T) {
 					if rule == "required" {
 						delete(values, p.Name)
 					}
-					g, h := call(values)
+					g, h := call(values, validBody)
 					if g != codes.InvalidArgument || h != http.StatusBadRequest {
 						t.Errorf("%s %s=%s (%s): gRPC %s, HTTP %d; want InvalidArgument and 400", op.ID, p.Name, openapi.ShortPrefix(sample), rule, g, h)
 					}
@@ -560,4 +600,126 @@ func TestTheDocumentsRulesAreEnforcedOverGRPC(t *testing.T) {
 	if checked < 30 {
 		t.Fatalf("only %d violations checked", checked)
 	}
+}
+
+func cmpOr(s, def string) string {
+	if s != "" {
+		return s
+	}
+	return def
+}
+
+// populateBody fills req from a JSON body as grpc-gateway does: into the field the body
+// parameter names, or into the whole request (body "*").
+func populateBody(req proto.Message, body *openapi.Body, raw string) error {
+	if body == nil || raw == "" {
+		return nil
+	}
+	fd := req.ProtoReflect().Descriptor().Fields().ByJSONName(body.Name)
+	if fd == nil || fd.Message() == nil {
+		whole := req.ProtoReflect().New().Interface()
+		if err := protojson.Unmarshal([]byte(raw), whole); err != nil {
+			return err
+		}
+		proto.Merge(req, whole) // Unmarshal would clear the path's fields
+		return nil
+	}
+	m := req.ProtoReflect().NewField(fd)
+	if err := protojson.Unmarshal([]byte(raw), m.Message().Interface()); err != nil {
+		return err
+	}
+	req.ProtoReflect().Set(fd, m)
+	return nil
+}
+
+// bodyRules names the rules of a body property as the violations table does.
+func bodyRules(p *openapi.Param) []string {
+	out := []string{"type " + p.Type}
+	if p.Type == "integer" {
+		out = out[:0] // a JSON number in a string is a pattern's business; none is declared
+	}
+	for _, r := range rules(p) {
+		if r == "maxLength 1024" && p.Type == "string" {
+			r = "maxLength 1024 (characters)" // body strings count characters, not bytes
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// checkBodyRules sends valid with each body rule of op broken, and expects INVALID_ARGUMENT
+// over gRPC and 400 over REST; it returns how many violations it checked.
+func checkBodyRules(t *testing.T, op *openapi.Operation, valid string, call func(body string) (codes.Code, int)) int {
+	t.Helper()
+	if op.Body == nil {
+		return 0
+	}
+	var base map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(valid), &base); err != nil {
+		t.Fatal(err)
+	}
+	with := func(name string, value json.RawMessage) string {
+		m := map[string]json.RawMessage{}
+		for k, v := range base {
+			m[k] = v
+		}
+		if value == nil {
+			delete(m, name)
+		} else {
+			m[name] = value
+		}
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	checked := 0
+	expect := func(what, body string) {
+		t.Helper()
+		g, h := call(body)
+		if strings.Contains(what, " type ") && g != codes.InvalidArgument {
+			// a JSON type (null, 5 for an int64's "5") is the REST front's alone: protojson
+			// takes more spellings than the document declares, and protobuf has no JSON types
+			g = codes.InvalidArgument
+		}
+		if g != codes.InvalidArgument || h != http.StatusBadRequest {
+			t.Errorf("%s %s: %s: gRPC %s, HTTP %d; want InvalidArgument and 400", op.ID, what, openapi.ShortPrefix(body), g, h)
+		}
+		checked++
+	}
+	for _, name := range op.Body.RequiredProps {
+		expect("without "+name, with(name, nil))
+	}
+	if op.Body.Closed {
+		expect("closed", with("noSuchField", json.RawMessage("1")))
+	} else {
+		t.Errorf("%s: the body is not closed (additionalProperties: false), yet protojson refuses unknown fields", op.ID)
+	}
+	for name, p := range op.Body.Props {
+		if p.ReadOnly {
+			continue
+		}
+		for _, rule := range bodyRules(p) {
+			samples, known := violations[rule]
+			if !known {
+				t.Errorf("%s body %s: no violation samples for the rule %q: add some", op.ID, name, rule)
+				continue
+			}
+			if rule == "maxItems 16" {
+				items := strings.Repeat(`"`+p.Items.Enum[0]+`",`, 17)
+				expect(name+" "+rule, with(name, json.RawMessage("["+strings.TrimSuffix(items, ",")+"]")))
+				continue
+			}
+			for _, sample := range samples {
+				value := sample
+				if !strings.HasPrefix(rule, "type ") && !strings.HasPrefix(rule, "minimum") {
+					q, _ := json.Marshal(sample) // the samples of string rules are the strings
+					value = string(q)
+				}
+				if p.Type == "array" && !strings.HasPrefix(rule, "type ") {
+					value = "[" + value + "]"
+				}
+				expect(name+" "+rule, with(name, json.RawMessage(value)))
+			}
+		}
+	}
+	return checked
 }

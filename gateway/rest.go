@@ -124,6 +124,7 @@ func allowed(ops map[string]*openapi.Operation) []string {
 	methods := openapi.Allowed(ops)
 	if get := ops[http.MethodGet]; get != nil && !streaming(get) && ops[http.MethodHead] == nil {
 		methods = append(methods, http.MethodHead)
+		slices.Sort(methods)
 	}
 	return methods
 }

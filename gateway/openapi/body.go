@@ -11,6 +11,9 @@ import (
 // Body is the rules of a request body: a JSON object of scalar and array-of-scalar
 // properties (OpenAPI v2 body parameter, the subset this API uses).
 type Body struct {
+	// Name is the body parameter's: the request field it fills, or "body" for the whole
+	// request (grpc-gateway's body: "*").
+	Name     string
 	Required bool
 	// Props are the declared properties, by name.
 	Props map[string]*Param
@@ -60,7 +63,7 @@ func (d *documentJS) body(pj paramJS) (*Body, error) {
 	if s == nil || (s.Type != "object" && s.Type != "") {
 		return nil, fmt.Errorf("body %s: only an object body is served", pj.Name)
 	}
-	b := &Body{Required: pj.Required, Props: map[string]*Param{}, RequiredProps: s.Required,
+	b := &Body{Name: pj.Name, Required: pj.Required, Props: map[string]*Param{}, RequiredProps: s.Required,
 		Closed: string(s.AdditionalProperties) == "false"}
 	for name, ps := range s.Properties {
 		p, err := d.property(name, ps)
