@@ -83,11 +83,12 @@ func (s *service) alertsOn() error {
 	return nil
 }
 
-// alertError maps a failure of the alerting store to a status.
+// alertError maps a failure of the alerting store to a status; name is the resource's, checked
+// by its parse.
 func (s *service) alertError(ctx context.Context, what, name string, err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return status.Errorf(codes.NotFound, "%s not found", openapi.ShortQuote(name))
+		return status.Errorf(codes.NotFound, "%q not found", name) // a name parsed already: short
 	case errors.Is(err, store.ErrTooManySubscriptions):
 		return status.Errorf(codes.ResourceExhausted, "%d alert subscriptions exist, the most there may be; delete one first", MaxAlertSubscriptions)
 	}
