@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/telemetra/telemetra/alerts"
 	"github.com/telemetra/telemetra/gateway"
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/obs"
@@ -183,6 +184,12 @@ Try:
 			return projector.Run(gctx, projector.Config{
 				Brokers: []string{broker.Addr()}, DatabaseURL: dbURL,
 				Logger: g.logger.With("role", "projector"), Metrics: projector.NewMetrics(reg),
+			})
+		})
+		grp.Go(func() error {
+			return alerts.Run(gctx, alerts.Config{
+				Brokers: []string{broker.Addr()}, DatabaseURL: dbURL,
+				Logger: g.logger.With("role", "alert"), Metrics: alerts.NewMetrics(reg),
 			})
 		})
 	}
