@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/telemetra/telemetra/alerts"
 	"github.com/telemetra/telemetra/gateway"
 	"github.com/telemetra/telemetra/internal/kafka"
 	"github.com/telemetra/telemetra/internal/obs"
@@ -202,6 +203,12 @@ Try:
 			return projector.Run(gctx, projector.Config{
 				Brokers: []string{broker.Addr()}, DatabaseURL: dbURL,
 				Logger: g.logger.With("role", "projector"), Metrics: projector.NewMetrics(reg),
+			})
+		})
+		grp.Go(func() error {
+			return alerts.Run(gctx, alerts.Config{
+				Brokers: []string{broker.Addr()}, DatabaseURL: dbURL, Schema: d.AlertsSchema,
+				Logger: g.logger.With("role", "alert"), Metrics: alerts.NewMetrics(reg),
 			})
 		})
 	}

@@ -28,6 +28,7 @@ type cli struct {
 	Broker       brokerCmd       `cmd:"" help:"Run an embedded, in-process Kafka broker with Telemetra's topics."`
 	Process      processCmd      `cmd:"" help:"Run the windowing processor (goka group telemetra-windows)."`
 	Project      projectCmd      `cmd:"" help:"Run the projector: window aggregates and moments into PostgreSQL."`
+	Alert        alertCmd        `cmd:"" help:"Run the alert role: moments into signed webhook deliveries (docs/alerts.md); alert test sends a sample delivery."`
 	Produce      produceCmd      `cmd:"" help:"Run the mock Twitch producer: chat, viewers, transactions and stream lifecycle events."`
 	Migrate      migrateCmd      `cmd:"" help:"Apply the PostgreSQL migrations (embedded) to the database."`
 	Serve        serveCmd        `cmd:"" help:"Run the API gateway: gRPC (reflection, health), REST via grpc-gateway, streaming subscriptions (NDJSON, SSE), OpenAPI."`
@@ -120,6 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		},
 		gatewayLimitVars(),
 		alertsSchemaVars(),
+		alertVars(),
 	)
 	if err != nil {
 		_, _ = fmt.Fprintln(stderr, "telemetra:", err) // a failed write to stderr has nowhere to go

@@ -22,7 +22,7 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 }
 
 func TestEveryCommandHasHelp(t *testing.T) {
-	for _, cmd := range []string{"dev", "broker", "process", "project", "produce", "migrate", "validate", "tail", "topics", "topics create", "topics describe", "version"} {
+	for _, cmd := range []string{"dev", "broker", "process", "project", "produce", "migrate", "validate", "tail", "topics", "topics create", "topics describe", "alert", "alert run", "alert test", "version"} {
 		t.Run(cmd, func(t *testing.T) {
 			code, out, errOut := runCLI(t, append(strings.Fields(cmd), "--help")...)
 			if code != 0 {

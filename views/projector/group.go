@@ -63,16 +63,16 @@ func (m groupMember) resume(ctx context.Context, assigned map[string]map[int32]k
 	if err != nil {
 		return nil, fmt.Errorf("resume assigned partitions: %w", err)
 	}
-	start := startOffsets(assigned, stored)
+	start := StartOffsets(assigned, stored)
 	m.cfg.Logger.Info("partitions assigned", "consumer", m.cfg.Consumer, "from", describeStarts(assigned, stored))
 	return start, nil
 }
 
-// startOffsets is where each assigned partition resumes: at its stored next offset, or at its
+// StartOffsets is where each assigned partition resumes: at its stored next offset, or at its
 // start if nothing of it was projected. WithEpoch(-1) (NewOffset's already, said as kgo's docs
 // advise for a replaced position): with an epoch, kgo would check the position for data loss
 // against a leader epoch that no fetch of this client saw.
-func startOffsets(assigned map[string]map[int32]kgo.Offset, stored Offsets) map[string]map[int32]kgo.Offset {
+func StartOffsets(assigned map[string]map[int32]kgo.Offset, stored Offsets) map[string]map[int32]kgo.Offset {
 	out := make(map[string]map[int32]kgo.Offset, len(assigned))
 	for topic, parts := range assigned {
 		out[topic] = make(map[int32]kgo.Offset, len(parts))

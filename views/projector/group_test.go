@@ -30,7 +30,7 @@ import (
 func TestStartOffsetsAreThePositionsInPostgreSQL(t *testing.T) {
 	committed := kgo.NewOffset().At(7) // what Kafka had: replaced whatever it is
 	assigned := map[string]map[int32]kgo.Offset{"a": {0: committed, 1: kgo.NewOffset().AtStart()}, "b": {2: committed}}
-	got := startOffsets(assigned, Offsets{"a": {0: 120, 5: 9}, "c": {0: 1}})
+	got := StartOffsets(assigned, Offsets{"a": {0: 120, 5: 9}, "c": {0: 1}})
 	want := map[string]map[int32]kgo.EpochOffset{
 		"a": {0: {Epoch: -1, Offset: 120}, 1: kgo.NewOffset().AtStart().EpochOffset()},
 		"b": {2: kgo.NewOffset().AtStart().EpochOffset()}, // no stored row: from the start

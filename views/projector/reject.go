@@ -94,6 +94,17 @@ func checkAggregate(key []byte, a *pb.WindowAggregate) *rejection {
 	return nil
 }
 
+// DecodeMoment decodes a record of a moments topic as the projector does, with its checks (the
+// alert role reads the same topic and must accept exactly the moments that become rows); the
+// error says why a record is rejected.
+func DecodeMoment(key, value []byte) (*pb.Moment, error) {
+	m, rej := decodeMoment(key, value)
+	if rej != nil {
+		return nil, rej
+	}
+	return m, nil
+}
+
 // decodeMoment decodes a record of a moments topic and checks that it can become a row.
 func decodeMoment(key, value []byte) (*pb.Moment, *rejection) {
 	m := new(pb.Moment)
